@@ -1,0 +1,182 @@
+"""Every error the gateway can answer with, and the one place that renders them.
+
+Each class carries the HTTP status, OpenAI's ``type`` and ``code``, and the ``param`` it is
+about, so handlers raise and never build error bodies themselves. Rendering follows OpenAI's
+shape ``{"error": {"message", "type", "param", "code"}}`` so the official SDKs map every
+answer to their own exception classes (400 BadRequestError, 401 AuthenticationError, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import orjson
+from starlette.responses import Response
+
+
+class GatewayError(Exception):
+    """Base of every error that reaches a client; never carries a secret in its message."""
+
+    status: int = 500
+    type: str = "server_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        self.headers: dict[str, str] = dict(headers or {})
+
+    def body(self) -> dict[str, dict[str, str | None]]:
+        """The OpenAI-shaped JSON body for this error."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(GatewayError):
+    """The request is malformed or a field is out of range (400, ``param`` names the field)."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_value"
+
+
+class BodyTooLarge(GatewayError):
+    """The request body exceeds ``GATEWAY_MAX_BODY_BYTES``."""
+
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class AuthenticationFailed(GatewayError):
+    """Missing, unknown, disabled, revoked or expired client key."""
+
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class PermissionDenied(GatewayError):
+    """The key is valid but may not use what it asked for (a model outside its allow-list)."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "model_not_allowed"
+
+
+class NotFound(GatewayError):
+    """Unknown route or unknown resource."""
+
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    """Known route, wrong HTTP method."""
+
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class Conflict(GatewayError):
+    """The resource already exists (for instance a declared key hash used twice)."""
+
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
+
+
+class RateLimited(GatewayError):
+    """A per-minute limit is full; ``retry-after`` says when there will be room."""
+
+    status = 429
+    type = "requests"
+    code = "rate_limit_exceeded"
+
+
+class QuotaExceeded(GatewayError):
+    """A day or month image quota is used up; retrying will not help before the window ends."""
+
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+
+    def __init__(self, message: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, headers={"x-should-retry": "false", **(headers or {})})
+
+
+class StoreUnavailable(GatewayError):
+    """The state store (Redis) did not answer in time; limits fail closed."""
+
+    status = 503
+    type = "server_error"
+    code = "store_unavailable"
+
+    def __init__(self, message: str = "The gateway's state store is unavailable; retry shortly.",
+                 *, retry_after: int = 1) -> None:
+        super().__init__(message, headers={"retry-after": str(retry_after)})
+
+
+class ServiceUnavailable(GatewayError):
+    """The gateway refuses to call the upstream right now (circuit open, shutting down)."""
+
+    status = 503
+    type = "server_error"
+    code = "service_unavailable"
+
+
+class UpstreamError(GatewayError):
+    """The upstream failed in a way the client cannot fix (bad gateway)."""
+
+    status = 502
+    type = "upstream_error"
+    code = "upstream_error"
+
+
+class UpstreamTimeout(GatewayError):
+    """The upstream did not answer within the configured timeout."""
+
+    status = 504
+    type = "upstream_error"
+    code = "upstream_timeout"
+
+
+class UpstreamRejected(GatewayError):
+    """The upstream refused the request itself; its status and message are passed on."""
+
+    type = "invalid_request_error"
+    code = None
+
+    def __init__(self, message: str, *, status: int, param: str | None = None,
+                 code: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, param=param, code=code, headers=headers)
+        self.status = status
+
+
+def error_response(exc: GatewayError, headers: Mapping[str, str] | None = None) -> Response:
+    """Render ``exc`` as an OpenAI-shaped JSON response, merging extra ``headers``."""
+    merged = {**exc.headers, **(headers or {})}
+    return Response(
+        orjson.dumps(exc.body()),
+        status_code=exc.status,
+        headers=merged,
+        media_type="application/json",
+    )

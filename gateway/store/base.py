@@ -1,0 +1,144 @@
+"""The storage interface every implementation (embedded, Redis) honours.
+
+Domain modules talk only to this interface. Each method is one decision or one read, so
+the Redis implementation can make it one round trip (a Lua script where several keys must
+change together) and the embedded one can make it one critical section. Both pass the same
+contract tests in ``tests/store/``.
+
+Failures of the backing service are raised as :class:`gateway.errors.StoreUnavailable`,
+never as a driver exception.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+
+from gateway.store.types import (
+    AdmitRequest,
+    CacheEntry,
+    CacheStats,
+    DailyUsage,
+    Decision,
+    KeyRecord,
+    Limits,
+    LimitState,
+    Window,
+)
+
+
+class Store(abc.ABC):
+    """State shared by every request and, with Redis, by every replica."""
+
+    async def start(self) -> None:  # noqa: B027 - optional hook
+        """Open connections, load scripts, read persisted state. Called once in the lifespan."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Flush what must survive and release connections."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise StoreUnavailable when the store cannot serve requests."""
+
+    @abc.abstractmethod
+    async def server_secret(self, candidate: bytes) -> bytes:
+        """Return the stored HMAC secret for key hashes, storing ``candidate`` if none exists.
+
+        Used only when the operator sets no ``GATEWAY_KEY_SECRET``: every replica then
+        agrees on the one secret the first of them stored.
+        """
+
+    @abc.abstractmethod
+    async def insert_key(self, record: KeyRecord) -> None:
+        """Store a new key. Raise :class:`gateway.errors.Conflict` if its id or hash exists."""
+
+    @abc.abstractmethod
+    async def update_key(self, record: KeyRecord) -> None:
+        """Replace an existing key record (the caller has bumped ``version``).
+
+        Raise :class:`gateway.errors.NotFound` if no key has ``record.id``.
+        """
+
+    @abc.abstractmethod
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        """The key with this id, revoked ones included."""
+
+    @abc.abstractmethod
+    async def find_key(self, key_hash: str) -> KeyRecord | None:
+        """The key whose secret hashes to ``key_hash``."""
+
+    @abc.abstractmethod
+    async def list_keys(self) -> list[KeyRecord]:
+        """Every key, oldest first."""
+
+    @abc.abstractmethod
+    async def admit(self, request: AdmitRequest) -> Decision:
+        """Decide one request atomically; see :class:`Decision`.
+
+        In order: if the stored key version differs from ``request.key_version`` (or the key
+        is gone) answer ``STALE_KEY`` and change nothing. If ``cache_key`` names a live cache
+        entry, the request is a ``HIT``: it consumes one ``rpm`` unit (or is ``RATE_LIMITED``
+        when rpm is full) and no image quota. Otherwise every limit must have room for the
+        request (1 unit of rpm, ``images`` units of each image limit), all or nothing:
+        day and month quotas are checked first (``QUOTA_EXCEEDED``), then the per-minute
+        limits (``RATE_LIMITED``). When admitted, the image units are held as a reservation
+        named ``reservation_id`` that lives ``reservation_ttl`` seconds unless settled;
+        expired reservations of the key are given back before deciding.
+        Per-minute limits are GCRA with a 60 s period and a burst of the whole limit.
+        Usage for ``window.day`` counts ``requests`` on every non-stale call, ``refused`` on
+        refusals, and ``cache_hits`` plus ``cached_images`` on hits.
+        """
+
+    @abc.abstractmethod
+    async def settle(
+        self,
+        key_id: str,
+        reservation_id: str,
+        images: int,
+        window: Window,
+        usage: Mapping[str, int] | None = None,
+    ) -> None:
+        """Close a reservation: ``images`` were really generated (0 gives it all back).
+
+        Adjusts every image limit from the reserved count to ``images``; if the reservation
+        had already expired (and was given back), counts ``images`` afresh. Adds ``images``
+        to the day's usage counter ``images`` and every counter in ``usage``.
+        """
+
+    @abc.abstractmethod
+    async def limit_states(
+        self, key_id: str, limits: Limits, window: Window
+    ) -> dict[str, LimitState]:
+        """What is left of each set limit, reservations included, by limit name."""
+
+    @abc.abstractmethod
+    async def usage(self, key_id: str, days: Sequence[str]) -> list[DailyUsage]:
+        """Daily counters for the given days (missing days have empty counters)."""
+
+    @abc.abstractmethod
+    async def cache_get(self, cache_key: str, now: float) -> CacheEntry | None:
+        """The live entry for ``cache_key`` (expired entries are never returned)."""
+
+    @abc.abstractmethod
+    async def cache_put(self, cache_key: str, entry: CacheEntry, now: float) -> None:
+        """Store ``entry`` until ``entry.expires_at``."""
+
+    @abc.abstractmethod
+    async def cache_purge(self, prefix: str | None = None) -> int:
+        """Delete every entry whose key starts with ``prefix`` (all if None); return count."""
+
+    @abc.abstractmethod
+    async def cache_stats(self) -> CacheStats:
+        """How many entries and bytes the cache holds."""
+
+    @abc.abstractmethod
+    async def flight_acquire(self, name: str, token: str, ttl: float) -> bool:
+        """Take the single-flight lock ``name`` for ``ttl`` seconds; False if another holds it."""
+
+    @abc.abstractmethod
+    async def flight_release(self, name: str, token: str) -> None:
+        """Release ``name`` if ``token`` still holds it, and wake every waiter."""
+
+    @abc.abstractmethod
+    async def flight_wait(self, name: str, timeout: float) -> bool:
+        """Wait until ``name`` is free; False if it is still held after ``timeout`` seconds."""

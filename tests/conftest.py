@@ -1,0 +1,28 @@
+"""Session-wide real services: a private redis-server the tests start and own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from tests.procs import Proc, start_redis
+
+
+@pytest.fixture(scope="session")
+def redis_proc() -> Iterator[Proc]:
+    """One redis-server for the whole session, on a free loopback port."""
+    proc = start_redis()
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture
+def redis_url(redis_proc: Proc) -> Iterator[str]:
+    """A clean database on the session's own redis-server (never a server we did not start)."""
+    url = f"redis://127.0.0.1:{redis_proc.port}/0"
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    yield url

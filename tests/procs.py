@@ -1,0 +1,164 @@
+"""Start and stop the real processes tests use: redis-server, uvicorn apps, the gateway.
+
+Everything listens on loopback ports chosen free at start-up, and readiness is polled with a
+deadline (never a fixed sleep).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "condition") -> None:
+    """Poll ``check`` until it is true, failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+def port_open(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:port."""
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+        return True
+    return False
+
+
+@dataclass
+class Proc:
+    """A child process with its port and a log file for post-mortems."""
+
+    popen: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    argv: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> int:
+        """Stop the process (SIGTERM, then SIGKILL after ``timeout``) and return its exit code."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout)
+        return int(self.popen.returncode)
+
+
+def spawn(
+    argv: list[str],
+    port: int,
+    ready: Callable[[], bool],
+    env: Mapping[str, str] | None = None,
+    log_dir: Path | None = None,
+    timeout: float = 20.0,
+) -> Proc:
+    """Start ``argv`` and wait until ``ready()`` is true; raise with the log if it dies first."""
+    log_dir = log_dir or Path(tempfile.mkdtemp(prefix="gw-test-"))
+    log_path = log_dir / f"proc-{port}.log"
+    full_env = {**os.environ, **(env or {})}
+    with log_path.open("wb") as log:
+        popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+    proc = Proc(popen, port, log_path, argv)
+
+    def alive_and_ready() -> bool:
+        if popen.poll() is not None:
+            raise RuntimeError(f"{argv[0]} exited with {popen.returncode}:\n{proc.log()}")
+        return ready()
+
+    try:
+        wait_until(alive_and_ready, timeout, what=" ".join(argv))
+    except Exception:
+        proc.stop(signal.SIGKILL)
+        raise
+    return proc
+
+
+def redis_server_binary() -> str:
+    """Path of redis-server; tests need a real one (CI installs it when missing)."""
+    path = shutil.which("redis-server")
+    if path is None:
+        raise RuntimeError("redis-server not found on PATH; install it (apt-get install redis-server)")
+    return path
+
+
+def start_redis(port: int | None = None, log_dir: Path | None = None) -> Proc:
+    """A private redis-server on loopback that keeps nothing on disk."""
+    port = port or free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="gw-redis-"))
+    argv = [
+        redis_server_binary(),
+        "--port", str(port),
+        "--bind", "127.0.0.1",
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", str(workdir),
+        "--protected-mode", "yes",
+    ]
+    return spawn(argv, port, lambda: port_open(port), log_dir=log_dir)
+
+
+def start_uvicorn_app(
+    factory: str,
+    env: Mapping[str, str] | None = None,
+    port: int | None = None,
+    log_dir: Path | None = None,
+    ready_path: str = "/",
+) -> Proc:
+    """Run ``uvicorn --factory <factory>`` on a free loopback port until it answers HTTP."""
+    port = port or free_port()
+    argv = [
+        sys.executable, "-m", "uvicorn", "--factory", factory,
+        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+    ]
+
+    def ready() -> bool:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}{ready_path}", timeout=0.5)
+        except httpx.HTTPError:
+            return False
+        return True
+
+    return spawn(argv, port, ready, env=env, log_dir=log_dir)
+
+
+@contextlib.contextmanager
+def running(proc: Proc) -> Iterator[Proc]:
+    """Stop ``proc`` when the block ends."""
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
