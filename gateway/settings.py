@@ -92,6 +92,12 @@ class Settings(BaseSettings):
 
     keys: list[DeclaredKey] = Field(default_factory=list)
 
+    @field_validator("admin_token", "key_secret", "upstream_api_key", "redis_url",
+                     "models_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
     @field_validator("upstream_url")
     @classmethod
     def _url(cls, value: str) -> str:

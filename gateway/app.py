@@ -1,0 +1,215 @@
+"""``create_app(settings)``: the only place where the gateway's parts are wired together."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.admission import Calendar
+from gateway.cache import CachePolicy
+from gateway.clock import Clock, system_clock
+from gateway.errors import (
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    error_response,
+)
+from gateway.flight import SingleFlight
+from gateway.generation import Generated, GenerationOptions, ImageService
+from gateway.keys import KeyService
+from gateway.middleware import RequestContext
+from gateway.registry import Registry
+from gateway.routes import admin, health, images, models, usage
+from gateway.services import Services
+from gateway.settings import Settings
+from gateway.store.base import Store
+from gateway.store.types import Limits
+from gateway.upstream import Upstream, create_http_client
+
+log = logging.getLogger("gateway")
+
+
+def build_store(settings: Settings, clock: Clock) -> Store:
+    """The Redis store when GATEWAY_REDIS_URL is set, the embedded one otherwise."""
+    if settings.redis_url is not None:
+        import redis.asyncio as aioredis
+
+        from gateway.store.redis import RedisStore
+
+        client = aioredis.Redis.from_url(
+            settings.redis_url.get_secret_value(),
+            socket_timeout=settings.redis_socket_timeout,
+            socket_connect_timeout=settings.redis_connect_timeout,
+            health_check_interval=30,
+            max_connections=512,
+        )
+        return RedisStore(client)
+    from gateway.store.memory import MemoryStore
+
+    return MemoryStore(settings.store_path, cache_max_bytes=settings.cache_memory_bytes,
+                       clock=clock)
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return error_response(
+            MethodNotAllowed(f"Method {request.method} is not allowed here; use {allowed}."),
+            headers={"allow": allowed} if allowed else None,
+        )
+    if exc.status_code == 404:
+        return error_response(NotFound(f"Unknown route: {request.method} {request.url.path}"))
+    return error_response(GatewayError(str(exc.detail)), headers=None)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    return Response(status_code=499)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    log.error("unexpected error", exc_info=exc)
+    return error_response(GatewayError("The gateway hit an unexpected error; it was logged."))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = system_clock,
+) -> Starlette:
+    """Build the ASGI app. ``store``, ``transport`` and ``clock`` are for tests."""
+    registry = Registry.load(settings.models_file, allow_unknown=settings.allow_unknown_models)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        the_store = store or build_store(settings, clock)
+        await the_store.start()
+        http = create_http_client(
+            connect_timeout=settings.upstream_connect_timeout,
+            read_timeout=settings.upstream_read_timeout,
+            max_connections=settings.upstream_max_connections,
+            transport=transport,
+        )
+        try:
+            yield {"services": await _services(settings, the_store, registry, http, clock)}
+        finally:
+            await http.aclose()
+            await the_store.aclose()
+
+    routes = [
+        Route("/v1/images/generations", images.generate, methods=["POST"]),
+        Route("/v1/models", models.list_models, methods=["GET"]),
+        Route("/v1/usage", usage.own_usage, methods=["GET"]),
+        Route("/admin/keys", admin.create_key, methods=["POST"]),
+        Route("/admin/keys", admin.list_keys, methods=["GET"]),
+        Route("/admin/keys/{key_id}", admin.get_key, methods=["GET"]),
+        Route("/admin/keys/{key_id}", admin.update_key, methods=["PATCH"]),
+        Route("/admin/keys/{key_id}", admin.revoke_key, methods=["DELETE"]),
+        Route("/admin/keys/{key_id}/usage", admin.key_usage, methods=["GET"]),
+        Route("/admin/cache", admin.cache_stats, methods=["GET"]),
+        Route("/admin/cache", admin.purge_cache, methods=["DELETE"]),
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContext)],
+        exception_handlers={
+            GatewayError: _gateway_error,
+            HTTPException: _http_error,
+            images.ClientGone: _client_gone,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+
+
+async def _services(
+    settings: Settings, store: Store, registry: Registry, http: httpx.AsyncClient, clock: Clock
+) -> Services:
+    secret = (
+        settings.key_secret.get_secret_value().encode()
+        if settings.key_secret is not None
+        else await store.server_secret(os.urandom(32))
+    )
+    keys = KeyService(
+        store,
+        secret,
+        clock,
+        cache_seconds=settings.key_cache_seconds,
+        default_limits=Limits(
+            rpm=settings.default_rpm,
+            images_per_minute=settings.default_images_per_minute,
+            images_per_day=settings.default_images_per_day,
+            images_per_month=settings.default_images_per_month,
+        ),
+    )
+    await keys.sync_declared(settings.keys)
+    calendar = Calendar(clock, settings.quota_timezone)
+    api_key = settings.upstream_api_key
+    upstream = Upstream(http, settings.upstream_endpoint,
+                        api_key.get_secret_value() if api_key is not None else None)
+    lock_ttl = settings.upstream_read_timeout + settings.upstream_connect_timeout + 10
+    images_service = ImageService(
+        store=store,
+        keys=keys,
+        registry=registry,
+        upstream=upstream,
+        calendar=calendar,
+        policy=CachePolicy(ttl=settings.cache_ttl, url_margin=settings.cache_url_margin,
+                           max_entry_bytes=settings.cache_max_entry_bytes),
+        flight=SingleFlight[Generated](store, clock, lock_ttl=lock_ttl,
+                                       wait=settings.cache_wait_seconds),
+        clock=clock,
+        options=GenerationOptions(
+            cache_enabled=settings.cache_enabled,
+            shared_cache=settings.cache_scope == "shared",
+            reservation_ttl=settings.cache_wait_seconds + lock_ttl + 60,
+            fail_open=settings.limits_fail_open,
+        ),
+    )
+    return Services(settings=settings, store=store, keys=keys, registry=registry,
+                    images=images_service, calendar=calendar, http=http, clock=clock)
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory`` and multi-worker serving: settings from the env."""
+    from gateway.logs import configure_logging
+    from gateway.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level, _secrets(settings))
+    return create_app(settings)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Every configured secret, for log redaction."""
+    values = [settings.upstream_api_key, settings.admin_token, settings.key_secret,
+              settings.redis_url]
+    found = [v.get_secret_value() for v in values if v is not None]
+    if settings.redis_url is not None:
+        from urllib.parse import urlsplit
+
+        password = urlsplit(settings.redis_url.get_secret_value()).password
+        found = [f for f in found if f != settings.redis_url.get_secret_value()]
+        if password:
+            found.append(password)
+    return found

@@ -1,0 +1,243 @@
+"""One image generation request, from a validated body to the answer the client gets.
+
+Order: resolve and validate against the registry; check the key's allow-list; one atomic
+admission step (limits, quotas and the cache lookup together); on a miss, single-flight
+on the cache key and one upstream call; normalise the answer; settle the reservation with
+the images actually returned (all of it back on any failure, cancellation included);
+store a complete answer in the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from gateway.admission import Calendar, limit_headers, refusal
+from gateway.cache import CacheControl, CachePolicy, cache_key, is_complete
+from gateway.clock import Clock
+from gateway.errors import PermissionDenied, StoreUnavailable
+from gateway.flight import Followed, SingleFlight
+from gateway.keys import KeyService
+from gateway.registry import PreparedRequest, Registry
+from gateway.store.base import Store
+from gateway.store.types import AdmitRequest, CacheEntry, Decision, KeyRecord, Outcome, Window
+from gateway.upstream import Upstream, UpstreamCallError
+
+log = logging.getLogger("gateway.generation")
+
+HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    """The settings that shape the pipeline."""
+
+    cache_enabled: bool
+    shared_cache: bool
+    reservation_ttl: float
+    fail_open: bool
+
+
+@dataclass(slots=True)
+class Generated:
+    """An upstream success as the client will receive it."""
+
+    body: bytes
+    status: int
+    images: int
+
+
+@dataclass(slots=True)
+class GenerationResult:
+    """What the route answers with, plus what logs and metrics report."""
+
+    body: bytes
+    status: int
+    images: int
+    cache: str
+    model: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class ImageService:
+    """Runs the generation pipeline; everything it touches is passed in."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        keys: KeyService,
+        registry: Registry,
+        upstream: Upstream,
+        calendar: Calendar,
+        policy: CachePolicy,
+        flight: SingleFlight[Generated],
+        clock: Clock,
+        options: GenerationOptions,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._registry = registry
+        self._upstream = upstream
+        self._calendar = calendar
+        self._policy = policy
+        self._flight = flight
+        self._clock = clock
+        self._options = options
+
+    async def generate(
+        self,
+        record: KeyRecord,
+        key: str,
+        body: dict[str, Any],
+        *,
+        cache_control: CacheControl,
+        request_id: str,
+    ) -> GenerationResult:
+        """Answer one request or raise a GatewayError."""
+        prepared = self._registry.prepare(body)
+        model = prepared.model.id
+        if record.models is not None and model not in record.models:
+            raise PermissionDenied(
+                f"This key may not use the model {model!r}.", param="model"
+            )
+        use_cache = self._options.cache_enabled and record.cache and cache_control.store
+        scope = "shared" if self._options.shared_cache else record.id
+        ckey = cache_key(scope, prepared.cache_fields) if use_cache else None
+        lookup = ckey if cache_control.lookup else None
+        window = self._calendar.window()
+        reservation = secrets.token_hex(8)
+        try:
+            decision, record = await self._admit(
+                record, key, prepared.images, lookup, window, reservation
+            )
+        except StoreUnavailable:
+            if not self._may_fail_open(record):
+                raise
+            log.warning("store unavailable: admitting without limits (fail-open)")
+            generated = await self._call(prepared, request_id, None)
+            return self._result(generated, BYPASS, model, {})
+        headers = limit_headers(decision)
+        if decision.outcome is Outcome.HIT and decision.cached is not None:
+            entry = decision.cached
+            age = max(0, int(window.now - entry.stored_at))
+            return GenerationResult(entry.body, 200, entry.images, HIT, model,
+                                    {**headers, "age": str(age)})
+        if decision.outcome is not Outcome.ADMITTED:
+            raise refusal(decision, headers)
+        return await self._reserved(prepared, record, window, headers, request_id,
+                                    ckey, lookup is not None, reservation)
+
+    def _may_fail_open(self, record: KeyRecord) -> bool:
+        limits = record.limits
+        return self._options.fail_open and limits.images_per_day is None and (
+            limits.images_per_month is None
+        )
+
+    async def _admit(
+        self,
+        record: KeyRecord,
+        key: str,
+        images: int,
+        ckey: str | None,
+        window: Window,
+        reservation: str,
+    ) -> tuple[Decision, KeyRecord]:
+        for _ in range(3):
+            decision = await self._store.admit(AdmitRequest(
+                key_id=record.id,
+                key_version=record.version,
+                limits=record.limits,
+                images=images,
+                reservation_id=reservation,
+                reservation_ttl=self._options.reservation_ttl,
+                window=window,
+                cache_key=ckey,
+            ))
+            if decision.outcome is not Outcome.STALE_KEY:
+                return decision, record
+            record = await self._keys.reload(record, key)
+        raise StoreUnavailable("The key record keeps changing; retry.")
+
+    async def _reserved(
+        self,
+        prepared: PreparedRequest,
+        record: KeyRecord,
+        window: Window,
+        headers: dict[str, str],
+        request_id: str,
+        ckey: str | None,
+        single_flight: bool,
+        reservation: str,
+    ) -> GenerationResult:
+        images = 0
+        usage: dict[str, int] = {}
+        try:
+            if ckey is not None and single_flight:
+                result = await self._flighted(prepared, request_id, ckey)
+            else:
+                generated = await self._call(prepared, request_id, ckey)
+                result = self._result(generated, MISS if ckey else BYPASS, prepared.model.id, {})
+            if result.cache == HIT:
+                usage = {"cache_hits": 1, "cached_images": result.images}
+            else:
+                images = result.images
+                usage = {"cache_misses" if result.cache == MISS else "cache_bypasses": 1}
+            result.headers.update(headers)
+            return result
+        finally:
+            with contextlib.suppress(StoreUnavailable):
+                await asyncio.shield(
+                    self._store.settle(record.id, reservation, images, window, usage)
+                )
+
+    async def _flighted(
+        self, prepared: PreparedRequest, request_id: str, ckey: str
+    ) -> GenerationResult:
+        model = prepared.model.id
+        try:
+            outcome = await self._flight.run(ckey, lambda: self._call(prepared, request_id, ckey))
+        except StoreUnavailable:
+            generated = await self._call(prepared, request_id, None)
+            return self._result(generated, BYPASS, model, {})
+        if not isinstance(outcome, Followed):
+            return self._result(outcome.value, MISS, model, {})
+        if outcome.entry is not None:
+            age = max(0, int(self._clock() - outcome.entry.stored_at))
+            return GenerationResult(outcome.entry.body, 200, outcome.entry.images, HIT, model,
+                                    {"age": str(age)})
+        assert outcome.value is not None
+        return self._result(outcome.value, HIT, model, {"age": "0"})
+
+    @staticmethod
+    def _result(generated: Generated, cache: str, model: str,
+                headers: dict[str, str]) -> GenerationResult:
+        return GenerationResult(generated.body, generated.status, generated.images, cache,
+                                model, dict(headers))
+
+    async def _call(
+        self, prepared: PreparedRequest, request_id: str, ckey: str | None
+    ) -> Generated:
+        try:
+            answer = await self._upstream.generate(prepared.upstream_body, request_id)
+        except UpstreamCallError as exc:
+            raise exc.error from None
+        now = self._clock()
+        normalised = self._registry.normalise(prepared, answer.body, created=int(now))
+        body = answer.raw if normalised.body is answer.body else orjson.dumps(normalised.body)
+        if ckey is not None and is_complete(normalised.body, prepared.images):
+            expires_at = self._policy.expires_at(normalised.body, len(body), now)
+            if expires_at is not None:
+                entry = CacheEntry(body=body, stored_at=now, expires_at=expires_at,
+                                   images=normalised.images)
+                try:
+                    await self._store.cache_put(ckey, entry, now)
+                except StoreUnavailable:
+                    log.warning("cache store unavailable: answer not cached")
+        return Generated(body=body, status=answer.status, images=normalised.images)

@@ -1,0 +1,3 @@
+"""HTTP routes: thin handlers that parse, call a domain module, and render."""
+
+from __future__ import annotations

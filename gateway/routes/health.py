@@ -1,0 +1,24 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (it can serve: the store answers)."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.errors import StoreUnavailable
+from gateway.http import json_response
+from gateway.services import services
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: no I/O."""
+    return json_response({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: the store is reachable (the configuration was validated at start-up)."""
+    try:
+        await services(request).store.ping()
+    except StoreUnavailable:
+        return json_response({"status": "unavailable", "store": "down"}, status=503)
+    return json_response({"status": "ready", "store": "ok"})

@@ -1,0 +1,113 @@
+"""Client keys: format, hashing, authentication and admin changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.errors import AuthenticationFailed, Conflict, InvalidRequest
+from gateway.keys import KEY_PREFIX, KeyService, generate_key, hash_key, mask
+from gateway.settings import DeclaredKey
+from gateway.store.memory import MemoryStore
+from gateway.store.types import Limits
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+async def service(clock: Clock) -> KeyService:
+    store = MemoryStore(None, cache_max_bytes=1000, clock=clock)
+    await store.start()
+    return KeyService(store, b"secret", clock, cache_seconds=2,
+                      default_limits=Limits(rpm=10))
+
+
+def test_keys_are_long_random_and_prefixed() -> None:
+    keys = {generate_key() for _ in range(100)}
+    assert len(keys) == 100
+    assert all(k.startswith(KEY_PREFIX) and len(k) >= 4 + 43 for k in keys)
+    assert mask("gwk_abcdefghijkl") == "gwk_abcd****"
+
+
+def test_hash_depends_on_secret() -> None:
+    assert hash_key(b"a", "k") != hash_key(b"b", "k")
+    assert len(hash_key(b"a", "k")) == 64
+
+
+async def test_create_and_authenticate(service: KeyService) -> None:
+    record, plaintext = await service.create("app", limits={"images_per_day": 5})
+    assert record.limits == Limits(rpm=10, images_per_day=5)
+    assert plaintext not in repr(record)
+    assert (await service.authenticate(plaintext)).id == record.id
+
+
+async def test_unknown_missing_and_revoked_keys_are_401(service: KeyService) -> None:
+    with pytest.raises(AuthenticationFailed):
+        await service.authenticate(None)
+    with pytest.raises(AuthenticationFailed) as caught:
+        await service.authenticate("gwk_wrongwrongwrongwrong")
+    assert "gwk_wron****" in caught.value.message
+    record, plaintext = await service.create("app")
+    await service.authenticate(plaintext)
+    await service.revoke(record.id)
+    with pytest.raises(AuthenticationFailed, match="revoked"):
+        await service.authenticate(plaintext)
+
+
+async def test_cached_record_is_reused_until_it_expires(
+    service: KeyService, clock: Clock
+) -> None:
+    record, plaintext = await service.create("app")
+    await service.authenticate(plaintext)
+    other = KeyService(service._store, b"secret", clock)
+    await other.revoke(record.id)
+    assert (await service.authenticate(plaintext)).id == record.id
+    clock.now += 3
+    with pytest.raises(AuthenticationFailed):
+        await service.authenticate(plaintext)
+    with pytest.raises(AuthenticationFailed):
+        await other.authenticate(plaintext, fresh=True)
+
+
+async def test_expiry_and_disable(service: KeyService, clock: Clock) -> None:
+    record, plaintext = await service.create("app", expires_at=clock.now + 10)
+    await service.authenticate(plaintext)
+    clock.now += 11
+    with pytest.raises(AuthenticationFailed, match="expired"):
+        await service.authenticate(plaintext)
+    record, plaintext = await service.create("app2")
+    updated = await service.update(record.id, {"disabled": True})
+    assert updated.version == record.version + 1
+    with pytest.raises(AuthenticationFailed, match="disabled"):
+        await service.authenticate(plaintext)
+
+
+async def test_update_merges_limits(service: KeyService) -> None:
+    record, _ = await service.create("app")
+    updated = await service.update(record.id, {"limits": {"images_per_month": 50}})
+    assert updated.limits == Limits(rpm=10, images_per_month=50)
+    await service.revoke(record.id)
+    with pytest.raises(Conflict):
+        await service.update(record.id, {"name": "x"})
+
+
+async def test_declared_keys_are_synced(service: KeyService) -> None:
+    secret_key = generate_key()
+    spec = DeclaredKey(id="ci", name="CI", key_hash=service.hash(secret_key), images_per_day=3)
+    await service.sync_declared([spec])
+    record = await service.authenticate(secret_key)
+    assert record.declared and record.limits.images_per_day == 3
+    await service.sync_declared([spec.model_copy(update={"images_per_day": 4})])
+    assert (await service.get("ci")).limits.images_per_day == 4
+    with pytest.raises(InvalidRequest):
+        await service.sync_declared([spec.model_copy(update={"key_hash": "0" * 64})])
