@@ -1,0 +1,247 @@
+"""A fake AI/ML API for tests, offline trials and benchmarks.
+
+It checks the bearer key, validates each family's own fields like AIML does (so a test can
+prove the gateway translated ``n`` and ``size``), answers 201 with small real PNGs as
+signed-looking links or base64, and can be told to fail or be slow through ``/_control``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import struct
+import time
+import uuid
+import zlib
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+OPENAI = {"dall-e-2": 10, "dall-e-3": 1, "openai/gpt-image-1": 1,
+          "openai/gpt-image-1-mini": 1, "openai/gpt-image-1-5": 1}
+IMAGES = {"flux/schnell", "flux/dev", "flux-pro", "flux-pro/v1.1", "flux-realism",
+          "flux-pro/v1.1-ultra", "stable-diffusion-v3-medium", "stable-diffusion-v35-large",
+          "recraft-v3"}
+IMAGEN = {"imagen-3.0-generate-002", "google/imagen-4.0-generate-001",
+          "google/imagen-4.0-ultra-generate-001"}
+
+
+def tiny_png(seed: int) -> bytes:
+    """A valid 4x4 PNG whose colour depends on ``seed``."""
+    colour = bytes(((seed >> s) & 0xFF for s in (0, 8, 16)))
+    raw = b"".join(b"\x00" + colour * 4 for _ in range(4))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
+            + chunk(b"IEND", b""))
+
+
+@dataclass
+class FakeState:
+    """What the fake has seen and how it is told to behave."""
+
+    keys: frozenset[str]
+    latency: float = 0.0
+    mode: str = "normal"
+    expiry_seconds: int = 3600
+    fails: deque[dict[str, Any]] = field(default_factory=deque)
+    calls: int = 0
+    by_model: dict[str, int] = field(default_factory=dict)
+    bodies: deque[Any] = field(default_factory=lambda: deque(maxlen=50))
+    headers: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=50))
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+
+def _aiml_error(status: int, message: str) -> Response:
+    body = {"message": message, "path": "/v1/images/generations",
+            "requestId": uuid.uuid4().hex, "statusCode": status,
+            "timestamp": datetime.now(UTC).isoformat()}
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+DEFAULT_MESSAGES = {400: "Body validation error!", 401: "Invalid API key",
+                    403: "You are out of credits", 429: "Too many requests",
+                    500: "Internal server error", 503: "Service unavailable",
+                    504: "Generation timeout"}
+
+
+def _valid(body: Any) -> tuple[str, int, str] | None:
+    """(family, count, response_format) when AIML would accept the body."""
+    if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
+        return None
+    model = body.get("model")
+    if model in OPENAI:
+        n = body.get("n", 1)
+        if not isinstance(n, int) or not 1 <= n <= OPENAI[str(model)]:
+            return None
+        fmt = body.get("response_format", "url")
+        return ("openai", n, fmt) if fmt in ("url", "b64_json") else None
+    if model in IMAGES or model in IMAGEN:
+        if any(k in body for k in ("n", "size", "response_format")):
+            return None
+        n = body.get("num_images", 1)
+        if not isinstance(n, int) or not 1 <= n <= 4:
+            return None
+        if model in IMAGEN and "image_size" in body:
+            return None
+        return ("imagen" if model in IMAGEN else "images", n, "url")
+    return None
+
+
+def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
+                         latency: float = 0.0) -> Starlette:
+    """The fake as an ASGI app; state lives on ``app.state.fake``."""
+    state = FakeState(keys=frozenset(api_keys), latency=latency)
+    pngs = [tiny_png(i * 2654435761) for i in range(16)]
+    b64s = [base64.b64encode(p).decode() for p in pngs]
+
+    def url(request: Request, created: int, index: int) -> str:
+        start = datetime.fromtimestamp(created, UTC)
+        end = datetime.fromtimestamp(created + state.expiry_seconds, UTC)
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        return (f"http://{request.headers.get('host', '127.0.0.1')}/files/img-"
+                f"{uuid.uuid4().hex}-{index}.png?st={quote(start.strftime(fmt))}"
+                f"&se={quote(end.strftime(fmt))}&sp=r&sv=2024-08-04&sr=b&sig={uuid.uuid4().hex}")
+
+    async def generate(request: Request) -> Response:
+        state.calls += 1
+        state.in_flight += 1
+        state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        try:
+            return await answer(request)
+        finally:
+            state.in_flight -= 1
+
+    async def answer(request: Request) -> Response:
+        raw = await request.body()
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            body = None
+        state.bodies.append(body)
+        state.headers.append({k.lower(): v for k, v in request.headers.items()})
+        if isinstance(body, dict) and isinstance(body.get("model"), str):
+            state.by_model[body["model"]] = state.by_model.get(body["model"], 0) + 1
+        if state.latency:
+            await asyncio.sleep(state.latency)
+        auth = request.headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or auth[7:] not in state.keys:
+            return _aiml_error(401, DEFAULT_MESSAGES[401])
+        if state.fails:
+            fail = state.fails[0]
+            fail["times"] = int(fail.get("times", 1)) - 1
+            if fail["times"] <= 0:
+                state.fails.popleft()
+            status = int(fail["status"])
+            given = fail.get("body")
+            if given is None:
+                response = _aiml_error(status, DEFAULT_MESSAGES.get(status, "error"))
+            elif isinstance(given, str):
+                response = Response(given, status)
+            else:
+                response = Response(orjson.dumps(given), status, media_type="application/json")
+            response.headers.update(fail.get("headers") or {})
+            return response
+        if state.mode == "hang":
+            await asyncio.Event().wait()
+        if state.mode == "html":
+            return Response("<html><body>Bad gateway</body></html>", 200,
+                            media_type="text/html")
+        if state.mode == "malformed":
+            return Response(b'{"created": 1, "data": [', 201, media_type="application/json")
+        checked = _valid(body)
+        if checked is None:
+            return _aiml_error(400, DEFAULT_MESSAGES[400])
+        family, count, fmt = checked
+        if state.mode == "empty":
+            count = 0
+        elif state.mode == "short":
+            count = max(0, count - 1)
+        created = int(time.time())
+        seed = zlib.crc32(str(body.get("prompt")).encode())
+        if family == "openai":
+            key = "b64_json" if fmt == "b64_json" else "url"
+            items = [{key: b64s[(seed + i) % 16] if key == "b64_json"
+                      else url(request, created, (seed + i) % 16)} for i in range(count)]
+            payload: dict[str, Any] = {"created": created, "data": items}
+        elif family == "images":
+            payload = {"images": [{"url": url(request, created, (seed + i) % 16), "width": 4,
+                                   "height": 4, "content_type": "image/png"}
+                                  for i in range(count)],
+                       "seed": seed, "timings": {"inference": 0.01},
+                       "has_nsfw_concepts": [False] * count, "prompt": body["prompt"]}
+        else:
+            payload = {"data": [{"url": url(request, created, (seed + i) % 16),
+                                 "mime_type": "image/png"} for i in range(count)],
+                       "meta": {"usage": {"tokens_used": 100 * count}}}
+        return Response(orjson.dumps(payload), 201, media_type="application/json")
+
+    async def files(request: Request) -> Response:
+        name = request.path_params["name"]
+        index = int(name.rsplit("-", 1)[-1]) if name.rsplit("-", 1)[-1].isdigit() else 0
+        return Response(pngs[index % 16], media_type="image/png")
+
+    async def control(request: Request) -> Response:
+        data = orjson.loads(await request.body() or b"{}")
+        if data.get("reset"):
+            fresh = FakeState(keys=state.keys, latency=latency)
+            for name in ("latency", "mode", "expiry_seconds", "fails", "calls", "by_model",
+                         "bodies", "headers", "max_in_flight"):
+                setattr(state, name, getattr(fresh, name))
+        for name in ("latency", "mode", "expiry_seconds"):
+            if name in data:
+                setattr(state, name, data[name])
+        state.fails.extend(dict(f) for f in data.get("fail", []))
+        return Response(b"{}", media_type="application/json")
+
+    async def stats(request: Request) -> Response:
+        return Response(orjson.dumps({
+            "calls": state.calls, "by_model": state.by_model, "bodies": list(state.bodies),
+            "headers": list(state.headers), "in_flight": state.in_flight,
+            "max_in_flight": state.max_in_flight}), media_type="application/json")
+
+    async def reset_stats(request: Request) -> Response:
+        state.calls, state.by_model, state.max_in_flight = 0, {}, 0
+        state.bodies.clear()
+        state.headers.clear()
+        return Response(b"{}", media_type="application/json")
+
+    app = Starlette(routes=[
+        Route("/v1/images/generations", generate, methods=["POST"]),
+        Route("/files/{name}.png", files, methods=["GET"]),
+        Route("/_control", control, methods=["POST"]),
+        Route("/_stats", stats, methods=["GET"]),
+        Route("/_stats/reset", reset_stats, methods=["POST"]),
+    ])
+    app.state.fake = state
+    return app
+
+
+def create_fake_upstream_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory``: FAKE_UPSTREAM_API_KEYS, FAKE_UPSTREAM_LATENCY."""
+    keys = os.environ.get("FAKE_UPSTREAM_API_KEYS", "test-upstream-key").split(",")
+    return create_fake_upstream(keys, latency=float(os.environ.get("FAKE_UPSTREAM_LATENCY",
+                                                                   "0")))
+
+
+def run_fake_upstream(host: str, port: int, api_keys: list[str], latency: float) -> None:
+    """Serve the fake with uvicorn (used by ``gateway fake-upstream``)."""
+    import uvicorn
+
+    uvicorn.run(create_fake_upstream(api_keys, latency=latency), host=host, port=port,
+                log_level="warning", access_log=False)
