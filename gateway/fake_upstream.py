@@ -38,7 +38,7 @@ IMAGEN = {"imagen-3.0-generate-002", "google/imagen-4.0-generate-001",
 
 def tiny_png(seed: int) -> bytes:
     """A valid 4x4 PNG whose colour depends on ``seed``."""
-    colour = bytes(((seed >> s) & 0xFF for s in (0, 8, 16)))
+    colour = bytes((seed >> s) & 0xFF for s in (0, 8, 16))
     raw = b"".join(b"\x00" + colour * 4 for _ in range(4))
 
     def chunk(kind: bytes, data: bytes) -> bytes:

@@ -18,13 +18,14 @@ from typing import Any
 
 import orjson
 
+from gateway.adapters import PreparedRequest
 from gateway.admission import Calendar, limit_headers, refusal
 from gateway.cache import CacheControl, CachePolicy, cache_key, is_complete
 from gateway.clock import Clock
 from gateway.errors import PermissionDenied, StoreUnavailable
 from gateway.flight import Followed, SingleFlight
 from gateway.keys import KeyService
-from gateway.registry import PreparedRequest, Registry
+from gateway.registry import Registry
 from gateway.store.base import Store
 from gateway.store.types import AdmitRequest, CacheEntry, Decision, KeyRecord, Outcome, Window
 from gateway.upstream import Upstream, UpstreamCallError

@@ -27,12 +27,12 @@ async def usage_report(store: Store, calendar: Calendar, record: KeyRecord,
         for name, value in row.items():
             totals[name] += value
         rows.append({"day": day.day, **row})
-    limits = {}
-    for name, value in record.limits.as_dict().items():
+    limits: dict[str, dict[str, Any] | None] = {}
+    for name, limit in record.limits.as_dict().items():
         state = states.get(name)
-        limits[name] = None if value is None else {
-            "limit": value,
-            "remaining": state.remaining if state else value,
+        limits[name] = None if limit is None else {
+            "limit": limit,
+            "remaining": state.remaining if state else limit,
             "reset_seconds": round(state.reset, 3) if state else 0.0,
         }
     return {

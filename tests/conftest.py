@@ -19,10 +19,10 @@ def redis_proc() -> Iterator[Proc]:
 
 
 @pytest.fixture
-def redis_url(redis_proc: Proc) -> Iterator[str]:
+def redis_url(redis_proc: Proc) -> str:
     """A clean database on the session's own redis-server (never a server we did not start)."""
     url = f"redis://127.0.0.1:{redis_proc.port}/0"
     client = redis.Redis.from_url(url)
     client.flushdb()
     client.close()
-    yield url
+    return url

@@ -109,7 +109,7 @@ def redis_server_binary() -> str:
     """Path of redis-server; tests need a real one (CI installs it when missing)."""
     path = shutil.which("redis-server")
     if path is None:
-        raise RuntimeError("redis-server not found on PATH; install it (apt-get install redis-server)")
+        raise RuntimeError("redis-server not found on PATH: apt-get install redis-server")
     return path
 
 

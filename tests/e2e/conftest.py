@@ -50,6 +50,7 @@ class Gateway:
     proc: Proc
     mode: str
     env: dict[str, str] = field(default_factory=dict)
+    clients: list[OpenAI] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -68,7 +69,13 @@ class Gateway:
 
     def client(self, key: str, **kwargs: Any) -> OpenAI:
         kwargs.setdefault("max_retries", 0)
-        return OpenAI(base_url=f"{self.url}/v1", api_key=key, **kwargs)
+        client = OpenAI(base_url=f"{self.url}/v1", api_key=key, **kwargs)
+        self.clients.append(client)
+        return client
+
+    def close_clients(self) -> None:
+        while self.clients:
+            self.clients.pop().close()
 
     def post(self, body: Any, key: str | None, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}))
@@ -106,6 +113,7 @@ def start_gateway(
 ) -> Iterator[GatewayStarter]:
     """Start gateway processes (``gateway serve``); all are stopped at the end."""
     started: list[Proc] = []
+    gateways: list[Gateway] = []
 
     def start(mode: str = "embedded", *, store_path: Path | None = None,
               port: int | None = None, **env: str) -> Gateway:
@@ -133,8 +141,10 @@ def start_gateway(
 
         proc = spawn(argv, port, ready, env=full_env)
         started.append(proc)
-        return Gateway(proc, mode, full_env)
+        gateways.append(Gateway(proc, mode, full_env))
+        return gateways[-1]
 
+    start.gateways = gateways  # type: ignore[attr-defined]
     yield start
     for proc in started:
         proc.stop()
@@ -145,3 +155,13 @@ def gateway(request: pytest.FixtureRequest, start_gateway: GatewayStarter) -> Ga
     """One long-running gateway per store mode; tests create their own keys."""
     mode: str = request.param
     return start_gateway(mode)
+
+
+@pytest.fixture(autouse=True)
+def _close_sdk_clients(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Close every openai client a test opened, so no socket is left to the GC."""
+    yield
+    if "start_gateway" in request.fixturenames:
+        starter = request.getfixturevalue("start_gateway")
+        for gw in starter.gateways:
+            gw.close_clients()

@@ -1,0 +1,287 @@
+"""The Redis store: state shared by every replica, one atomic Lua script per decision.
+
+Layout (prefix ``gw:``): ``key:{id}`` JSON record, ``keyver:{id}`` its version,
+``keyhash:{hash}`` -> id, ``keys`` zset by creation; ``tat:{id}:rpm|ipm`` GCRA state;
+``q:{id}:d:{day}`` / ``q:{id}:m:{month}`` quota counters; ``res:{id}`` zset of reservations
+by expiry with details in ``resinfo:{id}``; ``usage:{id}:{day}`` hash kept 100 days;
+``cache:{cache key}`` hash; ``flight:*`` single-flight locks. Redis exceptions become
+:class:`StoreUnavailable` here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from importlib import resources
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
+
+from gateway.errors import Conflict, NotFound, StoreUnavailable
+from gateway.store import gcra
+from gateway.store.base import Store
+from gateway.store.types import (
+    AdmitRequest,
+    CacheEntry,
+    CacheStats,
+    DailyUsage,
+    Decision,
+    KeyRecord,
+    Limits,
+    LimitState,
+    Outcome,
+    Window,
+)
+
+USAGE_TTL = 100 * 86400
+SCRIPTS = ("admit", "settle", "release", "put_key")
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    """Turn every Redis or socket failure into StoreUnavailable."""
+    try:
+        yield
+    except (TimeoutError, RedisError, OSError) as exc:
+        raise StoreUnavailable() from exc
+
+
+def _limit(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+def _state(limit: bytes, remaining: bytes, reset: bytes) -> LimitState | None:
+    if not limit:
+        return None
+    return LimitState(int(float(limit)), int(float(remaining)), float(reset))
+
+
+class RedisStore(Store):
+    """State in Redis; many gateway processes sharing it behave as one."""
+
+    def __init__(self, client: aioredis.Redis, *, prefix: str = "gw:") -> None:
+        self._r = client
+        self._p = prefix
+        self._scripts: dict[str, AsyncScript] = {}
+
+    async def start(self) -> None:
+        for name in SCRIPTS:
+            text = resources.files("gateway.store").joinpath(f"lua/{name}.lua").read_text()
+            self._scripts[name] = self._r.register_script(text)
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(RedisError, OSError):
+            await self._r.aclose()
+
+    async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        with guarded():
+            return await self._scripts[name](keys=list(keys), args=list(args))
+
+    async def ping(self) -> None:
+        with guarded():
+            await self._r.ping()
+
+    async def server_secret(self, candidate: bytes) -> bytes:
+        stored: Any
+        with guarded():
+            await self._r.set(f"{self._p}secret", candidate.hex(), nx=True)
+            stored = await self._r.get(f"{self._p}secret")
+        return bytes.fromhex(stored.decode()) if stored else candidate
+
+    async def _put_key(self, record: KeyRecord, mode: str, old_hash: str) -> str:
+        p = self._p
+        result = await self._run("put_key", [
+            f"{p}key:{record.id}", f"{p}keyver:{record.id}", f"{p}keyhash:{record.key_hash}",
+            f"{p}keys", f"{p}keyhash:{old_hash}",
+        ], [orjson.dumps(record.to_dict()), record.version, record.id, record.created_at, mode])
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def insert_key(self, record: KeyRecord) -> None:
+        if await self._put_key(record, "insert", record.key_hash) == "conflict":
+            raise Conflict(f"A key with id {record.id!r} or the same secret exists.")
+
+    async def update_key(self, record: KeyRecord) -> None:
+        old = await self.get_key(record.id)
+        old_hash = old.key_hash if old else record.key_hash
+        if await self._put_key(record, "update", old_hash) == "missing":
+            raise NotFound(f"No key with id {record.id!r}.", param="id")
+
+    async def get_key(self, key_id: str) -> KeyRecord | None:
+        with guarded():
+            raw = await self._r.get(f"{self._p}key:{key_id}")
+        return KeyRecord.from_dict(orjson.loads(raw)) if raw else None
+
+    async def find_key(self, key_hash: str) -> KeyRecord | None:
+        key_id: Any
+        with guarded():
+            key_id = await self._r.get(f"{self._p}keyhash:{key_hash}")
+        return await self.get_key(key_id.decode()) if key_id else None
+
+    async def list_keys(self) -> list[KeyRecord]:
+        ids: Any
+        raws: Any
+        with guarded():
+            ids = await self._r.zrange(f"{self._p}keys", 0, -1)
+            raws = await self._r.mget([f"{self._p}key:{i.decode()}" for i in ids]) if ids else []
+        return [KeyRecord.from_dict(orjson.loads(raw)) for raw in raws if raw]
+
+    def _limit_keys(self, key_id: str, window: Window) -> list[str]:
+        p = self._p
+        return [f"{p}tat:{key_id}:rpm", f"{p}tat:{key_id}:ipm",
+                f"{p}q:{key_id}:d:{window.day}", f"{p}q:{key_id}:m:{window.month}"]
+
+    async def admit(self, request: AdmitRequest) -> Decision:
+        p, kid, w, lim = self._p, request.key_id, request.window, request.limits
+        keys = [f"{p}keyver:{kid}", *self._limit_keys(kid, w), f"{p}res:{kid}",
+                f"{p}resinfo:{kid}", f"{p}usage:{kid}:{w.day}",
+                f"{p}cache:{request.cache_key or ''}"]
+        reply: Any = await self._run("admit", keys, [
+            request.key_version, repr(w.now), request.images, request.reservation_id,
+            request.reservation_ttl, _limit(lim.rpm), _limit(lim.images_per_minute),
+            _limit(lim.images_per_day), _limit(lim.images_per_month), w.day, w.month,
+            w.day_ends_in, w.month_ends_in, 1 if request.cache_key else 0, USAGE_TTL,
+        ])
+        outcome = Outcome(reply[0].decode())
+        if outcome is Outcome.STALE_KEY:
+            return Decision(outcome)
+        retry = float(reply[2])
+        cached = None
+        if outcome is Outcome.HIT:
+            cached = CacheEntry(body=reply[9], stored_at=float(reply[10]),
+                                expires_at=float(reply[11]), images=int(reply[12]))
+        return Decision(
+            outcome,
+            refused_by=reply[1].decode() or None,
+            retry_after=None if retry < 0 else retry,
+            requests=_state(*reply[3:6]),
+            images=_state(*reply[6:9]),
+            cached=cached,
+        )
+
+    async def settle(self, key_id: str, reservation_id: str, images: int, window: Window,
+                     usage: Mapping[str, int] | None = None) -> None:
+        p = self._p
+        record = await self.get_key(key_id)
+        ipm = record.limits.images_per_minute if record else None
+        extra: list[Any] = []
+        for name, value in (usage or {}).items():
+            extra += [name, value]
+        await self._run("settle", [
+            f"{p}res:{key_id}", f"{p}resinfo:{key_id}", f"{p}tat:{key_id}:ipm",
+            f"{p}q:{key_id}:d:{window.day}", f"{p}q:{key_id}:m:{window.month}",
+            f"{p}usage:{key_id}:{window.day}",
+        ], [reservation_id, images, repr(window.now), window.day, window.month, _limit(ipm),
+            window.day_ends_in, window.month_ends_in, USAGE_TTL, *extra])
+
+    async def limit_states(self, key_id: str, limits: Limits,
+                           window: Window) -> dict[str, LimitState]:
+        with guarded():
+            raw = await self._r.mget(self._limit_keys(key_id, window))
+        now = window.now
+        states: dict[str, LimitState] = {}
+        for name, value in (("rpm", raw[0]), ("images_per_minute", raw[1])):
+            limit = getattr(limits, name)
+            if limit is not None:
+                left, reset = gcra.remaining(float(value) if value else now, now, limit)
+                states[name] = LimitState(limit, left, reset)
+        for name, value, ends in (("images_per_day", raw[2], window.day_ends_in),
+                                  ("images_per_month", raw[3], window.month_ends_in)):
+            limit = getattr(limits, name)
+            if limit is not None:
+                states[name] = LimitState(limit, max(0, limit - int(value or 0)), ends)
+        return states
+
+    async def usage(self, key_id: str, days: Sequence[str]) -> list[DailyUsage]:
+        with guarded():
+            async with self._r.pipeline(transaction=False) as pipe:
+                for day in days:
+                    pipe.hgetall(f"{self._p}usage:{key_id}:{day}")
+                rows = await pipe.execute()
+        return [DailyUsage(day, {k.decode(): int(v) for k, v in row.items()})
+                for day, row in zip(days, rows, strict=True)]
+
+    async def cache_get(self, cache_key: str, now: float) -> CacheEntry | None:
+        found: Any
+        with guarded():
+            found = await self._r.hmget(
+                f"{self._p}cache:{cache_key}", ["body", "stored_at", "expires_at", "images"])
+        body, stored, expires, images = found
+        if body is None or float(expires) <= now:
+            return None
+        return CacheEntry(body, float(stored), float(expires), int(images))
+
+    async def cache_put(self, cache_key: str, entry: CacheEntry, now: float) -> None:
+        ttl_ms = int((entry.expires_at - now) * 1000)
+        if ttl_ms <= 0:
+            return
+        name = f"{self._p}cache:{cache_key}"
+        with guarded():
+            async with self._r.pipeline(transaction=True) as pipe:
+                pipe.hset(name, mapping={"body": entry.body, "stored_at": repr(entry.stored_at),
+                                         "expires_at": repr(entry.expires_at),
+                                         "images": entry.images})
+                pipe.pexpire(name, ttl_ms)
+                await pipe.execute()
+
+    def _scan(self, prefix: str | None) -> Any:
+        pattern = f"{self._p}cache:" + _glob_escape(prefix or "") + "*"
+        return self._r.scan_iter(match=pattern, count=500)
+
+    async def cache_purge(self, prefix: str | None = None) -> int:
+        deleted = 0
+        with guarded():
+            batch: list[Any] = []
+            async for name in self._scan(prefix):
+                batch.append(name)
+                if len(batch) >= 500:
+                    deleted += await self._r.unlink(*batch)
+                    batch = []
+            if batch:
+                deleted += await self._r.unlink(*batch)
+        return deleted
+
+    async def cache_stats(self) -> CacheStats:
+        entries = size = 0
+        with guarded():
+            async for name in self._scan(None):
+                entries += 1
+                size += await self._r.hstrlen(name, "body")
+        return CacheStats(entries, size)
+
+    async def flight_acquire(self, name: str, token: str, ttl: float) -> bool:
+        with guarded():
+            return bool(await self._r.set(f"{self._p}{name}", token, nx=True,
+                                          px=max(1, int(ttl * 1000))))
+
+    async def flight_release(self, name: str, token: str) -> None:
+        await self._run("release", [f"{self._p}{name}"], [token, f"{self._p}{name}"])
+
+    async def flight_wait(self, name: str, timeout: float) -> bool:
+        key = f"{self._p}{name}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        with guarded():
+            pubsub = self._r.pubsub()
+            try:
+                await pubsub.subscribe(key)
+                while True:
+                    if not await self._r.exists(key):
+                        return True
+                    remaining = deadline - loop.time()
+                    if remaining <= 0:
+                        return False
+                    message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                       timeout=min(0.25, remaining))
+                    if message is not None:
+                        return True
+            finally:
+                with contextlib.suppress(RedisError, OSError):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
