@@ -43,17 +43,11 @@ log = logging.getLogger("gateway")
 def build_store(settings: Settings, clock: Clock) -> Store:
     """The Redis store when GATEWAY_REDIS_URL is set, the embedded one otherwise."""
     if settings.redis_url is not None:
-        import redis.asyncio as aioredis
+        from gateway.store.redis import RedisStore, connect
 
-        from gateway.store.redis import RedisStore
-
-        client = aioredis.Redis.from_url(
-            settings.redis_url.get_secret_value(),
-            socket_timeout=settings.redis_socket_timeout,
-            socket_connect_timeout=settings.redis_connect_timeout,
-            health_check_interval=30,
-            max_connections=512,
-        )
+        client = connect(settings.redis_url.get_secret_value(),
+                         socket_timeout=settings.redis_socket_timeout,
+                         connect_timeout=settings.redis_connect_timeout)
         return RedisStore(client)
     from gateway.store.memory import MemoryStore
 

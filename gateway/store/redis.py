@@ -18,6 +18,8 @@ from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
@@ -48,6 +50,21 @@ def guarded() -> Iterator[None]:
         yield
     except (TimeoutError, RedisError, OSError) as exc:
         raise StoreUnavailable() from exc
+
+
+def connect(url: str, *, socket_timeout: float, connect_timeout: float) -> aioredis.Redis:
+    """A Redis client that fails fast: short timeouts, one quick retry, no long back-off.
+
+    A dead Redis must turn into a prompt 503, never a hung request.
+    """
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=socket_timeout,
+        socket_connect_timeout=connect_timeout,
+        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+        health_check_interval=30,
+        max_connections=1024,
+    )
 
 
 def _limit(value: int | None) -> int:

@@ -1,0 +1,185 @@
+"""The store contract: the embedded and the Redis store must decide exactly alike."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from gateway.errors import Conflict, NotFound
+from gateway.store.base import Store
+from gateway.store.types import (
+    AdmitRequest,
+    CacheEntry,
+    Decision,
+    KeyRecord,
+    Limits,
+    Outcome,
+    Window,
+)
+from tests.store.conftest import FakeClock
+
+T0 = 1_800_000_000.0
+
+
+def window(now: float = T0, day: str = "2027-01-15", month: str = "2027-01") -> Window:
+    return Window(now=now, day=day, month=month, day_ends_in=3600, month_ends_in=86400)
+
+
+async def make_key(store: Store, limits: Limits, key_id: str = "key_1") -> KeyRecord:
+    record = KeyRecord(id=key_id, name="t", key_hash=key_id.ljust(64, "0"), prefix="gwk_x",
+                       created_at=T0, limits=limits)
+    await store.insert_key(record)
+    return record
+
+
+async def admit(store: Store, record: KeyRecord, images: int = 1, *, now: float = T0,
+                rid: str = "r", ttl: float = 300, cache_key: str | None = None,
+                day: str = "2027-01-15", month: str = "2027-01") -> Decision:
+    return await store.admit(AdmitRequest(
+        key_id=record.id, key_version=record.version, limits=record.limits, images=images,
+        reservation_id=rid, reservation_ttl=ttl, window=window(now, day, month),
+        cache_key=cache_key))
+
+
+async def test_key_crud_and_conflicts(store: Store) -> None:
+    record = await make_key(store, Limits(rpm=5))
+    assert await store.get_key("key_1") == record
+    assert await store.find_key(record.key_hash) == record
+    with pytest.raises(Conflict):
+        await store.insert_key(record)
+    changed = replace(record, name="new", version=2)
+    await store.update_key(changed)
+    assert (await store.list_keys()) == [changed]
+    with pytest.raises(NotFound):
+        await store.update_key(replace(record, id="key_missing"))
+    assert await store.find_key("f" * 64) is None
+
+
+async def test_stale_version_changes_nothing(store: Store) -> None:
+    record = await make_key(store, Limits(rpm=1))
+    await store.update_key(replace(record, version=2))
+    assert (await admit(store, record)).outcome is Outcome.STALE_KEY
+    fresh = replace(record, version=2)
+    assert (await admit(store, fresh)).outcome is Outcome.ADMITTED
+
+
+async def test_rpm_window_edges(store: Store) -> None:
+    record = await make_key(store, Limits(rpm=2))
+    assert (await admit(store, record, rid="a")).outcome is Outcome.ADMITTED
+    second = await admit(store, record, rid="b")
+    assert second.outcome is Outcome.ADMITTED
+    assert second.requests is not None and second.requests.remaining == 0
+    third = await admit(store, record, rid="c")
+    assert third.outcome is Outcome.RATE_LIMITED and third.refused_by == "rpm"
+    assert third.retry_after == pytest.approx(30)
+    assert (await admit(store, record, now=T0 + 29.9, rid="d")).outcome is Outcome.RATE_LIMITED
+    assert (await admit(store, record, now=T0 + 30, rid="e")).outcome is Outcome.ADMITTED
+
+
+async def test_images_all_or_nothing(store: Store) -> None:
+    record = await make_key(store, Limits(images_per_minute=5, images_per_day=10))
+    assert (await admit(store, record, 3, rid="a")).outcome is Outcome.ADMITTED
+    refused = await admit(store, record, 3, rid="b")
+    assert refused.outcome is Outcome.RATE_LIMITED and refused.refused_by == "images_per_minute"
+    assert refused.images is not None and refused.images.remaining == 2
+    assert (await admit(store, record, 2, rid="c")).outcome is Outcome.ADMITTED
+    states = await store.limit_states(record.id, record.limits, window())
+    assert states["images_per_day"].remaining == 5
+
+
+async def test_impossible_requests_say_waiting_cannot_help(store: Store) -> None:
+    record = await make_key(store, Limits(images_per_minute=2, rpm=0))
+    refused = await admit(store, record, 3)
+    assert refused.outcome is Outcome.RATE_LIMITED and refused.retry_after is None
+
+
+async def test_quota_before_rate_and_roll_over(store: Store) -> None:
+    record = await make_key(store, Limits(rpm=100, images_per_day=2, images_per_month=3))
+    assert (await admit(store, record, 2, rid="a")).outcome is Outcome.ADMITTED
+    await store.settle(record.id, "a", 2, window())
+    day_full = await admit(store, record, 1, rid="b")
+    assert day_full.outcome is Outcome.QUOTA_EXCEEDED
+    assert day_full.refused_by == "images_per_day" and day_full.retry_after == 3600
+    next_day = await admit(store, record, 1, rid="c", day="2027-01-16", now=T0 + 86400)
+    assert next_day.outcome is Outcome.ADMITTED
+    await store.settle(record.id, "c", 1, window(T0 + 86400, "2027-01-16"))
+    month_full = await admit(store, record, 1, rid="d", day="2027-01-17", now=T0 + 2 * 86400)
+    assert month_full.refused_by == "images_per_month"
+    new_month = await admit(store, record, 2, rid="e", day="2027-02-01", month="2027-02",
+                            now=T0 + 20 * 86400)
+    assert new_month.outcome is Outcome.ADMITTED
+
+
+async def test_settle_gives_back_what_was_not_generated(store: Store) -> None:
+    record = await make_key(store, Limits(images_per_day=4, images_per_minute=4))
+    await admit(store, record, 3, rid="a")
+    await store.settle(record.id, "a", 1, window(), {"cache_misses": 1})
+    states = await store.limit_states(record.id, record.limits, window())
+    assert states["images_per_day"].remaining == 3
+    assert states["images_per_minute"].remaining == 3
+    await admit(store, record, 3, rid="b")
+    await store.settle(record.id, "b", 0, window())
+    states = await store.limit_states(record.id, record.limits, window())
+    assert states["images_per_day"].remaining == 3
+    usage = await store.usage(record.id, ["2027-01-15", "2027-01-14"])
+    assert usage[0].counters == {"requests": 2, "images": 1, "cache_misses": 1}
+    assert usage[1].counters == {}
+
+
+async def test_expired_reservation_is_reclaimed_and_late_settle_counts(store: Store) -> None:
+    record = await make_key(store, Limits(images_per_day=2))
+    await admit(store, record, 2, rid="lost", ttl=10)
+    assert (await admit(store, record, 1, rid="x", now=T0 + 5)).outcome is (
+        Outcome.QUOTA_EXCEEDED)
+    assert (await admit(store, record, 2, rid="y", now=T0 + 11)).outcome is Outcome.ADMITTED
+    await store.settle(record.id, "lost", 1, window(T0 + 12))
+    states = await store.limit_states(record.id, record.limits, window(T0 + 12))
+    assert states["images_per_day"].remaining == 0
+
+
+async def test_cache_hit_uses_rpm_but_no_images(store: Store) -> None:
+    record = await make_key(store, Limits(rpm=2, images_per_day=1))
+    entry = CacheEntry(b'{"data":[1]}', T0, T0 + 100, 1)
+    await store.cache_put("key_1:abc", entry, T0)
+    hit = await admit(store, record, 1, cache_key="key_1:abc", rid="a")
+    assert hit.outcome is Outcome.HIT and hit.cached == entry
+    assert (await admit(store, record, 1, cache_key="key_1:abc", rid="b")).outcome is (
+        Outcome.HIT)
+    limited = await admit(store, record, 1, cache_key="key_1:abc", rid="c")
+    assert limited.outcome is Outcome.RATE_LIMITED
+    usage = await store.usage(record.id, ["2027-01-15"])
+    assert usage[0].counters["cache_hits"] == 2 and usage[0].counters["cached_images"] == 2
+    assert usage[0].counters["refused"] == 1
+    expired = await admit(store, record, 1, cache_key="key_1:abc", now=T0 + 100, rid="d")
+    assert expired.outcome is Outcome.ADMITTED
+
+
+async def test_cache_put_get_purge_stats(store: Store) -> None:
+    await store.cache_put("k1:a", CacheEntry(b"aaaa", T0, T0 + 10, 1), T0)
+    await store.cache_put("k1:b", CacheEntry(b"bb", T0, T0 + 10, 1), T0)
+    await store.cache_put("k2:a", CacheEntry(b"c", T0, T0 + 10, 1), T0)
+    assert (await store.cache_stats()).entries == 3
+    assert (await store.cache_get("k1:a", T0 + 9)) is not None
+    assert (await store.cache_get("k1:a", T0 + 10)) is None
+    assert await store.cache_purge("k1:") >= 1
+    assert (await store.cache_get("k1:b", T0)) is None
+    assert (await store.cache_get("k2:a", T0)) is not None
+    assert await store.cache_purge() == 1
+
+
+async def test_flight_lock(store: Store, clock: FakeClock) -> None:
+    assert await store.flight_acquire("flight:x", "t1", 30)
+    assert not await store.flight_acquire("flight:x", "t2", 30)
+    assert not await store.flight_wait("flight:x", 0.05)
+    waiter = asyncio.create_task(store.flight_wait("flight:x", 5))
+    await store.flight_release("flight:x", "wrong")
+    await store.flight_release("flight:x", "t1")
+    assert await asyncio.wait_for(waiter, 5)
+    assert await store.flight_acquire("flight:x", "t3", 30)
+
+
+async def test_server_secret_first_wins(store: Store) -> None:
+    assert await store.server_secret(b"one") == b"one"
+    assert await store.server_secret(b"two") == b"one"

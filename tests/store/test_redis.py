@@ -1,0 +1,44 @@
+"""What only the Redis store must show: exactness under concurrency, prompt failure."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import redis.asyncio as aioredis
+
+from gateway.errors import StoreUnavailable
+from gateway.store.redis import RedisStore, connect
+from gateway.store.types import Limits, Outcome
+from tests.procs import free_port
+from tests.store.test_contract import admit, make_key
+
+
+async def test_200_concurrent_admits_over_several_connections_admit_exactly_the_quota(
+    redis_url: str,
+) -> None:
+    stores = [RedisStore(aioredis.Redis.from_url(redis_url)) for _ in range(4)]
+    for store in stores:
+        await store.start()
+    record = await make_key(stores[0], Limits(images_per_day=37))
+    decisions = await asyncio.gather(*(
+        admit(stores[i % 4], record, 1, rid=f"r{i}") for i in range(200)))
+    assert sum(d.outcome is Outcome.ADMITTED for d in decisions) == 37
+    assert sum(d.outcome is Outcome.QUOTA_EXCEEDED for d in decisions) == 163
+    for store in stores:
+        await store.aclose()
+
+
+async def test_unreachable_redis_fails_fast() -> None:
+    client = connect(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.2,
+                     connect_timeout=0.2)
+    store = RedisStore(client)
+    await store.start()
+    started = time.monotonic()
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
+    with pytest.raises(StoreUnavailable):
+        await store.get_key("k")
+    assert time.monotonic() - started < 5
+    await store.aclose()
