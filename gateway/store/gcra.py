@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 PERIOD = 60.0
-EPSILON = 1e-9
+EPSILON = 1e-6
 
 
 def interval(limit: int) -> float:

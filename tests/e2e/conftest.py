@@ -81,8 +81,9 @@ class Gateway:
         headers = dict(kwargs.pop("headers", {}))
         if key is not None:
             headers["authorization"] = f"Bearer {key}"
+        kwargs.setdefault("timeout", 30)
         return httpx.post(f"{self.url}/v1/images/generations", json=body, headers=headers,
-                          timeout=30, **kwargs)
+                          **kwargs)
 
 
 @pytest.fixture(scope="session")

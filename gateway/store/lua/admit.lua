@@ -8,7 +8,7 @@
 --       10 day, 11 month, 12 seconds to day end, 13 seconds to month end,
 --       14 look up the cache (1/0), 15 usage ttl
 local PERIOD = 60
-local EPS = 1e-9
+local EPS = 1e-6
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'stale_key'} end
 local now = tonumber(ARGV[2])
 local n = tonumber(ARGV[3])
@@ -25,7 +25,7 @@ local function tat_of(key)
 end
 
 local function set_tat(key, tat)
-  redis.call('SET', key, tostring(tat), 'EX', math.ceil(tat - now) + 61)
+  redis.call('SET', key, string.format('%.17g', tat), 'EX', math.ceil(tat - now) + 61)
 end
 
 local function counter(key) return tonumber(redis.call('GET', key)) or 0 end

@@ -27,7 +27,7 @@ if delta ~= 0 then
     local tat = tonumber(redis.call('GET', KEYS[3]))
     if tat == nil or tat < now then tat = now end
     tat = math.max(now, tat + delta * PERIOD / rlimit)
-    redis.call('SET', KEYS[3], tostring(tat), 'EX', math.ceil(tat - now) + 61)
+    redis.call('SET', KEYS[3], string.format('%.17g', tat), 'EX', math.ceil(tat - now) + 61)
   end
 end
 redis.call('HINCRBY', KEYS[6], 'images', images)
