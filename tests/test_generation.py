@@ -1,0 +1,43 @@
+"""The pipeline in process: a cache store that fails never refuses a request."""
+
+from __future__ import annotations
+
+import httpx
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.errors import StoreUnavailable
+from gateway.settings import Settings
+from gateway.store.memory import MemoryStore
+from gateway.store.types import CacheEntry
+
+ADMIN = "admin-token-0123456789-abcdef"
+
+
+class BrokenCacheStore(MemoryStore):
+    """Limits work, but every cache write and single-flight call fails."""
+
+    async def cache_put(self, cache_key: str, entry: CacheEntry, now: float) -> None:
+        raise StoreUnavailable()
+
+    async def flight_acquire(self, name: str, token: str, ttl: float) -> bool:
+        raise StoreUnavailable()
+
+
+def upstream(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(201, json={"created": 1, "data": [{"url": "https://x/1.png"}]})
+
+
+def test_failing_cache_store_bypasses_and_still_answers() -> None:
+    settings = Settings(admin_token=ADMIN, upstream_api_key="k")
+    app = create_app(settings, store=BrokenCacheStore(None, cache_max_bytes=1000),
+                     transport=httpx.MockTransport(upstream))
+    with TestClient(app) as client:
+        created = client.post("/admin/keys", json={"name": "t"},
+                              headers={"authorization": f"Bearer {ADMIN}"}).json()
+        for _ in range(2):
+            response = client.post("/v1/images/generations",
+                                   json={"model": "dall-e-2", "prompt": "x"},
+                                   headers={"authorization": f"Bearer {created['key']}"})
+            assert response.status_code == 201
+            assert response.headers["x-cache"] == "BYPASS"
