@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
@@ -29,7 +30,7 @@ def upstream(request: httpx.Request) -> httpx.Response:
 
 
 def test_failing_cache_store_bypasses_and_still_answers() -> None:
-    settings = Settings(admin_token=ADMIN, upstream_api_key="k")
+    settings = Settings(admin_token=SecretStr(ADMIN), upstream_api_key=SecretStr("k"))
     app = create_app(settings, store=BrokenCacheStore(None, cache_max_bytes=1000),
                      transport=httpx.MockTransport(upstream))
     with TestClient(app) as client:
