@@ -100,15 +100,20 @@ class ImageService:
         *,
         cache_control: CacheControl,
         request_id: str,
+        raw: bool = False,
     ) -> GenerationResult:
-        """Answer one request or raise a GatewayError."""
+        """Answer one request or raise a GatewayError.
+
+        ``raw`` returns the upstream's own answer instead of OpenAI's shape (never cached).
+        """
         prepared = self._registry.prepare(body)
         model = prepared.model.id
         if record.models is not None and model not in record.models:
             raise PermissionDenied(
                 f"This key may not use the model {model!r}.", param="model"
             )
-        use_cache = self._options.cache_enabled and record.cache and cache_control.store
+        use_cache = (self._options.cache_enabled and record.cache and cache_control.store
+                     and not raw)
         scope = "shared" if self._options.shared_cache else record.id
         ckey = cache_key(scope, prepared.cache_fields) if use_cache else None
         lookup = ckey if cache_control.lookup else None
@@ -122,7 +127,7 @@ class ImageService:
             if not self._may_fail_open(record):
                 raise
             log.warning("store unavailable: admitting without limits (fail-open)")
-            generated = await self._call(prepared, request_id, None)
+            generated = await self._call(prepared, request_id, None, raw)
             return self._result(generated, BYPASS, model, {})
         headers = limit_headers(decision)
         if decision.outcome is Outcome.HIT and decision.cached is not None:
@@ -133,7 +138,7 @@ class ImageService:
         if decision.outcome is not Outcome.ADMITTED:
             raise refusal(decision, headers)
         return await self._reserved(prepared, record, window, headers, request_id,
-                                    ckey, lookup is not None, reservation)
+                                    ckey, lookup is not None, reservation, raw)
 
     def _may_fail_open(self, record: KeyRecord) -> bool:
         limits = record.limits
@@ -176,6 +181,7 @@ class ImageService:
         ckey: str | None,
         single_flight: bool,
         reservation: str,
+        raw: bool,
     ) -> GenerationResult:
         images = 0
         usage: dict[str, int] = {}
@@ -183,7 +189,7 @@ class ImageService:
             if ckey is not None and single_flight:
                 result = await self._flighted(prepared, request_id, ckey)
             else:
-                generated = await self._call(prepared, request_id, ckey)
+                generated = await self._call(prepared, request_id, ckey, raw)
                 result = self._result(generated, MISS if ckey else BYPASS, prepared.model.id, {})
             if result.cache == HIT:
                 usage = {"cache_hits": 1, "cached_images": result.images}
@@ -223,7 +229,7 @@ class ImageService:
                                 model, dict(headers))
 
     async def _call(
-        self, prepared: PreparedRequest, request_id: str, ckey: str | None
+        self, prepared: PreparedRequest, request_id: str, ckey: str | None, raw: bool = False
     ) -> Generated:
         try:
             answer = await self._upstream.generate(prepared.upstream_body, request_id)
@@ -231,7 +237,8 @@ class ImageService:
             raise exc.error from None
         now = self._clock()
         normalised = self._registry.normalise(prepared, answer.body, created=int(now))
-        body = answer.raw if normalised.body is answer.body else orjson.dumps(normalised.body)
+        same = raw or normalised.body is answer.body
+        body = answer.raw if same else orjson.dumps(normalised.body)
         if ckey is not None and is_complete(normalised.body, prepared.images):
             expires_at = self._policy.expires_at(normalised.body, len(body), now)
             if expires_at is not None:

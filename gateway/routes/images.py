@@ -66,6 +66,7 @@ async def generate(request: Request) -> Response:
             body,
             cache_control=CacheControl.parse(request.headers.get("cache-control")),
             request_id=request.state.request_id,
+            raw=request.headers.get("x-gateway-raw-response", "").lower() in ("1", "true"),
         ),
     )
     request.state.images = result.images

@@ -58,3 +58,14 @@ def test_models_lists_families(gateway: Gateway) -> None:
     listed = {m.id: m for m in gateway.client(key).models.list().data}
     assert len(listed) == 17
     assert listed["flux/schnell"].model_extra == {"family": "flux"}
+
+
+def test_raw_header_returns_the_upstreams_own_answer(
+    gateway: Gateway, upstream: FakeUpstream
+) -> None:
+    key = gateway.create_key()["key"]
+    response = gateway.post({"model": "flux/schnell", "prompt": "raw", "n": 2}, key,
+                            headers={"x-gateway-raw-response": "true"})
+    assert response.status_code == 201
+    assert len(response.json()["images"]) == 2 and "data" not in response.json()
+    assert response.headers["x-cache"] == "BYPASS"
