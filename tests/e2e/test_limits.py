@@ -134,7 +134,7 @@ def test_four_replicas_admit_exactly_the_quota(
         return gw.post({"model": "dall-e-2", "prompt": f"unique {i}"}, created["key"],
                        headers={"cache-control": "no-store"}).status_code
 
-    with ThreadPoolExecutor(max_workers=64) as pool:
+    with ThreadPoolExecutor(max_workers=200) as pool:
         statuses = list(pool.map(fire, range(200)))
     assert statuses.count(201) == 25
     assert statuses.count(429) == 175
