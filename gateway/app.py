@@ -28,6 +28,7 @@ from gateway.errors import (
 from gateway.flight import SingleFlight
 from gateway.generation import Generated, GenerationOptions, ImageService
 from gateway.keys import KeyService
+from gateway.metrics import Metrics
 from gateway.middleware import RequestContext
 from gateway.registry import Registry
 from gateway.routes import admin, health, images, models, usage
@@ -57,6 +58,7 @@ def build_store(settings: Settings, clock: Clock) -> Store:
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GatewayError)
+    request.state.error_code = exc.code
     return error_response(exc)
 
 
@@ -91,6 +93,7 @@ def create_app(
 ) -> Starlette:
     """Build the ASGI app. ``store``, ``transport`` and ``clock`` are for tests."""
     registry = Registry.load(settings.models_file, allow_unknown=settings.allow_unknown_models)
+    metrics = Metrics()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -103,7 +106,8 @@ def create_app(
             transport=transport,
         )
         try:
-            yield {"services": await _services(settings, the_store, registry, http, clock)}
+            yield {"services": await _services(settings, the_store, registry, http, clock,
+                                               metrics)}
         finally:
             await http.aclose()
             await the_store.aclose()
@@ -122,10 +126,11 @@ def create_app(
         Route("/admin/cache", admin.purge_cache, methods=["DELETE"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", health.metrics, methods=["GET"]),
     ]
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContext)],
+        middleware=[Middleware(RequestContext, metrics=metrics)],
         exception_handlers={
             GatewayError: _gateway_error,
             HTTPException: _http_error,
@@ -137,7 +142,12 @@ def create_app(
 
 
 async def _services(
-    settings: Settings, store: Store, registry: Registry, http: httpx.AsyncClient, clock: Clock
+    settings: Settings,
+    store: Store,
+    registry: Registry,
+    http: httpx.AsyncClient,
+    clock: Clock,
+    metrics: Metrics,
 ) -> Services:
     secret = (
         settings.key_secret.get_secret_value().encode()
@@ -179,9 +189,11 @@ async def _services(
             reservation_ttl=settings.cache_wait_seconds + lock_ttl + 60,
             fail_open=settings.limits_fail_open,
         ),
+        metrics=metrics,
     )
     return Services(settings=settings, store=store, keys=keys, registry=registry,
-                    images=images_service, calendar=calendar, http=http, clock=clock)
+                    images=images_service, calendar=calendar, http=http, clock=clock,
+                    metrics=metrics)
 
 
 def create_app_from_env() -> Starlette:

@@ -81,6 +81,10 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         return
     for name, value in overrides.items():
         os.environ[f"GATEWAY_{name.upper()}"] = str(value)
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
     uvicorn.run("gateway.app:create_app_from_env", factory=True, workers=settings.workers,
                 **common)
 

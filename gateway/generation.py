@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from gateway.clock import Clock
 from gateway.errors import PermissionDenied, StoreUnavailable
 from gateway.flight import Followed, SingleFlight
 from gateway.keys import KeyService
+from gateway.metrics import Metrics
 from gateway.registry import Registry
 from gateway.store.base import Store
 from gateway.store.types import AdmitRequest, CacheEntry, Decision, KeyRecord, Outcome, Window
@@ -52,6 +54,7 @@ class Generated:
     body: bytes
     status: int
     images: int
+    upstream_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -64,6 +67,7 @@ class GenerationResult:
     cache: str
     model: str
     headers: dict[str, str] = field(default_factory=dict)
+    upstream_seconds: float = 0.0
 
 
 class ImageService:
@@ -81,6 +85,7 @@ class ImageService:
         flight: SingleFlight[Generated],
         clock: Clock,
         options: GenerationOptions,
+        metrics: Metrics | None = None,
     ) -> None:
         self._store = store
         self._keys = keys
@@ -91,6 +96,7 @@ class ImageService:
         self._flight = flight
         self._clock = clock
         self._options = options
+        self._metrics = metrics
 
     async def generate(
         self,
@@ -226,15 +232,23 @@ class ImageService:
     def _result(generated: Generated, cache: str, model: str,
                 headers: dict[str, str]) -> GenerationResult:
         return GenerationResult(generated.body, generated.status, generated.images, cache,
-                                model, dict(headers))
+                                model, dict(headers), generated.upstream_seconds)
 
     async def _call(
         self, prepared: PreparedRequest, request_id: str, ckey: str | None, raw: bool = False
     ) -> Generated:
+        started = time.perf_counter()
+        outcome = "ok"
         try:
             answer = await self._upstream.generate(prepared.upstream_body, request_id)
         except UpstreamCallError as exc:
+            outcome = exc.outcome
             raise exc.error from None
+        finally:
+            waited = time.perf_counter() - started
+            if self._metrics is not None:
+                self._metrics.upstream_calls.labels(outcome).inc()
+                self._metrics.upstream_duration.observe(waited)
         now = self._clock()
         normalised = self._registry.normalise(prepared, answer.body, created=int(now))
         same = raw or normalised.body is answer.body
@@ -248,4 +262,7 @@ class ImageService:
                     await self._store.cache_put(ckey, entry, now)
                 except StoreUnavailable:
                     log.warning("cache store unavailable: answer not cached")
-        return Generated(body=body, status=answer.status, images=normalised.images)
+        if self._metrics is not None:
+            self._metrics.images.labels(prepared.model.id).inc(normalised.images)
+        return Generated(body=body, status=answer.status, images=normalised.images,
+                         upstream_seconds=waited)

@@ -9,6 +9,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.metrics import Metrics
+
 log = logging.getLogger("gateway.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -20,8 +22,9 @@ class RequestContext:
     ``request.state``; this middleware reads it back for the log line.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,6 +54,8 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            elapsed = time.perf_counter() - started
+            self._observe(scope, state, status, elapsed)
             if log.isEnabledFor(logging.INFO):
                 log.info("request", extra={"fields": {
                     "request_id": request_id,
@@ -62,5 +67,22 @@ class RequestContext:
                     "images": state.get("images"),
                     "cache": state.get("cache"),
                     "upstream_status": state.get("upstream_status"),
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "error_code": state.get("error_code"),
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "upstream_ms": round(state.get("upstream_seconds", 0.0) * 1000, 2),
                 }})
+
+    def _observe(self, scope: Scope, state: dict[str, object], status: int,
+                 elapsed: float) -> None:
+        route = scope.get("route")
+        template = getattr(route, "path", None) or "unmatched"
+        metrics = self.metrics
+        model = str(state.get("metric_model") or "")
+        metrics.requests.labels(template, str(status), model).inc()
+        metrics.duration.labels(template).observe(elapsed)
+        upstream = state.get("upstream_seconds")
+        waited = upstream if isinstance(upstream, float) else 0.0
+        metrics.overhead.labels(template).observe(max(0.0, elapsed - waited))
+        reason = metrics.refusal_reason(status, state.get("error_code"))  # type: ignore[arg-type]
+        if reason is not None:
+            metrics.refusals.labels(reason).inc()

@@ -11,6 +11,7 @@ from gateway.admission import Calendar
 from gateway.clock import Clock
 from gateway.generation import ImageService
 from gateway.keys import KeyService
+from gateway.metrics import Metrics
 from gateway.registry import Registry
 from gateway.settings import Settings
 from gateway.store.base import Store
@@ -28,6 +29,7 @@ class Services:
     calendar: Calendar
     http: httpx.AsyncClient
     clock: Clock
+    metrics: Metrics
 
 
 def services(request: Request) -> Services:

@@ -15,6 +15,12 @@ async def healthz(request: Request) -> Response:
     return json_response({"status": "ok"})
 
 
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition."""
+    found = services(request).metrics
+    return Response(found.render(), media_type=found.content_type)
+
+
 async def readyz(request: Request) -> Response:
     """Readiness: the store is reachable (the configuration was validated at start-up)."""
     try:

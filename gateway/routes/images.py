@@ -71,6 +71,9 @@ async def generate(request: Request) -> Response:
     )
     request.state.images = result.images
     request.state.cache = result.cache
+    request.state.metric_model = result.model
+    request.state.upstream_seconds = result.upstream_seconds
+    svc.metrics.cache.labels(result.cache).inc()
     headers = {**result.headers, "x-cache": result.cache}
     return Response(result.body, status_code=result.status, headers=headers,
                     media_type="application/json")

@@ -219,3 +219,18 @@ def test_admin_key_lifecycle(gateway: Gateway) -> None:
     bad = gateway.admin("PATCH", f"/admin/keys/{created['id']}", json={"rpm": -1})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "rpm"
     assert gateway.admin("GET", "/admin/keys/key_missing").status_code == 404
+
+
+def test_metrics_count_requests_without_secrets(gateway: Gateway, upstream: FakeUpstream) -> None:
+    key = gateway.create_key(rpm=1)["key"]
+    gateway.post({"model": "dall-e-2", "prompt": "metrics prompt"}, key)
+    gateway.post({"model": "dall-e-2", "prompt": "metrics prompt 2"}, key)
+    gateway.post({"model": "dall-e-2", "prompt": "x"}, "gwk_wrong-key-for-metrics")
+    text = httpx.get(f"{gateway.url}/metrics", timeout=5).text
+    assert 'gateway_requests_total{model="dall-e-2",route="/v1/images/generations",' \
+        'status="201"}' in text
+    assert 'gateway_refusals_total{reason="rate"}' in text
+    assert 'gateway_refusals_total{reason="auth"}' in text
+    assert 'gateway_upstream_calls_total{outcome="ok"}' in text
+    assert "gateway_overhead_seconds_bucket" in text
+    assert key not in text and "metrics prompt" not in text and UPSTREAM_KEY not in text

@@ -114,3 +114,16 @@ def test_admin_api_off_without_token(start_gateway: GatewayStarter) -> None:
     response = httpx.get(f"{gw.url}/admin/keys", timeout=5)
     assert response.status_code == 404
     assert "GATEWAY_ADMIN_TOKEN" in response.json()["error"]["message"]
+
+
+def test_two_workers_share_redis_and_metrics(
+    start_gateway: GatewayStarter, upstream: FakeUpstream
+) -> None:
+    gw = start_gateway("redis", GATEWAY_WORKERS="2")
+    key = gw.create_key()["key"]
+    for i in range(6):
+        assert gw.post({"model": "dall-e-2", "prompt": f"w{i}"}, key).status_code == 201
+    text = httpx.get(f"{gw.url}/metrics", timeout=5).text
+    line = next(row for row in text.splitlines()
+                if row.startswith('gateway_upstream_calls_total{outcome="ok"}'))
+    assert float(line.split()[-1]) == 6

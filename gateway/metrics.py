@@ -1,0 +1,75 @@
+"""Prometheus metrics, in the app's own registry (multi-process aware).
+
+Labels are bounded: route templates, status codes, registry model ids, fixed reasons.
+A client key or prompt never becomes a label. With ``gateway serve --workers N`` the CLI
+sets ``PROMETHEUS_MULTIPROC_DIR`` and a scrape of any worker reports all of them.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.multiprocess import MultiProcessCollector
+
+BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+           30, 60, 120)
+REASONS = {
+    "invalid_api_key": "auth",
+    "invalid_admin_token": "auth",
+    "rate_limit_exceeded": "rate",
+    "insufficient_quota": "quota",
+    "model_not_allowed": "permission",
+    "store_unavailable": "store",
+}
+
+
+class Metrics:
+    """Every metric the gateway exports."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        registry = self.registry
+        self.requests = Counter("gateway_requests", "HTTP requests by route, status and model",
+                                ["route", "status", "model"], registry=registry)
+        self.images = Counter("gateway_images_generated", "Images generated upstream",
+                              ["model"], registry=registry)
+        self.cache = Counter("gateway_cache", "Cache results of image requests", ["result"],
+                             registry=registry)
+        self.refusals = Counter("gateway_refusals", "Requests refused, by reason", ["reason"],
+                                registry=registry)
+        self.upstream_calls = Counter("gateway_upstream_calls", "Upstream calls by outcome",
+                                      ["outcome"], registry=registry)
+        self.duration = Histogram("gateway_request_duration_seconds", "Total request time",
+                                  ["route"], buckets=BUCKETS, registry=registry)
+        self.upstream_duration = Histogram("gateway_upstream_duration_seconds",
+                                           "Time spent in upstream calls", buckets=BUCKETS,
+                                           registry=registry)
+        self.overhead = Histogram("gateway_overhead_seconds",
+                                  "Request time not spent waiting for the upstream",
+                                  ["route"], buckets=BUCKETS, registry=registry)
+
+    def refusal_reason(self, status: int, code: str | None) -> str | None:
+        """The refusal label for an error answer, if it is one."""
+        if code in REASONS:
+            return REASONS[code]
+        if status in (400, 413):
+            return "validation"
+        return None
+
+    def render(self) -> bytes:
+        """The text exposition of every metric (all workers in multi-process mode)."""
+        if self._multiprocess:
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+            return generate_latest(merged)
+        return generate_latest(self.registry)
