@@ -10,7 +10,7 @@ from gateway.app import create_app
 from gateway.errors import StoreUnavailable
 from gateway.settings import Settings
 from gateway.store.memory import MemoryStore
-from gateway.store.types import CacheEntry
+from gateway.store.types import AdmitRequest, CacheEntry, Decision
 
 ADMIN = "admin-token-0123456789-abcdef"
 
@@ -42,3 +42,32 @@ def test_failing_cache_store_bypasses_and_still_answers() -> None:
                                    headers={"authorization": f"Bearer {created['key']}"})
             assert response.status_code == 201
             assert response.headers["x-cache"] == "BYPASS"
+
+
+class DeadStore(MemoryStore):
+    """Keys can be read (from the in-process cache), but every decision fails."""
+
+    async def admit(self, request: AdmitRequest) -> Decision:
+        raise StoreUnavailable()
+
+
+def test_fail_open_admits_keys_without_quotas_only() -> None:
+    settings = Settings(admin_token=SecretStr(ADMIN), upstream_api_key=SecretStr("k"),
+                        limits_fail_open=True)
+    app = create_app(settings, store=DeadStore(None, cache_max_bytes=1000),
+                     transport=httpx.MockTransport(upstream))
+    with TestClient(app) as client:
+        admin = {"authorization": f"Bearer {ADMIN}"}
+        per_minute = client.post("/admin/keys", json={"name": "a", "rpm": 5},
+                                 headers=admin).json()
+        quota = client.post("/admin/keys", json={"name": "b", "images_per_day": 5},
+                            headers=admin).json()
+        body = {"model": "dall-e-2", "prompt": "x"}
+        opened = client.post("/v1/images/generations", json=body,
+                             headers={"authorization": f"Bearer {per_minute['key']}"})
+        assert opened.status_code == 201 and opened.headers["x-cache"] == "BYPASS"
+        closed = client.post("/v1/images/generations", json=body,
+                             headers={"authorization": f"Bearer {quota['key']}"})
+        assert closed.status_code == 503
+        assert closed.json()["error"]["code"] == "store_unavailable"
+        assert closed.headers["retry-after"] == "1"

@@ -9,7 +9,7 @@ import openai
 import pytest
 import requests
 
-from tests.e2e.conftest import UPSTREAM_KEY, FakeUpstream, Gateway
+from tests.e2e.conftest import UPSTREAM_KEY, FakeUpstream, Gateway, GatewayStarter
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 pytestmark = pytest.mark.e2e
@@ -234,3 +234,23 @@ def test_metrics_count_requests_without_secrets(gateway: Gateway, upstream: Fake
     assert 'gateway_upstream_calls_total{outcome="ok"}' in text
     assert "gateway_overhead_seconds_bucket" in text
     assert key not in text and "metrics prompt" not in text and UPSTREAM_KEY not in text
+
+
+def test_revocation_reaches_another_replica_at_once(
+    start_gateway: GatewayStarter, upstream: FakeUpstream
+) -> None:
+    one, two = start_gateway("redis"), start_gateway("redis")
+    created = one.create_key()
+    client = two.client(created["key"])
+    client.images.generate(model="dall-e-2", prompt="warm the key cache")
+    assert one.admin("DELETE", f"/admin/keys/{created['id']}").status_code == 200
+    with pytest.raises(openai.AuthenticationError):
+        client.images.generate(model="dall-e-2", prompt="after revocation")
+
+
+def test_cache_can_be_switched_off(start_gateway: GatewayStarter, upstream: FakeUpstream) -> None:
+    gw = start_gateway("embedded", GATEWAY_CACHE_ENABLED="false")
+    key = gw.create_key()["key"]
+    gw.post({"model": "dall-e-2", "prompt": "off"}, key)
+    assert gw.post({"model": "dall-e-2", "prompt": "off"}, key).headers["x-cache"] == "BYPASS"
+    assert upstream.calls() == 2
