@@ -31,6 +31,7 @@ from gateway.keys import KeyService
 from gateway.metrics import Metrics
 from gateway.middleware import RequestContext
 from gateway.registry import Registry
+from gateway.resilience import ResilientUpstream, RetryPolicy
 from gateway.routes import admin, health, images, models, usage
 from gateway.services import Services
 from gateway.settings import Settings
@@ -168,9 +169,19 @@ async def _services(
     )
     await keys.sync_declared(settings.keys)
     calendar = Calendar(clock, settings.quota_timezone)
-    api_key = settings.upstream_api_key
-    upstream = Upstream(http, settings.upstream_endpoint,
-                        api_key.get_secret_value() if api_key is not None else None)
+    upstream_keys = settings.upstream_keys
+    upstream = ResilientUpstream(
+        Upstream(http, settings.upstream_endpoint,
+                 upstream_keys[0] if upstream_keys else None, other_keys=upstream_keys[1:]),
+        upstream_keys,
+        RetryPolicy(
+            max_retries=settings.upstream_max_retries,
+            deadline=settings.upstream_retry_deadline,
+            key_cooldown=settings.upstream_key_cooldown,
+            breaker_threshold=settings.upstream_breaker_threshold,
+            breaker_cooldown=settings.upstream_breaker_cooldown,
+        ),
+    )
     lock_ttl = settings.upstream_read_timeout + settings.upstream_connect_timeout + 10
     images_service = ImageService(
         store=store,
@@ -208,9 +219,9 @@ def create_app_from_env() -> Starlette:
 
 def _secrets(settings: Settings) -> list[str]:
     """Every configured secret, for log redaction."""
-    values = [settings.upstream_api_key, settings.admin_token, settings.key_secret,
-              settings.redis_url]
+    values = [settings.admin_token, settings.key_secret, settings.redis_url]
     found = [v.get_secret_value() for v in values if v is not None]
+    found += list(settings.upstream_keys)
     if settings.redis_url is not None:
         from urllib.parse import urlsplit
 

@@ -162,6 +162,9 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
         if state.mode == "html":
             return Response("<html><body>Bad gateway</body></html>", 200,
                             media_type="text/html")
+        if state.mode == "reset":
+            return Response(b'{"created": 1, "da', 201, media_type="application/json",
+                            headers={"content-length": "4096"})
         if state.mode == "malformed":
             return Response(b'{"created": 1, "data": [', 201, media_type="application/json")
         checked = _valid(body)

@@ -28,9 +28,10 @@ from gateway.flight import Followed, SingleFlight
 from gateway.keys import KeyService
 from gateway.metrics import Metrics
 from gateway.registry import Registry
+from gateway.resilience import ResilientUpstream
 from gateway.store.base import Store
 from gateway.store.types import AdmitRequest, CacheEntry, Decision, KeyRecord, Outcome, Window
-from gateway.upstream import Upstream, UpstreamCallError
+from gateway.upstream import UpstreamCallError
 
 log = logging.getLogger("gateway.generation")
 
@@ -79,7 +80,7 @@ class ImageService:
         store: Store,
         keys: KeyService,
         registry: Registry,
-        upstream: Upstream,
+        upstream: ResilientUpstream,
         calendar: Calendar,
         policy: CachePolicy,
         flight: SingleFlight[Generated],

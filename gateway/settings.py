@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     upstream_connect_timeout: float = Field(default=5.0, gt=0)
     upstream_read_timeout: float = Field(default=180.0, gt=0)
     upstream_max_connections: int = Field(default=1000, ge=1)
+    upstream_extra_api_keys: SecretStr | None = None
+    upstream_max_retries: int = Field(default=2, ge=0, le=10)
+    upstream_retry_deadline: float = Field(default=30.0, gt=0)
+    upstream_key_cooldown: float = Field(default=60.0, ge=0)
+    upstream_breaker_threshold: int = Field(default=10, ge=1)
+    upstream_breaker_cooldown: float = Field(default=10.0, ge=0)
 
     redis_url: SecretStr | None = None
     redis_socket_timeout: float = Field(default=1.0, gt=0)
@@ -93,6 +99,7 @@ class Settings(BaseSettings):
     keys: list[DeclaredKey] = Field(default_factory=list)
 
     @field_validator("admin_token", "key_secret", "upstream_api_key", "redis_url",
+                     "upstream_extra_api_keys",
                      "models_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
@@ -130,6 +137,15 @@ class Settings(BaseSettings):
                 "workers > 1 needs GATEWAY_REDIS_URL: the embedded store lives in one process"
             )
         return self
+
+    @property
+    def upstream_keys(self) -> tuple[str, ...]:
+        """Every upstream key, the main one first (extra ones are comma-separated)."""
+        keys = [self.upstream_api_key.get_secret_value()] if self.upstream_api_key else []
+        if self.upstream_extra_api_keys is not None:
+            extra = self.upstream_extra_api_keys.get_secret_value().split(",")
+            keys += [k.strip() for k in extra if k.strip()]
+        return tuple(keys)
 
     @property
     def upstream_endpoint(self) -> str:

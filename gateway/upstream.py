@@ -137,26 +137,33 @@ def _retry_after(headers: httpx.Headers) -> float | None:
 class Upstream:
     """Sends prepared bodies to the upstream endpoint with the gateway's own key."""
 
-    def __init__(self, client: httpx.AsyncClient, endpoint: str, api_key: str | None) -> None:
+    def __init__(self, client: httpx.AsyncClient, endpoint: str, api_key: str | None,
+                 *, other_keys: tuple[str, ...] = ()) -> None:
         self._client = client
         self._endpoint = endpoint
         self._api_key = api_key
+        self._all_keys = tuple(k for k in (api_key, *other_keys) if k)
 
     def _scrub(self, text: str) -> str:
-        if self._api_key:
-            text = text.replace(self._api_key, "***")
+        for key in self._all_keys:
+            text = text.replace(key, "***")
         return text[:500]
 
-    async def generate(self, body: dict[str, Any], request_id: str) -> UpstreamAnswer:
-        """POST one generation; return the parsed 2xx answer or raise UpstreamCallError."""
+    async def generate(self, body: dict[str, Any], request_id: str,
+                       api_key: str | None = None) -> UpstreamAnswer:
+        """POST one generation; return the parsed 2xx answer or raise UpstreamCallError.
+
+        ``api_key`` overrides the default upstream key (key rotation).
+        """
+        api_key = api_key or self._api_key
         headers = {
             "content-type": "application/json",
             "accept": "application/json",
             "user-agent": f"imagegw/{__version__}",
             "x-request-id": request_id,
         }
-        if self._api_key:
-            headers["authorization"] = f"Bearer {self._api_key}"
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
         try:
             response = await self._client.post(
                 self._endpoint, content=orjson.dumps(body), headers=headers
