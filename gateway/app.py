@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -30,6 +31,7 @@ from gateway.generation import Generated, GenerationOptions, ImageService
 from gateway.keys import KeyService
 from gateway.metrics import Metrics
 from gateway.middleware import RequestContext
+from gateway.openapi import build_openapi
 from gateway.registry import Registry
 from gateway.resilience import ResilientUpstream, RetryPolicy
 from gateway.routes import admin, health, images, models, usage
@@ -95,6 +97,10 @@ def create_app(
     """Build the ASGI app. ``store``, ``transport`` and ``clock`` are for tests."""
     registry = Registry.load(settings.models_file, allow_unknown=settings.allow_unknown_models)
     metrics = Metrics()
+    document = orjson.dumps(build_openapi(registry))
+
+    async def openapi_route(request: Request) -> Response:
+        return Response(document, media_type="application/json")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
@@ -128,6 +134,7 @@ def create_app(
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_route, methods=["GET"]),
     ]
     return Starlette(
         routes=routes,

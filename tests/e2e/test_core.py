@@ -254,3 +254,9 @@ def test_cache_can_be_switched_off(start_gateway: GatewayStarter, upstream: Fake
     gw.post({"model": "dall-e-2", "prompt": "off"}, key)
     assert gw.post({"model": "dall-e-2", "prompt": "off"}, key).headers["x-cache"] == "BYPASS"
     assert upstream.calls() == 2
+
+
+def test_openapi_document_is_served(gateway: Gateway) -> None:
+    document = httpx.get(f"{gateway.url}/openapi.json", timeout=5).json()
+    assert document["openapi"].startswith("3.")
+    assert "/v1/images/generations" in document["paths"]
