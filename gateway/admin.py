@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.errors import InvalidRequest
 from gateway.store.types import KeyRecord
 
+NOT_NULL = ("name", "disabled", "cache", "metadata")
 LIMIT_FIELDS = ("rpm", "images_per_minute", "images_per_day", "images_per_month")
 
 
@@ -63,6 +64,9 @@ def parse_body(model: type[_Body], data: Any) -> _Body:
     """Validate an admin body, turning pydantic's errors into a 400 naming the field."""
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.")
+    for field in NOT_NULL:
+        if field in data and data[field] is None:
+            raise InvalidRequest(f"{field} cannot be null.", param=field)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -78,8 +82,6 @@ def changes_of(body: _Body) -> dict[str, Any]:
     limits = {name: given.pop(name) for name in LIMIT_FIELDS if name in given}
     if limits:
         changes["limits"] = limits
-    if given.get("cache", True) is None:
-        given.pop("cache")
     changes.update(given)
     return changes
 

@@ -218,6 +218,8 @@ def test_admin_key_lifecycle(gateway: Gateway) -> None:
     assert patched["rpm"] == 5
     bad = gateway.admin("PATCH", f"/admin/keys/{created['id']}", json={"rpm": -1})
     assert bad.status_code == 400 and bad.json()["error"]["param"] == "rpm"
+    unnamed = gateway.admin("PATCH", f"/admin/keys/{created['id']}", json={"name": None})
+    assert unnamed.status_code == 400 and unnamed.json()["error"]["param"] == "name"
     assert gateway.admin("GET", "/admin/keys/key_missing").status_code == 404
 
 
