@@ -136,9 +136,24 @@ def create_app(
         Route("/metrics", health.metrics, methods=["GET"]),
         Route("/openapi.json", openapi_route, methods=["GET"]),
     ]
+    middleware = [Middleware(RequestContext, metrics=metrics)]
+    if settings.cors_origin_list:
+        from starlette.middleware.cors import CORSMiddleware
+
+        middleware.append(Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "cache-control", "x-request-id",
+                           "x-gateway-raw-response"],
+            expose_headers=["x-request-id", "x-cache", "age", "retry-after",
+                            *(f"x-ratelimit-{kind}-{what}" for kind in
+                              ("limit", "remaining", "reset")
+                              for what in ("requests", "images"))],
+        ))
     return Starlette(
         routes=routes,
-        middleware=[Middleware(RequestContext, metrics=metrics)],
+        middleware=middleware,
         exception_handlers={
             GatewayError: _gateway_error,
             HTTPException: _http_error,

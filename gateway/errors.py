@@ -64,6 +64,14 @@ class BodyTooLarge(GatewayError):
     code = "request_too_large"
 
 
+class RequestTimeout(GatewayError):
+    """The client sent its body too slowly."""
+
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+
+
 class AuthenticationFailed(GatewayError):
     """Missing, unknown, disabled, revoked or expired client key."""
 

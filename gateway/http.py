@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import BodyTooLarge, InvalidRequest
+from gateway.errors import BodyTooLarge, InvalidRequest, RequestTimeout
 
 
-async def read_json(request: Request, limit: int) -> Any:
+async def read_json(request: Request, limit: int, timeout: float = 10.0) -> Any:
     """The request body parsed as JSON, refusing (413) as soon as it passes ``limit`` bytes.
 
     The body is read chunk by chunk and never buffered past the limit, so a huge or
@@ -22,11 +23,17 @@ async def read_json(request: Request, limit: int) -> Any:
         raise BodyTooLarge(f"The request body is larger than the limit of {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"The request body is larger than the limit of {limit} bytes.")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise BodyTooLarge(
+                        f"The request body is larger than the limit of {limit} bytes.")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The request body was not received within {timeout:g} seconds.") from None
     raw = b"".join(chunks)
     if not raw.strip():
         raise InvalidRequest(
@@ -42,9 +49,10 @@ async def read_json(request: Request, limit: int) -> Any:
         ) from None
 
 
-async def read_object(request: Request, limit: int) -> dict[str, Any]:
+async def read_object(request: Request, limit: int,
+                      timeout: float = 10.0) -> dict[str, Any]:
     """Like :func:`read_json`, but the body must be a JSON object."""
-    body = await read_json(request, limit)
+    body = await read_json(request, limit, timeout)
     if not isinstance(body, dict):
         raise InvalidRequest(
             f"The request body must be a JSON object, not {type(body).__name__}.",

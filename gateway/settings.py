@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(default=2.0, ge=0)
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    body_read_timeout: float = Field(default=10.0, gt=0)
+    cors_origins: str = ""
     models_file: Path | None = None
     allow_unknown_models: bool = False
 
@@ -137,6 +139,11 @@ class Settings(BaseSettings):
                 "workers > 1 needs GATEWAY_REDIS_URL: the embedded store lives in one process"
             )
         return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """Allowed CORS origins (comma-separated setting); empty means CORS is off."""
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @property
     def upstream_keys(self) -> tuple[str, ...]:

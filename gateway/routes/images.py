@@ -52,7 +52,8 @@ async def generate(request: Request) -> Response:
     record = await svc.keys.authenticate(key)
     assert key is not None
     request.state.key_id = record.id
-    body = await read_object(request, svc.settings.max_body_bytes)
+    body = await read_object(request, svc.settings.max_body_bytes,
+                             svc.settings.body_read_timeout)
     model = body.get("model")
     if isinstance(model, str):
         request.state.model = model[:100]

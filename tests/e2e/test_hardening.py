@@ -1,0 +1,36 @@
+"""Hostile clients: slow bodies time out; CORS stays off unless origins are configured."""
+
+from __future__ import annotations
+
+import socket
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import GatewayStarter
+
+pytestmark = pytest.mark.e2e
+
+
+def test_stalled_body_times_out_with_408(start_gateway: GatewayStarter) -> None:
+    gw = start_gateway("embedded", GATEWAY_BODY_READ_TIMEOUT="0.5")
+    key = gw.create_key()["key"]
+    with socket.create_connection(("127.0.0.1", gw.proc.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\n"
+            + f"Authorization: Bearer {key}\r\n".encode()
+            + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\": "
+        )
+        answer = sock.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 408")
+    assert "request_timeout" in answer
+
+
+def test_cors_off_by_default_and_on_when_configured(start_gateway: GatewayStarter) -> None:
+    preflight = {"origin": "https://app.example", "access-control-request-method": "POST"}
+    plain = start_gateway("embedded")
+    response = httpx.options(f"{plain.url}/v1/images/generations", headers=preflight, timeout=5)
+    assert "access-control-allow-origin" not in response.headers
+    cors = start_gateway("embedded", GATEWAY_CORS_ORIGINS="https://app.example")
+    response = httpx.options(f"{cors.url}/v1/images/generations", headers=preflight, timeout=5)
+    assert response.headers["access-control-allow-origin"] == "https://app.example"
