@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import GatewayStarter
+from tests.e2e.conftest import FakeUpstream, GatewayStarter
+from tests.procs import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -34,3 +37,23 @@ def test_cors_off_by_default_and_on_when_configured(start_gateway: GatewayStarte
     cors = start_gateway("embedded", GATEWAY_CORS_ORIGINS="https://app.example")
     response = httpx.options(f"{cors.url}/v1/images/generations", headers=preflight, timeout=5)
     assert response.headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_sigterm_lets_in_flight_requests_finish(
+    start_gateway: GatewayStarter, upstream: FakeUpstream
+) -> None:
+    gw = start_gateway("redis")
+    created = gw.create_key(images_per_day=5)
+    upstream.control(latency=1.0)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(gw.post, {"model": "dall-e-2", "prompt": "in flight"},
+                              created["key"])
+        wait_until(lambda: upstream.stats()["in_flight"] == 1, 10, "the request in flight")
+        gw.proc.popen.send_signal(signal.SIGTERM)
+        assert pending.result(timeout=20).status_code == 201
+    assert gw.proc.popen.wait(20) in (0, -signal.SIGTERM)
+    upstream.control(latency=0)
+    other = start_gateway("redis")
+    usage = other.admin("GET", f"/admin/keys/{created['id']}/usage").json()
+    assert usage["totals"]["images"] == 1
+    assert usage["limits"]["images_per_day"]["remaining"] == 4
