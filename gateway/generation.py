@@ -10,7 +10,6 @@ store a complete answer in the cache.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -98,6 +97,7 @@ class ImageService:
         self._clock = clock
         self._options = options
         self._metrics = metrics
+        self._pending: set[asyncio.Task[None]] = set()
 
     async def generate(
         self,
@@ -206,10 +206,37 @@ class ImageService:
             result.headers.update(headers)
             return result
         finally:
-            with contextlib.suppress(StoreUnavailable):
-                await asyncio.shield(
-                    self._store.settle(record.id, reservation, images, window, usage)
-                )
+            await asyncio.shield(self._settle(record.id, reservation, images, window, usage))
+
+    async def _settle(self, key_id: str, reservation: str, images: int, window: Window,
+                      usage: dict[str, int]) -> None:
+        """Settle now, or keep retrying in the background while the store is down.
+
+        A settlement lost to a store outage would let the reservation expire and give
+        back images that were really generated; retrying keeps the count exact.
+        """
+        try:
+            await self._store.settle(key_id, reservation, images, window, usage)
+        except StoreUnavailable:
+            task = asyncio.create_task(self._settle_later(key_id, reservation, images, window,
+                                                          usage))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    async def _settle_later(self, key_id: str, reservation: str, images: int, window: Window,
+                            usage: dict[str, int]) -> None:
+        delay = 0.2
+        deadline = asyncio.get_running_loop().time() + self._options.reservation_ttl
+        while asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(delay)
+            try:
+                await self._store.settle(key_id, reservation, images, window, usage)
+            except StoreUnavailable:
+                delay = min(5.0, delay * 2)
+                continue
+            return
+        log.error("could not settle a reservation before it expired", extra={
+            "fields": {"key_id": key_id, "images": images}})
 
     async def _flighted(
         self, prepared: PreparedRequest, request_id: str, ckey: str

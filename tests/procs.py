@@ -113,16 +113,20 @@ def redis_server_binary() -> str:
     return path
 
 
-def start_redis(port: int | None = None, log_dir: Path | None = None) -> Proc:
-    """A private redis-server on loopback that keeps nothing on disk."""
+def start_redis(port: int | None = None, log_dir: Path | None = None,
+                workdir: Path | None = None) -> Proc:
+    """A private redis-server on loopback; with ``workdir`` it keeps an fsync'd AOF there
+    (so a restart on the same port and directory keeps the data), else nothing on disk."""
     port = port or free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="gw-redis-"))
+    durable = workdir is not None
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="gw-redis-"))
     argv = [
         redis_server_binary(),
         "--port", str(port),
         "--bind", "127.0.0.1",
         "--save", "",
-        "--appendonly", "no",
+        "--appendonly", "yes" if durable else "no",
+        "--appendfsync", "always",
         "--dir", str(workdir),
         "--protected-mode", "yes",
     ]
