@@ -216,7 +216,10 @@ def normalise(prepared: PreparedRequest, upstream: Any, *, created: int) -> Norm
     if not isinstance(items, list):
         raise UpstreamError("The upstream returned an answer the gateway could not read.")
     data = [_item(item) for item in items]
-    body: dict[str, Any] = {"created": int(upstream.get("created") or created), "data": data}
+    stamp = upstream.get("created")
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        stamp = created
+    body: dict[str, Any] = {"created": int(stamp), "data": data}
     for extra in ("seed", "usage"):
         if extra in upstream:
             body[extra] = upstream[extra]

@@ -159,3 +159,10 @@ def test_prepare_only_ever_raises_invalid_request(
     else:
         param = "ok" if prepared.images >= 1 else None
     assert param
+
+
+def test_odd_created_falls_back_to_the_gateway_clock(registry: Registry) -> None:
+    prepared = registry.prepare({"model": "flux/schnell", "prompt": "x"})
+    answer = registry.normalise(prepared, {"created": "soon", "images": [{"url": "a"}]},
+                                created=42)
+    assert answer.body["created"] == 42
