@@ -33,12 +33,14 @@ def test_retries_give_up_with_the_error_and_refund(gateway: Gateway,
 @pytest.mark.parametrize("mode", ["html", "malformed", "reset"])
 def test_broken_answers_are_not_retried(gateway: Gateway, upstream: FakeUpstream,
                                         mode: str) -> None:
-    key = gateway.create_key()["key"]
+    key = gateway.create_key(images_per_day=1)["key"]
     upstream.control(mode=mode)
     response = gateway.post({"model": "dall-e-2", "prompt": f"broken {mode}"}, key)
     assert response.status_code == 502
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
     assert upstream.calls() == 1
+    upstream.control(mode="normal")
+    assert gateway.post({"model": "dall-e-2", "prompt": "refunded"}, key).status_code == 201
 
 
 def test_refused_key_is_set_aside_and_another_used(
