@@ -1,0 +1,1 @@
+"""Load benchmarks: the gateway against the same requests sent straight to the fake upstream."""

@@ -1,0 +1,184 @@
+"""``python -m bench [--smoke]``: start everything on loopback, measure, print, write JSON.
+
+Every gateway figure is paired with the same requests sent straight to the fake upstream
+in the same run, so the table reports ratios, not absolute numbers alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from bench.wrk import WrkResult, run
+from tests.procs import Proc, free_port, port_open, spawn, start_redis
+
+UPSTREAM_KEY = "test-upstream-key"
+ADMIN = "bench-admin-token-0123456789abcdef"
+GENERATIONS = "/v1/images/generations"
+
+
+@dataclass
+class Row:
+    """One scenario's gateway and direct figures."""
+
+    scenario: str
+    mode: str
+    concurrency: int
+    gateway: WrkResult
+    direct: WrkResult | None
+
+    def ratio(self) -> float | None:
+        if self.direct is None or not self.direct.rps:
+            return None
+        return self.gateway.rps / self.direct.rps
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_gateway(upstream: Proc, env: dict[str, str]) -> tuple[Proc, float]:
+    """``gateway serve`` and the seconds until /readyz answers 200."""
+    port = free_port()
+    started = time.perf_counter()
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=0.5).is_success
+        except httpx.HTTPError:
+            return False
+
+    proc = spawn([sys.executable, "-m", "gateway", "serve", "--port", str(port)], port, ready,
+                 env={"GATEWAY_UPSTREAM_URL": upstream.url,
+                      "GATEWAY_UPSTREAM_API_KEY": UPSTREAM_KEY, "GATEWAY_ADMIN_TOKEN": ADMIN,
+                      "GATEWAY_LOG_LEVEL": "warning", **env})
+    return proc, time.perf_counter() - started
+
+
+def create_key(gateway: Proc, **limits: int) -> str:
+    """A client key with the given limits."""
+    response = httpx.post(f"{gateway.url}/admin/keys", json={"name": "bench", **limits},
+                          headers={"authorization": f"Bearer {ADMIN}"}, timeout=10)
+    response.raise_for_status()
+    key: str = response.json()["key"]
+    return key
+
+
+def scenarios(gateway: Proc, upstream: Proc, mode: str, seconds: float,
+              slow_seconds: float, slow_c: int, full: bool) -> list[Row]:
+    """The load scenarios for one gateway."""
+    fast = create_key(gateway, rpm=1_000_000_000, images_per_day=1_000_000_000)
+    refused = create_key(gateway, rpm=1)
+    httpx.post(f"{gateway.url}{GENERATIONS}", json={"model": "dall-e-2", "prompt": "warm"},
+               headers={"authorization": f"Bearer {refused}"}, timeout=10)
+    httpx.post(f"{gateway.url}{GENERATIONS}", json={"model": "dall-e-2", "prompt": "hit"},
+               headers={"authorization": f"Bearer {fast}"}, timeout=10)
+    gw, direct = f"{gateway.url}{GENERATIONS}", f"{upstream.url}{GENERATIONS}"
+    rows: list[Row] = []
+    plan = [("miss", c, True, fast) for c in ((1, 32) if full else (32,))]
+    plan += [("hit", c, False, fast) for c in ((1, 32) if full else (32,))]
+    if full:
+        plan.append(("refused", 32, False, refused))
+    for name, c, unique, key in plan:
+        prompt = "hit" if name == "hit" else "bench"
+        mine = run(gw, key, connections=c, seconds=seconds, unique=unique, prompt=prompt)
+        theirs_key = "wrong-key" if name == "refused" else UPSTREAM_KEY
+        theirs = run(direct, theirs_key, connections=c, seconds=seconds, unique=unique)
+        rows.append(Row(name, mode, c, mine, theirs))
+    if full:
+        httpx.post(f"{upstream.url}/_control", json={"latency": 2.0}, timeout=5)
+        mine = run(gw, fast, connections=slow_c, seconds=slow_seconds, unique=True)
+        theirs = run(direct, UPSTREAM_KEY, connections=slow_c, seconds=slow_seconds, unique=True)
+        httpx.post(f"{upstream.url}/_control", json={"latency": 0.0}, timeout=5)
+        rows.append(Row("slow 2s", mode, slow_c, mine, theirs))
+    return rows
+
+
+def table(rows: list[Row]) -> str:
+    """The human-readable result."""
+    head = (f"{'scenario':<9} {'mode':<9} {'c':>5} {'gw rps':>9} {'direct rps':>10} "
+            f"{'ratio':>6} {'gw p50':>8} {'gw p99':>8} {'dir p50':>8} {'dir p99':>8} "
+            f"{'non2xx':>7} {'sockerr':>7}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        d = r.direct
+        ratio = r.ratio()
+        lines.append(
+            f"{r.scenario:<9} {r.mode:<9} {r.concurrency:>5} {r.gateway.rps:>9.0f} "
+            f"{(d.rps if d else 0):>10.0f} {(f'{ratio:.2f}' if ratio else '-'):>6} "
+            f"{r.gateway.p50_ms:>8.2f} {r.gateway.p99_ms:>8.2f} "
+            f"{(d.p50_ms if d else 0):>8.2f} {(d.p99_ms if d else 0):>8.2f} "
+            f"{r.gateway.non_2xx:>7} {r.gateway.socket_errors:>7}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; exit non-zero when an expected-clean scenario had errors."""
+    parser = argparse.ArgumentParser(prog="python -m bench")
+    parser.add_argument("--smoke", action="store_true", help="about a second per scenario")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
+    args = parser.parse_args(argv)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    full = not args.smoke
+    seconds, slow_seconds, slow_c = (10.0, 20.0, 1000) if full else (1.0, 3.0, 50)
+    idle = after = startup = float("nan")
+    rows: list[Row] = []
+    procs: list[Proc] = []
+    try:
+        redis = start_redis()
+        procs.append(redis)
+        up_port = free_port()
+        upstream = spawn([sys.executable, "-m", "gateway", "fake-upstream", "--port",
+                          str(up_port), "--api-key", UPSTREAM_KEY], up_port,
+                         lambda: port_open(up_port))
+        procs.append(upstream)
+        redis_url = f"redis://127.0.0.1:{redis.port}/0"
+        gateway, startup = start_gateway(upstream, {"GATEWAY_REDIS_URL": redis_url})
+        procs.append(gateway)
+        idle = rss_mb(gateway.popen.pid)
+        rows += scenarios(gateway, upstream, "redis", seconds, slow_seconds, slow_c, True)
+        after = rss_mb(gateway.popen.pid)
+        store = Path(tempfile.mkdtemp(prefix="bench-store-")) / "store.json"
+        embedded, _ = start_gateway(upstream, {"GATEWAY_STORE_PATH": str(store)})
+        procs.append(embedded)
+        rows += scenarios(embedded, upstream, "embedded", seconds, slow_seconds, slow_c, False)
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+    print(table(rows))
+    print(f"gateway RSS idle {idle:.1f} MB, after runs {after:.1f} MB; "
+          f"start to ready {startup:.2f} s")
+    result: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": platform.machine(), "cpus": os.cpu_count(), "smoke": args.smoke,
+        "rows": [{**asdict(r), "ratio": r.ratio()} for r in rows],
+        "rss_idle_mb": idle, "rss_after_mb": after, "startup_seconds": startup,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    bad = [r for r in rows if r.scenario != "refused"
+           and (r.gateway.non_2xx or r.gateway.socket_errors or not r.gateway.requests)]
+    for r in bad:
+        print(f"errors in {r.scenario} ({r.mode}, c={r.concurrency})", file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
