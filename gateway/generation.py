@@ -206,9 +206,9 @@ class ImageService:
             result.headers.update(headers)
             return result
         finally:
-            await asyncio.shield(self._settle(record.id, reservation, images, window, usage))
+            await asyncio.shield(self._settle(record, reservation, images, window, usage))
 
-    async def _settle(self, key_id: str, reservation: str, images: int, window: Window,
+    async def _settle(self, record: KeyRecord, reservation: str, images: int, window: Window,
                       usage: dict[str, int]) -> None:
         """Settle now, or keep retrying in the background while the store is down.
 
@@ -216,27 +216,29 @@ class ImageService:
         back images that were really generated; retrying keeps the count exact.
         """
         try:
-            await self._store.settle(key_id, reservation, images, window, usage)
+            await self._store.settle(record.id, reservation, images, window, usage,
+                                     record.limits)
         except StoreUnavailable:
-            task = asyncio.create_task(self._settle_later(key_id, reservation, images, window,
+            task = asyncio.create_task(self._settle_later(record, reservation, images, window,
                                                           usage))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
-    async def _settle_later(self, key_id: str, reservation: str, images: int, window: Window,
-                            usage: dict[str, int]) -> None:
+    async def _settle_later(self, record: KeyRecord, reservation: str, images: int,
+                            window: Window, usage: dict[str, int]) -> None:
         delay = 0.2
         deadline = asyncio.get_running_loop().time() + self._options.reservation_ttl
         while asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(delay)
             try:
-                await self._store.settle(key_id, reservation, images, window, usage)
+                await self._store.settle(record.id, reservation, images, window, usage,
+                                         record.limits)
             except StoreUnavailable:
                 delay = min(5.0, delay * 2)
                 continue
             return
         log.error("could not settle a reservation before it expired", extra={
-            "fields": {"key_id": key_id, "images": images}})
+            "fields": {"key_id": record.id, "images": images}})
 
     async def _flighted(
         self, prepared: PreparedRequest, request_id: str, ckey: str

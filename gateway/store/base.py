@@ -97,8 +97,12 @@ class Store(abc.ABC):
         images: int,
         window: Window,
         usage: Mapping[str, int] | None = None,
+        limits: Limits | None = None,
     ) -> None:
         """Close a reservation: ``images`` were really generated (0 gives it all back).
+
+        ``limits`` are the key's current limits, used only when the reservation has already
+        expired (its images are then counted afresh against ``images_per_minute``).
 
         Adjusts every image limit from the reserved count to ``images``; if the reservation
         had already expired (and was given back), counts ``images`` afresh. Adds ``images``

@@ -248,13 +248,12 @@ class MemoryStore(Store):
         return self._decision(Outcome.ADMITTED, self._states(key_id, limits, window))
 
     async def settle(self, key_id: str, reservation_id: str, images: int, window: Window,
-                     usage: Mapping[str, int] | None = None) -> None:
+                     usage: Mapping[str, int] | None = None,
+                     limits: Limits | None = None) -> None:
         res = self._reservations.get(key_id, {}).pop(reservation_id, None)
         if res is None:
-            res = _Reservation(0, window.day, window.month, None, 0)
-            record = self._keys.get(key_id)
-            if record is not None:
-                res.ipm_limit = record.limits.images_per_minute
+            res = _Reservation(0, window.day, window.month,
+                               limits.images_per_minute if limits else None, 0)
         self._release(key_id, res, images, window.now)
         self._count(key_id, window.day, {"images": images, **(usage or {})})
 

@@ -180,10 +180,10 @@ class RedisStore(Store):
         )
 
     async def settle(self, key_id: str, reservation_id: str, images: int, window: Window,
-                     usage: Mapping[str, int] | None = None) -> None:
+                     usage: Mapping[str, int] | None = None,
+                     limits: Limits | None = None) -> None:
         p = self._p
-        record = await self.get_key(key_id)
-        ipm = record.limits.images_per_minute if record else None
+        ipm = limits.images_per_minute if limits else None
         extra: list[Any] = []
         for name, value in (usage or {}).items():
             extra += [name, value]
