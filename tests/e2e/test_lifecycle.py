@@ -107,6 +107,7 @@ def test_slow_upstream_is_504(start_gateway: GatewayStarter, upstream: FakeUpstr
     response = gw.post({"model": "dall-e-2", "prompt": "x"}, key)
     assert response.status_code == 504
     assert response.json()["error"]["code"] == "upstream_timeout"
+    assert upstream.calls() == 1
 
 
 def test_admin_api_off_without_token(start_gateway: GatewayStarter) -> None:
