@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -155,14 +155,3 @@ def start_uvicorn_app(
         return True
 
     return spawn(argv, port, ready, env=env, log_dir=log_dir)
-
-
-@contextlib.contextmanager
-def running(proc: Proc) -> Iterator[Proc]:
-    """Stop ``proc`` when the block ends."""
-    try:
-        yield proc
-    finally:
-        proc.stop()
-
-

@@ -10,8 +10,6 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-LIMIT_NAMES = ("rpm", "images_per_minute", "images_per_day", "images_per_month")
-
 
 @dataclass(frozen=True, slots=True)
 class Limits:
@@ -21,10 +19,6 @@ class Limits:
     images_per_minute: int | None = None
     images_per_day: int | None = None
     images_per_month: int | None = None
-
-    def any(self) -> bool:
-        """True when at least one limit is set (headers and checks are only needed then)."""
-        return any(v is not None for v in self.as_dict().values())
 
     def as_dict(self) -> dict[str, int | None]:
         """The limits by their public names."""
