@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from gateway.clock import Clock
+from gateway.errors import StoreUnavailable
 from gateway.store.base import Store
 from gateway.store.types import CacheEntry
 
@@ -88,7 +89,8 @@ class SingleFlight(Generic[T]):
         finally:
             if self._local.get(key) is future:
                 del self._local[key]
-            await asyncio.shield(self._store.flight_release(f"flight:{key}", token))
+            with contextlib.suppress(StoreUnavailable):
+                await asyncio.shield(self._store.flight_release(f"flight:{key}", token))
 
 
 class LeaderFailed(Exception):
