@@ -20,6 +20,7 @@ from starlette.routing import Route
 from gateway.admission import Calendar
 from gateway.cache import CachePolicy
 from gateway.clock import Clock, system_clock
+from gateway.disconnect import ClientGone
 from gateway.errors import (
     GatewayError,
     MethodNotAllowed,
@@ -47,12 +48,11 @@ log = logging.getLogger("gateway")
 def build_store(settings: Settings, clock: Clock) -> Store:
     """The Redis store when GATEWAY_REDIS_URL is set, the embedded one otherwise."""
     if settings.redis_url is not None:
-        from gateway.store.redis import RedisStore, connect
+        from gateway.store.redis import RedisStore
 
-        client = connect(settings.redis_url.get_secret_value(),
-                         socket_timeout=settings.redis_socket_timeout,
-                         connect_timeout=settings.redis_connect_timeout)
-        return RedisStore(client)
+        return RedisStore.from_url(settings.redis_url.get_secret_value(),
+                                   socket_timeout=settings.redis_socket_timeout,
+                                   connect_timeout=settings.redis_connect_timeout)
     from gateway.store.memory import MemoryStore
 
     return MemoryStore(settings.store_path, cache_max_bytes=settings.cache_memory_bytes,
@@ -120,7 +120,7 @@ def create_app(
             await the_store.aclose()
 
     routes = [
-        Route("/v1/images/generations", images.generate, methods=["POST"]),
+        Route("/v1/images/generations", images.Generations(), methods=["POST"]),
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/v1/usage", usage.own_usage, methods=["GET"]),
         Route("/admin/keys", admin.create_key, methods=["POST"]),
@@ -157,7 +157,7 @@ def create_app(
         exception_handlers={
             GatewayError: _gateway_error,
             HTTPException: _http_error,
-            images.ClientGone: _client_gone,
+            ClientGone: _client_gone,
             Exception: _unexpected,
         },
         lifespan=lifespan,

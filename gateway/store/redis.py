@@ -20,16 +20,17 @@ import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from gateway.errors import Conflict, NotFound, StoreUnavailable
 from gateway.store import gcra
 from gateway.store.base import Store
+from gateway.store.resp import PipelinedRedis, Script
 from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
     CacheStats,
+    CacheWrite,
     DailyUsage,
     Decision,
     KeyRecord,
@@ -37,6 +38,7 @@ from gateway.store.types import (
     LimitState,
     Outcome,
     Window,
+    flight_lock,
 )
 
 USAGE_TTL = 100 * 86400
@@ -78,29 +80,46 @@ def _state(limit: bytes, remaining: bytes, reset: bytes) -> LimitState | None:
 
 
 class RedisStore(Store):
-    """State in Redis; many gateway processes sharing it behave as one."""
+    """State in Redis; many gateway processes sharing it behave as one.
 
-    def __init__(self, client: aioredis.Redis, *, prefix: str = "gw:") -> None:
+    The request path (scripts, cache reads, locks) goes over ``pipe``, which pipelines
+    every caller's commands; the rest (admin reads, scans, pub/sub) uses redis-py's
+    ``client``.
+    """
+
+    def __init__(self, client: aioredis.Redis, pipe: PipelinedRedis, *,
+                 prefix: str = "gw:") -> None:
         self._r = client
+        self._pipe = pipe
         self._p = prefix
-        self._scripts: dict[str, AsyncScript] = {}
+        self._scripts: dict[str, Script] = {}
+
+    @classmethod
+    def from_url(cls, url: str, *, socket_timeout: float = 5.0, connect_timeout: float = 5.0,
+                 prefix: str = "gw:") -> RedisStore:
+        """Both clients for one Redis URL; nothing connects until first use."""
+        client = connect(url, socket_timeout=socket_timeout, connect_timeout=connect_timeout)
+        pipe = PipelinedRedis(url, socket_timeout=socket_timeout,
+                              connect_timeout=connect_timeout)
+        return cls(client, pipe, prefix=prefix)
 
     async def start(self) -> None:
         for name in SCRIPTS:
             text = resources.files("gateway.store").joinpath(f"lua/{name}.lua").read_text()
-            self._scripts[name] = self._r.register_script(text)
+            self._scripts[name] = Script.of(text)
 
     async def aclose(self) -> None:
+        await self._pipe.aclose()
         with contextlib.suppress(RedisError, OSError):
             await self._r.aclose()
 
-    async def _run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    async def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
         with guarded():
-            return await self._scripts[name](keys=list(keys), args=list(args))
+            return await self._pipe.evalsha(self._scripts[name], keys, args)
 
     async def ping(self) -> None:
         with guarded():
-            await self._r.ping()
+            await self._pipe.execute("PING")
 
     async def server_secret(self, candidate: bytes) -> bytes:
         stored: Any
@@ -155,12 +174,17 @@ class RedisStore(Store):
         p, kid, w, lim = self._p, request.key_id, request.window, request.limits
         keys = [f"{p}keyver:{kid}", *self._limit_keys(kid, w), f"{p}res:{kid}",
                 f"{p}resinfo:{kid}", f"{p}usage:{kid}:{w.day}",
-                f"{p}cache:{request.cache_key or ''}"]
+                f"{p}cache:{request.cache_key or ''}",
+                f"{p}{flight_lock(request.cache_key or '')}"]
+        lock_ms = 0
+        if request.cache_key and request.flight_ttl is not None:
+            lock_ms = max(1, int(request.flight_ttl * 1000))
         reply: Any = await self._run("admit", keys, [
             request.key_version, repr(w.now), request.images, request.reservation_id,
             request.reservation_ttl, _limit(lim.rpm), _limit(lim.images_per_minute),
             _limit(lim.images_per_day), _limit(lim.images_per_month), w.day, w.month,
-            w.day_ends_in, w.month_ends_in, 1 if request.cache_key else 0, USAGE_TTL,
+            repr(w.day_ends_in), repr(w.month_ends_in), 1 if request.cache_key else 0,
+            USAGE_TTL, lock_ms,
         ])
         outcome = Outcome(reply[0].decode())
         if outcome is Outcome.STALE_KEY:
@@ -168,8 +192,8 @@ class RedisStore(Store):
         retry = float(reply[2])
         cached = None
         if outcome is Outcome.HIT:
-            cached = CacheEntry(body=reply[9], stored_at=float(reply[10]),
-                                expires_at=float(reply[11]), images=int(reply[12]))
+            cached = CacheEntry(body=reply[10], stored_at=float(reply[11]),
+                                expires_at=float(reply[12]), images=int(reply[13]))
         return Decision(
             outcome,
             refused_by=reply[1].decode() or None,
@@ -177,22 +201,33 @@ class RedisStore(Store):
             requests=_state(*reply[3:6]),
             images=_state(*reply[6:9]),
             cached=cached,
+            leader=reply[9] == b"1",
         )
 
     async def settle(self, key_id: str, reservation_id: str, images: int, window: Window,
                      usage: Mapping[str, int] | None = None,
-                     limits: Limits | None = None) -> None:
+                     limits: Limits | None = None, *, cache: CacheWrite | None = None,
+                     flight: str | None = None) -> None:
         p = self._p
         ipm = limits.images_per_minute if limits else None
+        write: list[Any] = [0, "", "", "", 0]
+        if cache is not None:
+            entry = cache.entry
+            ttl_ms = int((entry.expires_at - window.now) * 1000)
+            if ttl_ms > 0:
+                write = [ttl_ms, entry.body, repr(entry.stored_at), repr(entry.expires_at),
+                         entry.images]
         extra: list[Any] = []
         for name, value in (usage or {}).items():
             extra += [name, value]
         await self._run("settle", [
             f"{p}res:{key_id}", f"{p}resinfo:{key_id}", f"{p}tat:{key_id}:ipm",
             f"{p}q:{key_id}:d:{window.day}", f"{p}q:{key_id}:m:{window.month}",
-            f"{p}usage:{key_id}:{window.day}",
+            f"{p}usage:{key_id}:{window.day}", f"{p}cache:{cache.key if cache else ''}",
+            f"{p}{flight or ''}",
         ], [reservation_id, images, repr(window.now), window.day, window.month, _limit(ipm),
-            window.day_ends_in, window.month_ends_in, USAGE_TTL, *extra])
+            repr(window.day_ends_in), repr(window.month_ends_in), USAGE_TTL, *write,
+            1 if flight else 0, *extra])
 
     async def limit_states(self, key_id: str, limits: Limits,
                            window: Window) -> dict[str, LimitState]:
@@ -224,8 +259,9 @@ class RedisStore(Store):
     async def cache_get(self, cache_key: str, now: float) -> CacheEntry | None:
         found: Any
         with guarded():
-            found = await self._r.hmget(
-                f"{self._p}cache:{cache_key}", ["body", "stored_at", "expires_at", "images"])
+            found = await self._pipe.execute(
+                "HMGET", f"{self._p}cache:{cache_key}", "body", "stored_at", "expires_at",
+                "images")
         body, stored, expires, images = found
         if body is None or float(expires) <= now:
             return None
@@ -271,8 +307,8 @@ class RedisStore(Store):
 
     async def flight_acquire(self, name: str, token: str, ttl: float) -> bool:
         with guarded():
-            return bool(await self._r.set(f"{self._p}{name}", token, nx=True,
-                                          px=max(1, int(ttl * 1000))))
+            return bool(await self._pipe.execute("SET", f"{self._p}{name}", token, "NX", "PX",
+                                                 max(1, int(ttl * 1000))))
 
     async def flight_release(self, name: str, token: str) -> None:
         await self._run("release", [f"{self._p}{name}"], [token, f"{self._p}{name}"])

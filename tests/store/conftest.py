@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-import redis.asyncio as aioredis
 
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
@@ -34,7 +33,7 @@ async def store(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterat
         the_store: Store = MemoryStore(None, cache_max_bytes=10_000, clock=clock)
     else:
         url = request.getfixturevalue("redis_url")
-        the_store = RedisStore(aioredis.Redis.from_url(url))
+        the_store = RedisStore.from_url(url)
     await the_store.start()
     yield the_store
     await the_store.aclose()

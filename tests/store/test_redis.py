@@ -6,10 +6,9 @@ import asyncio
 import time
 
 import pytest
-import redis.asyncio as aioredis
 
 from gateway.errors import StoreUnavailable
-from gateway.store.redis import RedisStore, connect
+from gateway.store.redis import RedisStore
 from gateway.store.types import Limits, Outcome
 from tests.procs import free_port
 from tests.store.test_contract import admit, make_key
@@ -18,7 +17,7 @@ from tests.store.test_contract import admit, make_key
 async def test_200_concurrent_admits_over_several_connections_admit_exactly_the_quota(
     redis_url: str,
 ) -> None:
-    stores = [RedisStore(aioredis.Redis.from_url(redis_url)) for _ in range(4)]
+    stores = [RedisStore.from_url(redis_url) for _ in range(4)]
     for store in stores:
         await store.start()
     record = await make_key(stores[0], Limits(images_per_day=37))
@@ -31,9 +30,8 @@ async def test_200_concurrent_admits_over_several_connections_admit_exactly_the_
 
 
 async def test_unreachable_redis_fails_fast() -> None:
-    client = connect(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.2,
-                     connect_timeout=0.2)
-    store = RedisStore(client)
+    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.2,
+                                connect_timeout=0.2)
     await store.start()
     started = time.monotonic()
     with pytest.raises(StoreUnavailable):
