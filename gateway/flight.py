@@ -1,16 +1,19 @@
 """Single-flight: identical cache misses make one upstream call, across every replica.
 
 Inside one process, followers await the leader's future directly. Across processes the
-store's lock (``flight_acquire``) elects one leader; the others wait for its release and
-then read the cache. A leader that fails or dies frees the lock (explicitly, or by its
-TTL), and a waiter then becomes the leader itself; nobody waits past the deadline.
+store's lock elects one leader: usually the admission step already took it (one round trip
+for admission, cache lookup and election); otherwise ``flight_acquire`` does. The others
+wait for its release and then read the cache. The caller's token is its reservation id and
+the caller's settlement releases the lock in the same step that stores the answer, so a
+woken waiter always finds it. A leader that fails or dies frees the lock (at settlement,
+or by its TTL), and a waiter then becomes the leader itself; nobody waits past the
+deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -18,7 +21,7 @@ from typing import Generic, TypeVar
 from gateway.clock import Clock
 from gateway.errors import StoreUnavailable
 from gateway.store.base import Store
-from gateway.store.types import CacheEntry
+from gateway.store.types import CacheEntry, flight_lock
 
 T = TypeVar("T")
 
@@ -44,12 +47,19 @@ class SingleFlight(Generic[T]):
     def __init__(self, store: Store, clock: Clock, *, lock_ttl: float, wait: float) -> None:
         self._store = store
         self._clock = clock
-        self._lock_ttl = lock_ttl
+        self.lock_ttl = lock_ttl
         self._wait = wait
         self._local: dict[str, asyncio.Future[T]] = {}
 
-    async def run(self, key: str, call: Callable[[], Awaitable[T]]) -> Led[T] | Followed[T]:
-        """Run ``call`` as the leader for ``key``, or be served by the leader's answer."""
+    async def run(self, key: str, token: str, call: Callable[[], Awaitable[T]], *,
+                  holding: bool = False) -> Led[T] | Followed[T]:
+        """Run ``call`` as the leader for ``key``, or be served by the leader's answer.
+
+        ``holding`` says the admission step already took the store lock with ``token``.
+        The lock is left held for the caller's settlement to release.
+        """
+        if holding:
+            return await self._lead(key, call, recheck=None)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._wait
         while True:
@@ -62,24 +72,29 @@ class SingleFlight(Generic[T]):
                     value = await asyncio.wait_for(asyncio.shield(local), remaining)
                     return Followed(value, None)
                 continue
-            token = secrets.token_hex(8)
-            if await self._store.flight_acquire(f"flight:{key}", token, self._lock_ttl):
-                return await self._lead(key, token, call)
-            await self._store.flight_wait(f"flight:{key}", min(remaining, self._lock_ttl))
+            lock = flight_lock(key)
+            if await self._store.flight_acquire(lock, token, self.lock_ttl):
+                return await self._lead(key, call, recheck=token)
+            await self._store.flight_wait(lock, min(remaining, self.lock_ttl))
             entry = await self._store.cache_get(key, self._clock())
             if entry is not None:
                 return Followed(None, entry)
 
     async def _lead(
-        self, key: str, token: str, call: Callable[[], Awaitable[T]]
+        self, key: str, call: Callable[[], Awaitable[T]], *, recheck: str | None
     ) -> Led[T] | Followed[T]:
+        """Lead; with ``recheck`` (the lock token), first look for an answer stored by the
+        previous holder, and hand the lock back at once if there is one."""
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._local[key] = future
         try:
-            entry = await self._store.cache_get(key, self._clock())
-            if entry is not None:
-                _fail(future)
-                return Followed(None, entry)
+            if recheck is not None:
+                entry = await self._store.cache_get(key, self._clock())
+                if entry is not None:
+                    _fail(future)
+                    with contextlib.suppress(StoreUnavailable):
+                        await self._store.flight_release(flight_lock(key), recheck)
+                    return Followed(None, entry)
             value = await call()
             future.set_result(value)
             return Led(value)
@@ -89,8 +104,6 @@ class SingleFlight(Generic[T]):
         finally:
             if self._local.get(key) is future:
                 del self._local[key]
-            with contextlib.suppress(StoreUnavailable):
-                await asyncio.shield(self._store.flight_release(f"flight:{key}", token))
 
 
 class LeaderFailed(Exception):

@@ -22,6 +22,7 @@ from gateway.adapters import PreparedRequest
 from gateway.admission import Calendar, limit_headers, refusal
 from gateway.cache import CacheControl, CachePolicy, cache_key, is_complete
 from gateway.clock import Clock
+from gateway.disconnect import Gone, unless_gone
 from gateway.errors import PermissionDenied, StoreUnavailable
 from gateway.flight import Followed, SingleFlight
 from gateway.keys import KeyService
@@ -29,7 +30,16 @@ from gateway.metrics import Metrics
 from gateway.registry import Registry
 from gateway.resilience import ResilientUpstream
 from gateway.store.base import Store
-from gateway.store.types import AdmitRequest, CacheEntry, Decision, KeyRecord, Outcome, Window
+from gateway.store.types import (
+    AdmitRequest,
+    CacheEntry,
+    CacheWrite,
+    Decision,
+    KeyRecord,
+    Outcome,
+    Window,
+    flight_lock,
+)
 from gateway.upstream import UpstreamCallError
 
 log = logging.getLogger("gateway.generation")
@@ -55,6 +65,7 @@ class Generated:
     status: int
     images: int
     upstream_seconds: float = 0.0
+    entry: CacheEntry | None = None
 
 
 @dataclass(slots=True)
@@ -108,10 +119,13 @@ class ImageService:
         cache_control: CacheControl,
         request_id: str,
         raw: bool = False,
+        gone: Gone | None = None,
     ) -> GenerationResult:
         """Answer one request or raise a GatewayError.
 
         ``raw`` returns the upstream's own answer instead of OpenAI's shape (never cached).
+        ``gone`` completes when the client disconnects: the upstream part then stops with
+        :class:`ClientGone` and the reservation is given back.
         """
         prepared = self._registry.prepare(body)
         model = prepared.model.id
@@ -134,7 +148,7 @@ class ImageService:
             if not self._may_fail_open(record):
                 raise
             log.warning("store unavailable: admitting without limits (fail-open)")
-            generated = await self._call(prepared, request_id, None, raw)
+            generated = await unless_gone(gone, self._call(prepared, request_id, None, raw))
             return self._result(generated, BYPASS, model, {})
         headers = limit_headers(decision)
         if decision.outcome is Outcome.HIT and decision.cached is not None:
@@ -145,7 +159,8 @@ class ImageService:
         if decision.outcome is not Outcome.ADMITTED:
             raise refusal(decision, headers)
         return await self._reserved(prepared, record, window, headers, request_id,
-                                    ckey, lookup is not None, reservation, raw)
+                                    ckey, lookup is not None, reservation, raw,
+                                    decision.leader, gone)
 
     def _may_fail_open(self, record: KeyRecord) -> bool:
         limits = record.limits
@@ -172,6 +187,7 @@ class ImageService:
                 reservation_ttl=self._options.reservation_ttl,
                 window=window,
                 cache_key=ckey,
+                flight_ttl=self._flight.lock_ttl if ckey is not None else None,
             ))
             if decision.outcome is not Outcome.STALE_KEY:
                 return decision, record
@@ -189,15 +205,22 @@ class ImageService:
         single_flight: bool,
         reservation: str,
         raw: bool,
+        leader: bool,
+        gone: Gone | None,
     ) -> GenerationResult:
         images = 0
         usage: dict[str, int] = {}
+        write: CacheWrite | None = None
         try:
             if ckey is not None and single_flight:
-                result = await self._flighted(prepared, request_id, ckey)
+                result, entry = await unless_gone(gone, self._flighted(
+                    prepared, request_id, ckey, reservation, leader))
             else:
-                generated = await self._call(prepared, request_id, ckey, raw)
+                generated = await unless_gone(gone, self._call(prepared, request_id, ckey, raw))
                 result = self._result(generated, MISS if ckey else BYPASS, prepared.model.id, {})
+                entry = generated.entry
+            if ckey is not None and entry is not None:
+                write = CacheWrite(ckey, entry)
             if result.cache == HIT:
                 usage = {"cache_hits": 1, "cached_images": result.images}
             else:
@@ -206,33 +229,38 @@ class ImageService:
             result.headers.update(headers)
             return result
         finally:
-            await asyncio.shield(self._settle(record, reservation, images, window, usage))
+            lock = flight_lock(ckey) if ckey is not None and single_flight else None
+            await asyncio.shield(self._settle(record, reservation, images, window, usage,
+                                              write, lock))
 
     async def _settle(self, record: KeyRecord, reservation: str, images: int, window: Window,
-                      usage: dict[str, int]) -> None:
-        """Settle now, or keep retrying in the background while the store is down.
+                      usage: dict[str, int], write: CacheWrite | None = None,
+                      lock: str | None = None) -> None:
+        """Settle now (storing the answer and freeing the single-flight lock in the same
+        step), or keep retrying in the background while the store is down.
 
         A settlement lost to a store outage would let the reservation expire and give
         back images that were really generated; retrying keeps the count exact.
         """
         try:
             await self._store.settle(record.id, reservation, images, window, usage,
-                                     record.limits)
+                                     record.limits, cache=write, flight=lock)
         except StoreUnavailable:
+            log.warning("store unavailable: settlement will be retried")
             task = asyncio.create_task(self._settle_later(record, reservation, images, window,
-                                                          usage))
+                                                          usage, lock))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
 
     async def _settle_later(self, record: KeyRecord, reservation: str, images: int,
-                            window: Window, usage: dict[str, int]) -> None:
+                            window: Window, usage: dict[str, int], lock: str | None) -> None:
         delay = 0.2
         deadline = asyncio.get_running_loop().time() + self._options.reservation_ttl
         while asyncio.get_running_loop().time() < deadline:
             await asyncio.sleep(delay)
             try:
                 await self._store.settle(record.id, reservation, images, window, usage,
-                                         record.limits)
+                                         record.limits, flight=lock)
             except StoreUnavailable:
                 delay = min(5.0, delay * 2)
                 continue
@@ -241,22 +269,26 @@ class ImageService:
             "fields": {"key_id": record.id, "images": images}})
 
     async def _flighted(
-        self, prepared: PreparedRequest, request_id: str, ckey: str
-    ) -> GenerationResult:
+        self, prepared: PreparedRequest, request_id: str, ckey: str, reservation: str,
+        leader: bool,
+    ) -> tuple[GenerationResult, CacheEntry | None]:
+        """The answer, and what to store in the cache (only when this caller led)."""
         model = prepared.model.id
         try:
-            outcome = await self._flight.run(ckey, lambda: self._call(prepared, request_id, ckey))
+            outcome = await self._flight.run(
+                ckey, reservation, lambda: self._call(prepared, request_id, ckey),
+                holding=leader)
         except StoreUnavailable:
             generated = await self._call(prepared, request_id, None)
-            return self._result(generated, BYPASS, model, {})
+            return self._result(generated, BYPASS, model, {}), None
         if not isinstance(outcome, Followed):
-            return self._result(outcome.value, MISS, model, {})
+            return self._result(outcome.value, MISS, model, {}), outcome.value.entry
         if outcome.entry is not None:
             age = max(0, int(self._clock() - outcome.entry.stored_at))
             return GenerationResult(outcome.entry.body, 200, outcome.entry.images, HIT, model,
-                                    {"age": str(age)})
+                                    {"age": str(age)}), None
         assert outcome.value is not None
-        return self._result(outcome.value, HIT, model, {"age": "0"})
+        return self._result(outcome.value, HIT, model, {"age": "0"}), None
 
     @staticmethod
     def _result(generated: Generated, cache: str, model: str,
@@ -277,22 +309,20 @@ class ImageService:
         finally:
             waited = time.perf_counter() - started
             if self._metrics is not None:
-                self._metrics.upstream_calls.labels(outcome).inc()
+                self._metrics.child(self._metrics.upstream_calls, outcome).inc()
                 self._metrics.upstream_duration.observe(waited)
         now = self._clock()
         normalised = self._registry.normalise(prepared, answer.body, created=int(now))
         same = raw or normalised.body is answer.body
         body = answer.raw if same else orjson.dumps(normalised.body)
+        entry = None
         if ckey is not None and is_complete(normalised.body, prepared.images):
             expires_at = self._policy.expires_at(normalised.body, len(body), now)
             if expires_at is not None:
                 entry = CacheEntry(body=body, stored_at=now, expires_at=expires_at,
                                    images=normalised.images)
-                try:
-                    await self._store.cache_put(ckey, entry, now)
-                except StoreUnavailable:
-                    log.warning("cache store unavailable: answer not cached")
         if self._metrics is not None:
-            self._metrics.images.labels(prepared.model.id).inc(normalised.images)
+            self._metrics.child(self._metrics.images, prepared.model.id).inc(
+                normalised.images)
         return Generated(body=body, status=answer.status, images=normalised.images,
-                         upstream_seconds=waited)
+                         upstream_seconds=waited, entry=entry)

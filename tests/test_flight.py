@@ -1,4 +1,4 @@
-"""Single-flight in one process: one call for many, and a failed release never repeats it."""
+"""Single-flight in one process: one call for many; the lock is left to the settlement."""
 
 from __future__ import annotations
 
@@ -7,11 +7,7 @@ import asyncio
 from gateway.errors import StoreUnavailable
 from gateway.flight import Followed, Led, SingleFlight
 from gateway.store.memory import MemoryStore
-
-
-class ReleaseFails(MemoryStore):
-    async def flight_release(self, name: str, token: str) -> None:
-        raise StoreUnavailable()
+from gateway.store.types import flight_lock
 
 
 async def test_many_callers_one_call() -> None:
@@ -26,7 +22,7 @@ async def test_many_callers_one_call() -> None:
         await gate.wait()
         return 7
 
-    tasks = [asyncio.create_task(flight.run("k", call)) for _ in range(10)]
+    tasks = [asyncio.create_task(flight.run("k", f"t{i}", call)) for i in range(10)]
     await asyncio.sleep(0)
     gate.set()
     results = await asyncio.gather(*tasks)
@@ -35,8 +31,26 @@ async def test_many_callers_one_call() -> None:
     assert all(r.value == 7 for r in results if isinstance(r, Followed | Led))
 
 
-async def test_store_failing_on_release_does_not_repeat_the_call() -> None:
-    flight: SingleFlight[int] = SingleFlight(ReleaseFails(None, cache_max_bytes=10),
+async def test_the_leader_leaves_the_lock_to_its_settlement() -> None:
+    store = MemoryStore(None, cache_max_bytes=1000)
+    flight: SingleFlight[int] = SingleFlight(store, lambda: 0.0, lock_ttl=30, wait=5)
+
+    async def call() -> int:
+        return 1
+
+    assert isinstance(await flight.run("k", "mine", call), Led)
+    assert not await store.flight_acquire(flight_lock("k"), "other", 30)
+    await store.flight_release(flight_lock("k"), "mine")
+    assert await store.flight_acquire(flight_lock("k"), "other", 30)
+
+
+class NoLocks(MemoryStore):
+    async def flight_acquire(self, name: str, token: str, ttl: float) -> bool:
+        raise StoreUnavailable()
+
+
+async def test_a_lock_taken_at_admission_leads_without_asking_the_store_again() -> None:
+    flight: SingleFlight[int] = SingleFlight(NoLocks(None, cache_max_bytes=10),
                                              lambda: 0.0, lock_ttl=30, wait=5)
     calls = 0
 
@@ -45,5 +59,5 @@ async def test_store_failing_on_release_does_not_repeat_the_call() -> None:
         calls += 1
         return 1
 
-    assert isinstance(await flight.run("k", call), Led)
+    assert isinstance(await flight.run("k", "mine", call, holding=True), Led)
     assert calls == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from pydantic import SecretStr
 from starlette.testclient import TestClient
@@ -10,38 +12,46 @@ from gateway.app import create_app
 from gateway.errors import StoreUnavailable
 from gateway.settings import Settings
 from gateway.store.memory import MemoryStore
-from gateway.store.types import AdmitRequest, CacheEntry, Decision
+from gateway.store.types import AdmitRequest, Decision
+from tests.procs import wait_until
 
 ADMIN = "admin-token-0123456789-abcdef"
 
 
-class BrokenCacheStore(MemoryStore):
-    """Limits work, but every cache write and single-flight call fails."""
+class SettleFailsOnce(MemoryStore):
+    """Admission works; the first settlement (answer, lock and usage in one step) fails."""
 
-    async def cache_put(self, cache_key: str, entry: CacheEntry, now: float) -> None:
-        raise StoreUnavailable()
+    failed = False
 
-    async def flight_acquire(self, name: str, token: str, ttl: float) -> bool:
-        raise StoreUnavailable()
+    async def settle(self, *args: Any, **kwargs: Any) -> None:
+        if not self.failed:
+            self.failed = True
+            raise StoreUnavailable()
+        await super().settle(*args, **kwargs)
 
 
 def upstream(request: httpx.Request) -> httpx.Response:
     return httpx.Response(201, json={"created": 1, "data": [{"url": "https://x/1.png"}]})
 
 
-def test_failing_cache_store_bypasses_and_still_answers() -> None:
+def test_a_failed_settlement_still_answers_and_is_counted_later() -> None:
     settings = Settings(admin_token=SecretStr(ADMIN), upstream_api_key=SecretStr("k"))
-    app = create_app(settings, store=BrokenCacheStore(None, cache_max_bytes=1000),
-                     transport=httpx.MockTransport(upstream))
+    store = SettleFailsOnce(None, cache_max_bytes=1000)
+    app = create_app(settings, store=store, transport=httpx.MockTransport(upstream))
     with TestClient(app) as client:
-        created = client.post("/admin/keys", json={"name": "t"},
-                              headers={"authorization": f"Bearer {ADMIN}"}).json()
-        for _ in range(2):
-            response = client.post("/v1/images/generations",
-                                   json={"model": "dall-e-2", "prompt": "x"},
-                                   headers={"authorization": f"Bearer {created['key']}"})
-            assert response.status_code == 201
-            assert response.headers["x-cache"] == "BYPASS"
+        admin = {"authorization": f"Bearer {ADMIN}"}
+        created = client.post("/admin/keys", json={"name": "t"}, headers=admin).json()
+        response = client.post("/v1/images/generations",
+                               json={"model": "dall-e-2", "prompt": "x"},
+                               headers={"authorization": f"Bearer {created['key']}"})
+        assert response.status_code == 201
+        assert response.headers["x-cache"] == "MISS"
+
+        def counted() -> bool:
+            usage = client.get(f"/admin/keys/{created['id']}/usage", headers=admin).json()
+            return bool(usage["totals"]["images"] == 1)
+
+        wait_until(counted, timeout=10)
 
 
 class DeadStore(MemoryStore):

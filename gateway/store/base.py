@@ -18,6 +18,7 @@ from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
     CacheStats,
+    CacheWrite,
     DailyUsage,
     Decision,
     KeyRecord,
@@ -84,6 +85,9 @@ class Store(abc.ABC):
         limits (``RATE_LIMITED``). When admitted, the image units are held as a reservation
         named ``reservation_id`` that lives ``reservation_ttl`` seconds unless settled;
         expired reservations of the key are given back before deciding.
+        When admitted with ``cache_key`` and ``flight_ttl`` set, the same step tries to take
+        the cache key's single-flight lock (:func:`flight_lock`) for ``flight_ttl`` seconds
+        with ``reservation_id`` as its token, and reports it in ``Decision.leader``.
         Per-minute limits are GCRA with a 60 s period and a burst of the whole limit.
         Usage for ``window.day`` counts ``requests`` on every non-stale call, ``refused`` on
         refusals, and ``cache_hits`` plus ``cached_images`` on hits.
@@ -98,6 +102,9 @@ class Store(abc.ABC):
         window: Window,
         usage: Mapping[str, int] | None = None,
         limits: Limits | None = None,
+        *,
+        cache: CacheWrite | None = None,
+        flight: str | None = None,
     ) -> None:
         """Close a reservation: ``images`` were really generated (0 gives it all back).
 
@@ -107,6 +114,9 @@ class Store(abc.ABC):
         Adjusts every image limit from the reserved count to ``images``; if the reservation
         had already expired (and was given back), counts ``images`` afresh. Adds ``images``
         to the day's usage counter ``images`` and every counter in ``usage``.
+        In the same step, stores ``cache`` (as :meth:`cache_put` would) and then releases the
+        single-flight lock ``flight`` if ``reservation_id`` holds it (as
+        :meth:`flight_release` would), so a waiter woken by the release finds the answer.
         """
 
     @abc.abstractmethod

@@ -26,6 +26,7 @@ from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
     CacheStats,
+    CacheWrite,
     DailyUsage,
     Decision,
     KeyRecord,
@@ -33,6 +34,7 @@ from gateway.store.types import (
     LimitState,
     Outcome,
     Window,
+    flight_lock,
 )
 
 
@@ -245,17 +247,27 @@ class MemoryStore(Store):
         self._reservations.setdefault(key_id, {})[request.reservation_id] = _Reservation(
             n, window.day, window.month, limits.images_per_minute,
             now + request.reservation_ttl)
-        return self._decision(Outcome.ADMITTED, self._states(key_id, limits, window))
+        leader = False
+        if request.cache_key is not None and request.flight_ttl is not None:
+            leader = self._take_lock(flight_lock(request.cache_key), request.reservation_id,
+                                     request.flight_ttl)
+        return self._decision(Outcome.ADMITTED, self._states(key_id, limits, window),
+                              leader=leader)
 
     async def settle(self, key_id: str, reservation_id: str, images: int, window: Window,
                      usage: Mapping[str, int] | None = None,
-                     limits: Limits | None = None) -> None:
+                     limits: Limits | None = None, *, cache: CacheWrite | None = None,
+                     flight: str | None = None) -> None:
         res = self._reservations.get(key_id, {}).pop(reservation_id, None)
         if res is None:
             res = _Reservation(0, window.day, window.month,
                                limits.images_per_minute if limits else None, 0)
         self._release(key_id, res, images, window.now)
         self._count(key_id, window.day, {"images": images, **(usage or {})})
+        if cache is not None:
+            self._put(cache.key, cache.entry, window.now)
+        if flight is not None:
+            self._unlock(flight, reservation_id)
 
     async def limit_states(self, key_id: str, limits: Limits,
                            window: Window) -> dict[str, LimitState]:
@@ -280,6 +292,9 @@ class MemoryStore(Store):
             self._cache_bytes -= len(entry.body)
 
     async def cache_put(self, cache_key: str, entry: CacheEntry, now: float) -> None:
+        self._put(cache_key, entry, now)
+
+    def _put(self, cache_key: str, entry: CacheEntry, now: float) -> None:
         if len(entry.body) > self._cache_max or entry.expires_at <= now:
             return
         self._drop(cache_key)
@@ -298,6 +313,9 @@ class MemoryStore(Store):
         return CacheStats(len(self._cache), self._cache_bytes)
 
     async def flight_acquire(self, name: str, token: str, ttl: float) -> bool:
+        return self._take_lock(name, token, ttl)
+
+    def _take_lock(self, name: str, token: str, ttl: float) -> bool:
         held = self._locks.get(name)
         if held is not None and held[1] > self._clock():
             return False
@@ -306,6 +324,9 @@ class MemoryStore(Store):
         return True
 
     async def flight_release(self, name: str, token: str) -> None:
+        self._unlock(name, token)
+
+    def _unlock(self, name: str, token: str) -> None:
         held = self._locks.get(name)
         if held is not None and held[0] == token:
             del self._locks[name]

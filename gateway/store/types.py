@@ -130,6 +130,19 @@ class CacheEntry:
     images: int
 
 
+def flight_lock(cache_key: str) -> str:
+    """The name of the single-flight lock that guards one cache key."""
+    return f"flight:{cache_key}"
+
+
+@dataclass(frozen=True, slots=True)
+class CacheWrite:
+    """An answer to store under ``key`` as part of a settlement."""
+
+    key: str
+    entry: CacheEntry
+
+
 @dataclass(frozen=True, slots=True)
 class LimitState:
     """One limit as the ``x-ratelimit-*`` headers report it."""
@@ -151,6 +164,7 @@ class AdmitRequest:
     reservation_ttl: float
     window: Window
     cache_key: str | None = None
+    flight_ttl: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +176,8 @@ class Decision:
     waiting cannot help (the request asks for more than the limit itself).
     ``requests`` and ``images`` describe the state after the decision: the rpm limit and the
     tightest image limit (the one with the fewest remaining), for the response headers.
+    ``leader`` is true when an admitted cache miss also took the cache key's single-flight
+    lock (asked for with ``AdmitRequest.flight_ttl``).
     """
 
     outcome: Outcome
@@ -170,6 +186,7 @@ class Decision:
     requests: LimitState | None = None
     images: LimitState | None = None
     cached: CacheEntry | None = None
+    leader: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from gateway.store.base import Store
 from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
+    CacheWrite,
     Decision,
     KeyRecord,
     Limits,
@@ -36,11 +37,12 @@ async def make_key(store: Store, limits: Limits, key_id: str = "key_1") -> KeyRe
 
 async def admit(store: Store, record: KeyRecord, images: int = 1, *, now: float = T0,
                 rid: str = "r", ttl: float = 300, cache_key: str | None = None,
-                day: str = "2027-01-15", month: str = "2027-01") -> Decision:
+                day: str = "2027-01-15", month: str = "2027-01",
+                flight_ttl: float | None = None) -> Decision:
     return await store.admit(AdmitRequest(
         key_id=record.id, key_version=record.version, limits=record.limits, images=images,
         reservation_id=rid, reservation_ttl=ttl, window=window(now, day, month),
-        cache_key=cache_key))
+        cache_key=cache_key, flight_ttl=flight_ttl))
 
 
 async def test_key_crud_and_conflicts(store: Store) -> None:
@@ -178,6 +180,37 @@ async def test_flight_lock(store: Store, clock: FakeClock) -> None:
     await store.flight_release("flight:x", "t1")
     assert await asyncio.wait_for(waiter, 5)
     assert await store.flight_acquire("flight:x", "t3", 30)
+
+
+async def test_admission_elects_one_leader_and_settlement_hands_over_the_answer(
+    store: Store,
+) -> None:
+    record = await make_key(store, Limits(images_per_day=10))
+    first = await admit(store, record, 1, cache_key="key_1:q", rid="a", flight_ttl=30)
+    second = await admit(store, record, 1, cache_key="key_1:q", rid="b", flight_ttl=30)
+    assert first.outcome is second.outcome is Outcome.ADMITTED
+    assert first.leader and not second.leader
+    assert not (await admit(store, record, 1, cache_key="key_1:q", rid="c")).leader
+    waiter = asyncio.create_task(store.flight_wait("flight:key_1:q", 5))
+    entry = CacheEntry(b'{"data":[1]}', T0, T0 + 100, 1)
+    await store.settle(record.id, "b", 0, window(), flight="flight:key_1:q")
+    assert not await store.flight_acquire("flight:key_1:q", "z", 30)
+    assert await store.cache_get("key_1:q", T0) is None
+    await store.settle(record.id, "a", 1, window(), cache=CacheWrite("key_1:q", entry),
+                       flight="flight:key_1:q")
+    assert await asyncio.wait_for(waiter, 5)
+    assert await store.cache_get("key_1:q", T0) == entry
+    usage = await store.usage(record.id, ["2027-01-15"])
+    assert usage[0].counters["images"] == 1
+    hit = await admit(store, record, 1, cache_key="key_1:q", rid="d", flight_ttl=30)
+    assert hit.outcome is Outcome.HIT and not hit.leader
+
+
+async def test_refused_requests_never_take_the_lock(store: Store) -> None:
+    record = await make_key(store, Limits(images_per_day=0))
+    refused = await admit(store, record, 1, cache_key="key_1:q", rid="a", flight_ttl=30)
+    assert refused.outcome is Outcome.QUOTA_EXCEEDED and not refused.leader
+    assert await store.flight_acquire("flight:key_1:q", "other", 30)
 
 
 async def test_server_secret_first_wins(store: Store) -> None:

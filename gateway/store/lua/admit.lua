@@ -2,11 +2,12 @@
 -- cache lookup, day/month quotas, per-minute GCRA limits, reservation and usage.
 -- KEYS: 1 key version, 2 rpm TAT, 3 images-per-minute TAT, 4 day counter, 5 month counter,
 --       6 reservations (zset by expiry), 7 reservation details (hash), 8 usage of the day,
---       9 cache entry
+--       9 cache entry, 10 the cache entry's single-flight lock
 -- ARGV: 1 version, 2 now, 3 images, 4 reservation id, 5 reservation ttl,
 --       6 rpm, 7 images/min, 8 images/day, 9 images/month (-1 = unlimited),
 --       10 day, 11 month, 12 seconds to day end, 13 seconds to month end,
---       14 look up the cache (1/0), 15 usage ttl
+--       14 look up the cache (1/0), 15 usage ttl,
+--       16 single-flight lock ttl in ms when admitted on a miss (0 = do not take it)
 local PERIOD = 60
 local EPS = 1e-6
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'stale_key'} end
@@ -65,7 +66,7 @@ local function take(key, limit, units)
   return false, nil, tat - PERIOD - now
 end
 
-local outcome, by, retry = nil, '', -1
+local outcome, by, retry, leader = nil, '', -1, '0'
 if not hit then
   if ipd >= 0 and counter(KEYS[4]) + n > ipd then
     outcome, by = 'quota_exceeded', 'images_per_day'
@@ -110,6 +111,10 @@ else
     redis.call('HSET', KEYS[7], ARGV[4], member)
     redis.call('EXPIRE', KEYS[6], math.ceil(ttl) + 120)
     redis.call('EXPIRE', KEYS[7], math.ceil(ttl) + 120)
+    local lock_ms = tonumber(ARGV[16])
+    if lock_ms > 0 and redis.call('SET', KEYS[10], ARGV[4], 'NX', 'PX', lock_ms) then
+      leader = '1'
+    end
   end
 end
 
@@ -132,7 +137,7 @@ if ipmo >= 0 then consider({ipmo, math.max(0, ipmo - counter(KEYS[5])), month_en
 images = images or {'', '', ''}
 local reply = {outcome, by, tostring(retry),
   tostring(rs[1]), tostring(rs[2]), tostring(rs[3]),
-  tostring(images[1]), tostring(images[2]), tostring(images[3])}
+  tostring(images[1]), tostring(images[2]), tostring(images[3]), leader}
 if hit then
   for _, v in ipairs(hit) do table.insert(reply, v) end
 end

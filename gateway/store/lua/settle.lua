@@ -1,8 +1,11 @@
 -- Close a reservation with the number of images really generated.
 -- KEYS: 1 reservations zset, 2 reservation details hash, 3 images-per-minute TAT,
---       4 day counter, 5 month counter, 6 usage of the day
+--       4 day counter, 5 month counter, 6 usage of the day, 7 cache entry to write,
+--       8 single-flight lock to release (its name is also the channel woken)
 -- ARGV: 1 reservation id, 2 images, 3 now, 4 day, 5 month, 6 images/min limit now (-1),
---       7 seconds to day end, 8 seconds to month end, 9 usage ttl, 10.. usage name, value
+--       7 seconds to day end, 8 seconds to month end, 9 usage ttl,
+--       10 cache ttl in ms (0 = write nothing), 11 body, 12 stored at, 13 expires at,
+--       14 cached images, 15 release the lock (1/0), 16.. usage name, value
 local PERIOD = 60
 local now = tonumber(ARGV[3])
 local images = tonumber(ARGV[2])
@@ -31,8 +34,18 @@ if delta ~= 0 then
   end
 end
 redis.call('HINCRBY', KEYS[6], 'images', images)
-for i = 10, #ARGV, 2 do
+for i = 16, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
 end
 redis.call('EXPIRE', KEYS[6], tonumber(ARGV[9]))
+local cache_ms = tonumber(ARGV[10])
+if cache_ms > 0 then
+  redis.call('HSET', KEYS[7], 'body', ARGV[11], 'stored_at', ARGV[12], 'expires_at', ARGV[13],
+             'images', ARGV[14])
+  redis.call('PEXPIRE', KEYS[7], cache_ms)
+end
+if ARGV[15] == '1' and redis.call('GET', KEYS[8]) == ARGV[1] then
+  redis.call('DEL', KEYS[8])
+  redis.call('PUBLISH', KEYS[8], 'released')
+end
 return 1
