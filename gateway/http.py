@@ -8,33 +8,47 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive
 
+from gateway.disconnect import ClientGone
 from gateway.errors import BodyTooLarge, InvalidRequest, RequestTimeout
 
 
-async def read_json(request: Request, limit: int, timeout: float = 10.0) -> Any:
-    """The request body parsed as JSON, refusing (413) as soon as it passes ``limit`` bytes.
+async def read_body(receive: Receive, declared: str | None, limit: int,
+                    timeout: float = 10.0) -> bytes:
+    """The whole request body, refusing (413) as soon as it passes ``limit`` bytes and
+    (408) when it has not arrived within ``timeout`` seconds.
 
-    The body is read chunk by chunk and never buffered past the limit, so a huge or
-    endless body costs at most ``limit`` bytes of memory.
+    ``declared`` is the Content-Length header, if any. The body is read message by
+    message and never buffered past the limit, so a huge or endless body costs at most
+    ``limit`` bytes of memory.
     """
-    declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(f"The request body is larger than the limit of {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
     try:
         async with asyncio.timeout(timeout):
-            async for chunk in request.stream():
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    raise ClientGone()
+                chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
                     raise BodyTooLarge(
                         f"The request body is larger than the limit of {limit} bytes.")
                 chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
     except TimeoutError:
         raise RequestTimeout(
             f"The request body was not received within {timeout:g} seconds.") from None
-    raw = b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def parse_json(raw: bytes) -> Any:
+    """A request body parsed as JSON, or a 400 that says what is wrong."""
     if not raw.strip():
         raise InvalidRequest(
             "The request body is empty; send a JSON object.", code="invalid_json"
@@ -49,10 +63,9 @@ async def read_json(request: Request, limit: int, timeout: float = 10.0) -> Any:
         ) from None
 
 
-async def read_object(request: Request, limit: int,
-                      timeout: float = 10.0) -> dict[str, Any]:
-    """Like :func:`read_json`, but the body must be a JSON object."""
-    body = await read_json(request, limit, timeout)
+def parse_object(raw: bytes) -> dict[str, Any]:
+    """Like :func:`parse_json`, but the body must be a JSON object."""
+    body = parse_json(raw)
     if not isinstance(body, dict):
         raise InvalidRequest(
             f"The request body must be a JSON object, not {type(body).__name__}.",
@@ -61,9 +74,26 @@ async def read_object(request: Request, limit: int,
     return body
 
 
+async def read_json(request: Request, limit: int, timeout: float = 10.0) -> Any:
+    """The request body parsed as JSON (see :func:`read_body` for the limits)."""
+    return parse_json(await read_body(request.receive, request.headers.get("content-length"),
+                                      limit, timeout))
+
+
+async def read_object(request: Request, limit: int,
+                      timeout: float = 10.0) -> dict[str, Any]:
+    """The request body as a JSON object (see :func:`read_body` for the limits)."""
+    return parse_object(await read_body(request.receive,
+                                        request.headers.get("content-length"), limit, timeout))
+
+
 def bearer(request: Request) -> str | None:
     """The token of an ``Authorization: Bearer <token>`` header, if any."""
-    header = request.headers.get("authorization")
+    return bearer_token(request.headers.get("authorization"))
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an ``Authorization`` header value in the Bearer scheme, if any."""
     if not header:
         return None
     scheme, _, token = header.partition(" ")

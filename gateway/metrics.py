@@ -8,6 +8,7 @@ sets ``PROMETHEUS_MULTIPROC_DIR`` and a scrape of any worker reports all of them
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -57,6 +58,30 @@ class Metrics:
         self.overhead = Histogram("gateway_overhead_seconds",
                                   "Request time not spent waiting for the upstream",
                                   ["route"], buckets=BUCKETS, registry=registry)
+
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: Counter | Histogram, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: label lookups cost more than the counting."""
+        key = (id(metric), labels)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*labels)
+        return found
+
+    def cache_result(self, result: str) -> None:
+        """Count one image request's cache result (HIT, MISS, BYPASS)."""
+        self.child(self.cache, result).inc()
+
+    def request_done(self, route: str, status: int, model: str, elapsed: float,
+                     upstream: float, code: str | None) -> None:
+        """Everything the metrics record about one finished request."""
+        self.child(self.requests, route, str(status), model).inc()
+        self.child(self.duration, route).observe(elapsed)
+        self.child(self.overhead, route).observe(max(0.0, elapsed - upstream))
+        reason = self.refusal_reason(status, code)
+        if reason is not None:
+            self.child(self.refusals, reason).inc()
 
     def refusal_reason(self, status: int, code: str | None) -> str | None:
         """The refusal label for an error answer, if it is one."""

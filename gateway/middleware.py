@@ -6,6 +6,7 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -72,17 +73,11 @@ class RequestContext:
                     "upstream_ms": round(state.get("upstream_seconds", 0.0) * 1000, 2),
                 }})
 
-    def _observe(self, scope: Scope, state: dict[str, object], status: int,
+    def _observe(self, scope: Scope, state: dict[str, Any], status: int,
                  elapsed: float) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
-        metrics = self.metrics
-        model = str(state.get("metric_model") or "")
-        metrics.requests.labels(template, str(status), model).inc()
-        metrics.duration.labels(template).observe(elapsed)
         upstream = state.get("upstream_seconds")
-        waited = upstream if isinstance(upstream, float) else 0.0
-        metrics.overhead.labels(template).observe(max(0.0, elapsed - waited))
-        reason = metrics.refusal_reason(status, state.get("error_code"))  # type: ignore[arg-type]
-        if reason is not None:
-            metrics.refusals.labels(reason).inc()
+        self.metrics.request_done(template, status, str(state.get("metric_model") or ""),
+                                  elapsed, upstream if isinstance(upstream, float) else 0.0,
+                                  state.get("error_code"))
