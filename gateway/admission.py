@@ -38,22 +38,28 @@ class Calendar:
     def __init__(self, clock: Clock, timezone: str = "UTC") -> None:
         self._clock = clock
         self._tz = ZoneInfo(timezone)
+        self._day: tuple[float, float, str, str, float] = (0.0, 0.0, "", "", 0.0)
 
     def window(self) -> Window:
-        """The window for the clock's current instant."""
+        """The window for the clock's current instant.
+
+        The day's boundaries are worked out once per quota day, not once per request.
+        """
         now = self._clock()
+        start, end, day, month, month_end = self._day
+        if not start <= now < end:
+            self._day = start, end, day, month, month_end = self._boundaries(now)
+        return Window(now=now, day=day, month=month, day_ends_in=end - now,
+                      month_ends_in=month_end - now)
+
+    def _boundaries(self, now: float) -> tuple[float, float, str, str, float]:
         local = datetime.fromtimestamp(now, self._tz)
         day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
         next_day = (day_start + timedelta(days=1, hours=3)).replace(hour=0)
         month_start = day_start.replace(day=1)
         next_month = (month_start + timedelta(days=32)).replace(day=1)
-        return Window(
-            now=now,
-            day=local.strftime("%Y-%m-%d"),
-            month=local.strftime("%Y-%m"),
-            day_ends_in=next_day.timestamp() - now,
-            month_ends_in=next_month.timestamp() - now,
-        )
+        return (day_start.timestamp(), next_day.timestamp(), local.strftime("%Y-%m-%d"),
+                local.strftime("%Y-%m"), next_month.timestamp())
 
     def recent_days(self, count: int) -> list[str]:
         """The last ``count`` quota days, newest first."""

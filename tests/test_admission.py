@@ -35,6 +35,20 @@ def test_calendar_other_time_zone() -> None:
     assert window.day_ends_in == 2 * 3600
 
 
+def test_one_calendar_rolls_over_as_its_clock_moves() -> None:
+    times = [datetime(2026, 11, 30, 23, 59, 0, tzinfo=UTC).timestamp()]
+    calendar = Calendar(lambda: times[-1])
+    assert calendar.window().day == "2026-11-30"
+    times.append(times[-1] + 59.5)
+    assert calendar.window().day_ends_in == 0.5
+    times.append(times[-1] + 0.5)
+    rolled = calendar.window()
+    assert (rolled.day, rolled.month) == ("2026-12-01", "2026-12")
+    assert rolled.day_ends_in == 86400 and rolled.month_ends_in == 31 * 86400
+    times.append(times[0])
+    assert calendar.window().day == "2026-11-30"
+
+
 def test_recent_days() -> None:
     now = datetime(2026, 1, 2, 12, tzinfo=UTC).timestamp()
     assert Calendar(lambda: now).recent_days(3) == ["2026-01-02", "2026-01-01", "2025-12-31"]
