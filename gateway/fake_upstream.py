@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import os
 import struct
 import time
@@ -26,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 OPENAI = {"dall-e-2": 10, "dall-e-3": 1, "openai/gpt-image-1": 1,
           "openai/gpt-image-1-mini": 1, "openai/gpt-image-1-5": 1}
@@ -62,7 +64,8 @@ class FakeState:
     calls: int = 0
     by_model: dict[str, int] = field(default_factory=dict)
     bodies: deque[Any] = field(default_factory=lambda: deque(maxlen=50))
-    headers: deque[dict[str, str]] = field(default_factory=lambda: deque(maxlen=50))
+    headers: deque[list[tuple[bytes, bytes]]] = field(
+        default_factory=lambda: deque(maxlen=50))
     in_flight: int = 0
     max_in_flight: int = 0
 
@@ -103,6 +106,17 @@ def _valid(body: Any) -> tuple[str, int, str] | None:
     return None
 
 
+class AsgiEndpoint:
+    """Lets a Starlette route call a plain ASGI function (a bare function would be
+    wrapped as a request/response handler)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.app(scope, receive, send)
+
+
 def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
                          latency: float = 0.0) -> Starlette:
     """The fake as an ASGI app; state lives on ``app.state.fake``."""
@@ -110,38 +124,59 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
     pngs = [tiny_png(i * 2654435761) for i in range(16)]
     b64s = [base64.b64encode(p).decode() for p in pngs]
 
-    def url(request: Request, created: int, index: int) -> str:
-        start = datetime.fromtimestamp(created, UTC)
-        end = datetime.fromtimestamp(created + state.expiry_seconds, UTC)
-        fmt = "%Y-%m-%dT%H:%M:%SZ"
-        return (f"http://{request.headers.get('host', '127.0.0.1')}/files/img-"
-                f"{uuid.uuid4().hex}-{index}.png?st={quote(start.strftime(fmt))}"
-                f"&se={quote(end.strftime(fmt))}&sp=r&sv=2024-08-04&sr=b&sig={uuid.uuid4().hex}")
+    ids = itertools.count(1)
+    stamps: dict[tuple[int, int], tuple[str, str]] = {}
 
-    async def generate(request: Request) -> Response:
+    def url(host: str, created: int, index: int) -> str:
+        window = stamps.get((created, state.expiry_seconds))
+        if window is None:
+            fmt = "%Y-%m-%dT%H:%M:%SZ"
+            start = datetime.fromtimestamp(created, UTC).strftime(fmt)
+            end = datetime.fromtimestamp(created + state.expiry_seconds, UTC).strftime(fmt)
+            stamps.clear()
+            window = stamps[created, state.expiry_seconds] = (quote(start), quote(end))
+        unique = f"{next(ids):012x}{os.getpid():08x}"
+        return (f"http://{host}/files/img-{unique}-{index}.png?st={window[0]}"
+                f"&se={window[1]}&sp=r&sv=2024-08-04&sr=b&sig={unique[::-1]}")
+
+    async def generate(scope: Scope, receive: Receive, send: Send) -> None:
         state.calls += 1
         state.in_flight += 1
         state.max_in_flight = max(state.max_in_flight, state.in_flight)
         try:
-            return await answer(request)
+            chunks = []
+            while True:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            status, payload = await answer(scope["headers"], b"".join(chunks))
         finally:
             state.in_flight -= 1
+        if isinstance(payload, Response):
+            await payload(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": status, "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode())]})
+        await send({"type": "http.response.body", "body": payload})
 
-    async def answer(request: Request) -> Response:
-        raw = await request.body()
+    async def answer(headers: list[tuple[bytes, bytes]],
+                     raw: bytes) -> tuple[int, bytes | Response]:
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             body = None
         state.bodies.append(body)
-        state.headers.append({k.lower(): v for k, v in request.headers.items()})
+        state.headers.append(headers)
         if isinstance(body, dict) and isinstance(body.get("model"), str):
             state.by_model[body["model"]] = state.by_model.get(body["model"], 0) + 1
         if state.latency:
             await asyncio.sleep(state.latency)
-        auth = request.headers.get("authorization", "")
+        found = dict(headers)
+        auth = found.get(b"authorization", b"").decode("latin-1")
         if not auth.startswith("Bearer ") or auth[7:] not in state.keys:
-            return _aiml_error(401, DEFAULT_MESSAGES[401])
+            return 401, _aiml_error(401, DEFAULT_MESSAGES[401])
         if state.fails:
             fail = state.fails[0]
             fail["times"] = int(fail.get("times", 1)) - 1
@@ -156,20 +191,20 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
             else:
                 response = Response(orjson.dumps(given), status, media_type="application/json")
             response.headers.update(fail.get("headers") or {})
-            return response
+            return status, response
         if state.mode == "hang":
             await asyncio.Event().wait()
         if state.mode == "html":
-            return Response("<html><body>Bad gateway</body></html>", 200,
-                            media_type="text/html")
+            return 200, Response("<html><body>Bad gateway</body></html>", 200,
+                                 media_type="text/html")
         if state.mode == "reset":
-            return Response(b'{"created": 1, "da', 201, media_type="application/json",
-                            headers={"content-length": "4096"})
+            return 201, Response(b'{"created": 1, "da', 201, media_type="application/json",
+                                 headers={"content-length": "4096"})
         if state.mode == "malformed":
-            return Response(b'{"created": 1, "data": [', 201, media_type="application/json")
+            return 201, b'{"created": 1, "data": ['
         checked = _valid(body)
         if checked is None:
-            return _aiml_error(400, DEFAULT_MESSAGES[400])
+            return 400, _aiml_error(400, DEFAULT_MESSAGES[400])
         family, count, fmt = checked
         if state.mode == "empty":
             count = 0
@@ -177,22 +212,23 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
             count = max(0, count - 1)
         created = int(time.time())
         seed = zlib.crc32(str(body.get("prompt")).encode())
+        host = found.get(b"host", b"127.0.0.1").decode("latin-1")
         if family == "openai":
             key = "b64_json" if fmt == "b64_json" else "url"
             items = [{key: b64s[(seed + i) % 16] if key == "b64_json"
-                      else url(request, created, (seed + i) % 16)} for i in range(count)]
+                      else url(host, created, (seed + i) % 16)} for i in range(count)]
             payload: dict[str, Any] = {"created": created, "data": items}
         elif family == "images":
-            payload = {"images": [{"url": url(request, created, (seed + i) % 16), "width": 4,
+            payload = {"images": [{"url": url(host, created, (seed + i) % 16), "width": 4,
                                    "height": 4, "content_type": "image/png"}
                                   for i in range(count)],
                        "seed": seed, "timings": {"inference": 0.01},
                        "has_nsfw_concepts": [False] * count, "prompt": body["prompt"]}
         else:
-            payload = {"data": [{"url": url(request, created, (seed + i) % 16),
+            payload = {"data": [{"url": url(host, created, (seed + i) % 16),
                                  "mime_type": "image/png"} for i in range(count)],
                        "meta": {"usage": {"tokens_used": 100 * count}}}
-        return Response(orjson.dumps(payload), 201, media_type="application/json")
+        return 201, orjson.dumps(payload)
 
     async def files(request: Request) -> Response:
         name = request.path_params["name"]
@@ -215,7 +251,9 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
     async def stats(request: Request) -> Response:
         return Response(orjson.dumps({
             "calls": state.calls, "by_model": state.by_model, "bodies": list(state.bodies),
-            "headers": list(state.headers), "in_flight": state.in_flight,
+            "headers": [{k.decode("latin-1").lower(): v.decode("latin-1") for k, v in h}
+                        for h in state.headers],
+            "in_flight": state.in_flight,
             "max_in_flight": state.max_in_flight}), media_type="application/json")
 
     async def reset_stats(request: Request) -> Response:
@@ -225,7 +263,7 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
         return Response(b"{}", media_type="application/json")
 
     app = Starlette(routes=[
-        Route("/v1/images/generations", generate, methods=["POST"]),
+        Route("/v1/images/generations", AsgiEndpoint(generate), methods=["POST"]),
         Route("/files/{name}.png", files, methods=["GET"]),
         Route("/_control", control, methods=["POST"]),
         Route("/_stats", stats, methods=["GET"]),

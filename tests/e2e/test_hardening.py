@@ -15,6 +15,22 @@ from tests.procs import wait_until
 pytestmark = pytest.mark.e2e
 
 
+def read_answer(sock: socket.socket) -> str:
+    """One whole HTTP answer (head and a Content-Length body), however it is split."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536) or b"\r\n\r\n"
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                   if line.lower().startswith(b"content-length:")), 0)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return (head + b"\r\n\r\n" + body).decode()
+
+
 def test_stalled_body_times_out_with_408(start_gateway: GatewayStarter) -> None:
     gw = start_gateway("embedded", GATEWAY_BODY_READ_TIMEOUT="0.5")
     key = gw.create_key()["key"]
@@ -24,7 +40,7 @@ def test_stalled_body_times_out_with_408(start_gateway: GatewayStarter) -> None:
             + f"Authorization: Bearer {key}\r\n".encode()
             + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\": "
         )
-        answer = sock.recv(65536).decode()
+        answer = read_answer(sock)
     assert answer.startswith("HTTP/1.1 408")
     assert "request_timeout" in answer
 
