@@ -40,7 +40,7 @@ from gateway.services import Services
 from gateway.settings import Settings
 from gateway.store.base import Store
 from gateway.store.types import Limits
-from gateway.upstream import Upstream, create_http_client
+from gateway.upstream import Upstream, create_transport
 
 log = logging.getLogger("gateway")
 
@@ -106,12 +106,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         the_store = store or build_store(settings, clock)
         await the_store.start()
-        http = create_http_client(
-            connect_timeout=settings.upstream_connect_timeout,
-            read_timeout=settings.upstream_read_timeout,
-            max_connections=settings.upstream_max_connections,
-            transport=transport,
-        )
+        http = create_transport(max_connections=settings.upstream_max_connections,
+                                transport=transport)
         try:
             yield {"services": await _services(settings, the_store, registry, http, clock,
                                                metrics)}
@@ -168,7 +164,7 @@ async def _services(
     settings: Settings,
     store: Store,
     registry: Registry,
-    http: httpx.AsyncClient,
+    http: httpx.AsyncBaseTransport,
     clock: Clock,
     metrics: Metrics,
 ) -> Services:
@@ -194,7 +190,9 @@ async def _services(
     upstream_keys = settings.upstream_keys
     upstream = ResilientUpstream(
         Upstream(http, settings.upstream_endpoint,
-                 upstream_keys[0] if upstream_keys else None, other_keys=upstream_keys[1:]),
+                 upstream_keys[0] if upstream_keys else None, other_keys=upstream_keys[1:],
+                 connect_timeout=settings.upstream_connect_timeout,
+                 read_timeout=settings.upstream_read_timeout),
         upstream_keys,
         RetryPolicy(
             max_retries=settings.upstream_max_retries,

@@ -27,7 +27,7 @@ class Services:
     registry: Registry
     images: ImageService
     calendar: Calendar
-    http: httpx.AsyncClient
+    http: httpx.AsyncBaseTransport
     clock: Clock
     metrics: Metrics
 

@@ -8,16 +8,15 @@ import httpx
 import orjson
 import pytest
 
-from gateway.upstream import Failure, Upstream, UpstreamCallError, create_http_client
+from gateway.upstream import Failure, Upstream, UpstreamCallError, create_transport
 
 KEY = "sk-upstream-secret-value"
 ENDPOINT = "https://upstream.test/v1/images/generations"
 
 
 def make(handler: Callable[[httpx.Request], httpx.Response]) -> Upstream:
-    client = create_http_client(connect_timeout=1, read_timeout=1, max_connections=10,
-                                transport=httpx.MockTransport(handler))
-    return Upstream(client, ENDPOINT, KEY)
+    transport = create_transport(max_connections=10, transport=httpx.MockTransport(handler))
+    return Upstream(transport, ENDPOINT, KEY, connect_timeout=1, read_timeout=1)
 
 
 async def call(handler: Callable[[httpx.Request], httpx.Response]) -> UpstreamCallError:
