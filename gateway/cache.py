@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 
 import orjson
 
@@ -73,6 +73,22 @@ def _number(value: str) -> float | None:
         return None
 
 
+EXPIRY_FIELDS = frozenset(("se", "x-amz-date", "x-amz-expires", "x-goog-date",
+                           "x-goog-expires", "expires"))
+
+
+def _expiry_fields(query: str) -> dict[str, str]:
+    """The first non-empty value of each expiry-related query field (names lower-cased);
+    the other fields are skipped without being decoded."""
+    found: dict[str, str] = {}
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        name = name.lower()
+        if name in EXPIRY_FIELDS and name not in found and value:
+            found[name] = unquote_plus(value)
+    return found
+
+
 def url_expiry(url: str, created: float | None) -> float | None:
     """When a signed link stops working, from its query string; None if it cannot be told.
 
@@ -84,7 +100,7 @@ def url_expiry(url: str, created: float | None) -> float | None:
         parts = urlsplit(url)
     except ValueError:
         return None
-    query = {k.lower(): v[0] for k, v in parse_qs(parts.query).items() if v}
+    query = _expiry_fields(parts.query)
     candidates: list[float | None] = []
     if "se" in query:
         candidates.append(_parse_iso(query["se"]))
