@@ -10,7 +10,6 @@ take effect on the next request on every replica.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Iterable
@@ -40,7 +39,7 @@ def generate_id() -> str:
 
 def hash_key(secret: bytes, key: str) -> str:
     """HMAC-SHA256 of the key under the server secret, as hex."""
-    return hmac.new(secret, key.encode(), hashlib.sha256).hexdigest()
+    return hmac.digest(secret, key.encode(), "sha256").hex()
 
 
 def mask(key: str) -> str:
