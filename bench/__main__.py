@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import os
 import platform
 import resource
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -80,8 +82,25 @@ def create_key(gateway: Proc, **limits: int) -> str:
     return key
 
 
+def paired(gateway: Callable[[], WrkResult], direct: Callable[[], WrkResult],
+           repeat: int) -> tuple[WrkResult, WrkResult]:
+    """Run the gateway and the direct load alternately ``repeat`` times; keep the median
+    run (by throughput) of each, so a noisy moment on a shared machine skews neither."""
+    mine: list[WrkResult] = []
+    theirs: list[WrkResult] = []
+    for _ in range(repeat):
+        mine.append(gateway())
+        theirs.append(direct())
+    return median(mine), median(theirs)
+
+
+def median(runs: list[WrkResult]) -> WrkResult:
+    """The run with the median throughput."""
+    return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
+
+
 def scenarios(gateway: Proc, upstream: Proc, mode: str, seconds: float,
-              slow_seconds: float, slow_c: int, full: bool) -> list[Row]:
+              slow_seconds: float, slow_c: int, full: bool, repeat: int) -> list[Row]:
     """The load scenarios for one gateway."""
     fast = create_key(gateway, rpm=1_000_000_000, images_per_day=1_000_000_000)
     refused = create_key(gateway, rpm=1)
@@ -97,14 +116,22 @@ def scenarios(gateway: Proc, upstream: Proc, mode: str, seconds: float,
         plan.append(("refused", 32, False, refused))
     for name, c, unique, key in plan:
         prompt = "hit" if name == "hit" else "bench"
-        mine = run(gw, key, connections=c, seconds=seconds, unique=unique, prompt=prompt)
         theirs_key = "wrong-key" if name == "refused" else UPSTREAM_KEY
-        theirs = run(direct, theirs_key, connections=c, seconds=seconds, unique=unique)
+        mine, theirs = paired(
+            functools.partial(run, gw, key, connections=c, seconds=seconds, unique=unique,
+                              prompt=prompt),
+            functools.partial(run, direct, theirs_key, connections=c, seconds=seconds,
+                              unique=unique),
+            repeat)
         rows.append(Row(name, mode, c, mine, theirs))
     if full:
         httpx.post(f"{upstream.url}/_control", json={"latency": 2.0}, timeout=5)
-        mine = run(gw, fast, connections=slow_c, seconds=slow_seconds, unique=True)
-        theirs = run(direct, UPSTREAM_KEY, connections=slow_c, seconds=slow_seconds, unique=True)
+        mine, theirs = paired(
+            functools.partial(run, gw, fast, connections=slow_c, seconds=slow_seconds,
+                              unique=True),
+            functools.partial(run, direct, UPSTREAM_KEY, connections=slow_c,
+                              seconds=slow_seconds, unique=True),
+            repeat)
         httpx.post(f"{upstream.url}/_control", json={"latency": 0.0}, timeout=5)
         rows.append(Row("slow 2s", mode, slow_c, mine, theirs))
     return rows
@@ -113,7 +140,7 @@ def scenarios(gateway: Proc, upstream: Proc, mode: str, seconds: float,
 def table(rows: list[Row]) -> str:
     """The human-readable result."""
     head = (f"{'scenario':<9} {'mode':<9} {'c':>5} {'gw rps':>9} {'direct rps':>10} "
-            f"{'ratio':>6} {'gw p50':>8} {'gw p99':>8} {'dir p50':>8} {'dir p99':>8} "
+            f"{'ratio':>6} {'gw p50':>8} {'gw p99':>8} {'dir p50':>8} {'dir p99':>8} {'+p50':>7} "
             f"{'non2xx':>7} {'sockerr':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
@@ -124,6 +151,7 @@ def table(rows: list[Row]) -> str:
             f"{(d.rps if d else 0):>10.0f} {(f'{ratio:.2f}' if ratio else '-'):>6} "
             f"{r.gateway.p50_ms:>8.2f} {r.gateway.p99_ms:>8.2f} "
             f"{(d.p50_ms if d else 0):>8.2f} {(d.p99_ms if d else 0):>8.2f} "
+            f"{(r.gateway.p50_ms - d.p50_ms if d else 0):>7.2f} "
             f"{r.gateway.non_2xx:>7} {r.gateway.socket_errors:>7}")
     return "\n".join(lines)
 
@@ -133,10 +161,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="about a second per scenario")
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
+    parser.add_argument("--repeat", type=int, default=None,
+                        help="runs per figure, median kept (default 3; 1 with --smoke)")
     args = parser.parse_args(argv)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     full = not args.smoke
+    repeat = args.repeat or (3 if full else 1)
     seconds, slow_seconds, slow_c = (10.0, 20.0, 1000) if full else (1.0, 3.0, 50)
     idle = after = startup = float("nan")
     rows: list[Row] = []
@@ -153,21 +184,26 @@ def main(argv: list[str] | None = None) -> int:
         gateway, startup = start_gateway(upstream, {"GATEWAY_REDIS_URL": redis_url})
         procs.append(gateway)
         idle = rss_mb(gateway.popen.pid)
-        rows += scenarios(gateway, upstream, "redis", seconds, slow_seconds, slow_c, True)
+        rows += scenarios(gateway, upstream, "redis", seconds, slow_seconds, slow_c, True,
+                          repeat)
         after = rss_mb(gateway.popen.pid)
         store = Path(tempfile.mkdtemp(prefix="bench-store-")) / "store.json"
         embedded, _ = start_gateway(upstream, {"GATEWAY_STORE_PATH": str(store)})
         procs.append(embedded)
-        rows += scenarios(embedded, upstream, "embedded", seconds, slow_seconds, slow_c, False)
+        rows += scenarios(embedded, upstream, "embedded", seconds, slow_seconds, slow_c,
+                          False, repeat)
     finally:
         for proc in reversed(procs):
             proc.stop()
     print(table(rows))
+    print(f"latencies in ms; +p50 = gateway median minus direct median; each figure is the "
+          f"median of {repeat} run(s)")
     print(f"gateway RSS idle {idle:.1f} MB, after runs {after:.1f} MB; "
           f"start to ready {startup:.2f} s")
     result: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": platform.machine(), "cpus": os.cpu_count(), "smoke": args.smoke,
+        "repeat": repeat,
         "rows": [{**asdict(r), "ratio": r.ratio()} for r in rows],
         "rss_idle_mb": idle, "rss_after_mb": after, "startup_seconds": startup,
     }
