@@ -93,6 +93,7 @@ class RedisStore(Store):
         self._pipe = pipe
         self._p = prefix
         self._scripts: dict[str, Script] = {}
+        self._names: dict[tuple[str, str, str], list[str]] = {}
 
     @classmethod
     def from_url(cls, url: str, *, socket_timeout: float = 5.0, connect_timeout: float = 5.0,
@@ -170,11 +171,21 @@ class RedisStore(Store):
         return [f"{p}tat:{key_id}:rpm", f"{p}tat:{key_id}:ipm",
                 f"{p}q:{key_id}:d:{window.day}", f"{p}q:{key_id}:m:{window.month}"]
 
+    def _key_names(self, kid: str, w: Window) -> list[str]:
+        """The eight per-key names of an admission, built once per key and day."""
+        found = self._names.get((kid, w.day, w.month))
+        if found is None:
+            if len(self._names) > 10_000:
+                self._names.clear()
+            p = self._p
+            found = self._names[kid, w.day, w.month] = [
+                f"{p}keyver:{kid}", *self._limit_keys(kid, w), f"{p}res:{kid}",
+                f"{p}resinfo:{kid}", f"{p}usage:{kid}:{w.day}"]
+        return found
+
     async def admit(self, request: AdmitRequest) -> Decision:
         p, kid, w, lim = self._p, request.key_id, request.window, request.limits
-        keys = [f"{p}keyver:{kid}", *self._limit_keys(kid, w), f"{p}res:{kid}",
-                f"{p}resinfo:{kid}", f"{p}usage:{kid}:{w.day}",
-                f"{p}cache:{request.cache_key or ''}",
+        keys = [*self._key_names(kid, w), f"{p}cache:{request.cache_key or ''}",
                 f"{p}{flight_lock(request.cache_key or '')}"]
         lock_ms = 0
         if request.cache_key and request.flight_ttl is not None:
