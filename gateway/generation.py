@@ -45,6 +45,7 @@ from gateway.upstream import UpstreamCallError
 log = logging.getLogger("gateway.generation")
 
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
+MAX_PENDING = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,10 @@ class ImageService:
                 record, key, prepared.images, lookup, window, reservation
             )
         except StoreUnavailable:
+            # The admission may have run with its reply lost: give back whatever it
+            # reserved (and the lock it took) once the store answers again.
+            lock = flight_lock(lookup) if lookup is not None else None
+            self._settle_later(record, reservation, 0, window, {}, lock)
             if not self._may_fail_open(record):
                 raise
             log.warning("store unavailable: admitting without limits (fail-open)")
@@ -247,20 +252,36 @@ class ImageService:
                                      record.limits, cache=write, flight=lock)
         except StoreUnavailable:
             log.warning("store unavailable: settlement will be retried")
-            task = asyncio.create_task(self._settle_later(record, reservation, images, window,
-                                                          usage, lock))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+            self._settle_later(record, reservation, images, window, usage, lock)
 
-    async def _settle_later(self, record: KeyRecord, reservation: str, images: int,
+    def _settle_later(self, record: KeyRecord, reservation: str, images: int,
+                      window: Window, usage: dict[str, int], lock: str | None) -> None:
+        """Retry a settlement in the background until the store answers.
+
+        At most ``MAX_PENDING`` wait at once (a long outage under load must not grow
+        without bound); past that, the reservation's own expiry gives its images back.
+        """
+        if len(self._pending) >= MAX_PENDING:
+            return
+        task = asyncio.create_task(self._retry_settle(record, reservation, images, window,
+                                                      usage, lock))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _retry_settle(self, record: KeyRecord, reservation: str, images: int,
                             window: Window, usage: dict[str, int], lock: str | None) -> None:
+        """Retries are marked as such (the lost attempt may have run, and must not count
+        twice) and stop when the reservation expires: a reservation no longer held is
+        then known to have been closed by the lost attempt."""
         delay = 0.2
-        deadline = asyncio.get_running_loop().time() + self._options.reservation_ttl
-        while asyncio.get_running_loop().time() < deadline:
+        loop = asyncio.get_running_loop()
+        left = self._options.reservation_ttl - (self._clock() - window.now)
+        deadline = loop.time() + left
+        while loop.time() + delay < deadline:
             await asyncio.sleep(delay)
             try:
                 await self._store.settle(record.id, reservation, images, window, usage,
-                                         record.limits, flight=lock)
+                                         record.limits, flight=lock, retry=True)
             except StoreUnavailable:
                 delay = min(5.0, delay * 2)
                 continue

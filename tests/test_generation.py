@@ -54,6 +54,47 @@ def test_a_failed_settlement_still_answers_and_is_counted_later() -> None:
         wait_until(counted, timeout=10)
 
 
+class AdmitReplyLost(MemoryStore):
+    """The first admission runs in the store, but its reply never reaches the gateway."""
+
+    lost = False
+    leaders: list[bool]
+
+    async def admit(self, request: AdmitRequest) -> Decision:
+        decision = await super().admit(request)
+        self.leaders.append(decision.leader)
+        if not self.lost:
+            self.lost = True
+            raise StoreUnavailable()
+        return decision
+
+
+def test_an_admission_whose_reply_was_lost_gives_its_images_and_lock_back() -> None:
+    settings = Settings(admin_token=SecretStr(ADMIN), upstream_api_key=SecretStr("k"),
+                        cache_wait_seconds=1)
+    store = AdmitReplyLost(None, cache_max_bytes=1000)
+    store.leaders = []
+    app = create_app(settings, store=store, transport=httpx.MockTransport(upstream))
+    with TestClient(app) as client:
+        admin = {"authorization": f"Bearer {ADMIN}"}
+        created = client.post("/admin/keys", json={"name": "t", "images_per_day": 1},
+                              headers=admin).json()
+        auth = {"authorization": f"Bearer {created['key']}"}
+        body = {"model": "dall-e-2", "prompt": "same prompt"}
+        lost = client.post("/v1/images/generations", json=body, headers=auth)
+        assert lost.status_code == 503
+        answers: list[httpx.Response] = []
+
+        def admitted() -> bool:
+            answers.append(client.post("/v1/images/generations", json=body, headers=auth))
+            return answers[-1].status_code != 429
+
+        wait_until(admitted, timeout=10, what="the lost reservation to be given back")
+        assert answers[-1].status_code == 201
+        assert answers[-1].headers["x-cache"] == "MISS"
+        assert store.leaders[0] and store.leaders[-1], "the lost admission's lock was freed"
+
+
 class DeadStore(MemoryStore):
     """Keys can be read (from the in-process cache), but every decision fails."""
 

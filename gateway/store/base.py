@@ -105,8 +105,14 @@ class Store(abc.ABC):
         *,
         cache: CacheWrite | None = None,
         flight: str | None = None,
+        retry: bool = False,
     ) -> None:
         """Close a reservation: ``images`` were really generated (0 gives it all back).
+
+        ``retry`` marks a repeat of a call whose reply was lost (the store failed while it
+        ran, so it may or may not have taken effect). A reservation that is no longer held
+        was then closed by that earlier call, or was never made (an admission whose reply
+        was lost may not have run): change nothing, so nothing is counted twice.
 
         ``limits`` are the key's current limits, used only when the reservation has already
         expired (its images are then counted afresh against ``images_per_minute``).

@@ -257,9 +257,11 @@ class MemoryStore(Store):
     async def settle(self, key_id: str, reservation_id: str, images: int, window: Window,
                      usage: Mapping[str, int] | None = None,
                      limits: Limits | None = None, *, cache: CacheWrite | None = None,
-                     flight: str | None = None) -> None:
+                     flight: str | None = None, retry: bool = False) -> None:
         res = self._reservations.get(key_id, {}).pop(reservation_id, None)
         if res is None:
+            if retry:
+                return
             res = _Reservation(0, window.day, window.month,
                                limits.images_per_minute if limits else None, 0)
         self._release(key_id, res, images, window.now)

@@ -218,7 +218,7 @@ class RedisStore(Store):
     async def settle(self, key_id: str, reservation_id: str, images: int, window: Window,
                      usage: Mapping[str, int] | None = None,
                      limits: Limits | None = None, *, cache: CacheWrite | None = None,
-                     flight: str | None = None) -> None:
+                     flight: str | None = None, retry: bool = False) -> None:
         p = self._p
         ipm = limits.images_per_minute if limits else None
         write: list[Any] = [0, "", "", "", 0]
@@ -238,7 +238,7 @@ class RedisStore(Store):
             f"{p}{flight or ''}",
         ], [reservation_id, images, repr(window.now), window.day, window.month, _limit(ipm),
             repr(window.day_ends_in), repr(window.month_ends_in), USAGE_TTL, *write,
-            1 if flight else 0, *extra])
+            1 if flight else 0, 1 if retry else 0, *extra])
 
     async def limit_states(self, key_id: str, limits: Limits,
                            window: Window) -> dict[str, LimitState]:

@@ -141,6 +141,28 @@ async def test_expired_reservation_is_reclaimed_and_late_settle_counts(store: St
     assert states["images_per_day"].remaining == 0
 
 
+async def test_retried_settle_counts_once(store: Store) -> None:
+    record = await make_key(store, Limits(images_per_day=5))
+    await admit(store, record, 2, rid="a")
+    await store.settle(record.id, "a", 2, window(), {"cache_misses": 1})
+    await store.settle(record.id, "a", 2, window(), {"cache_misses": 1}, retry=True)
+    await store.settle(record.id, "never-admitted", 0, window(), retry=True)
+    states = await store.limit_states(record.id, record.limits, window())
+    assert states["images_per_day"].remaining == 3
+    usage = await store.usage(record.id, ["2027-01-15"])
+    assert usage[0].counters == {"requests": 1, "images": 2, "cache_misses": 1}
+
+
+async def test_retried_release_gives_back_a_held_reservation(store: Store) -> None:
+    record = await make_key(store, Limits(images_per_day=2))
+    assert (await admit(store, record, 2, rid="lost-reply", cache_key="key_1:q",
+                        flight_ttl=60)).leader
+    await store.settle(record.id, "lost-reply", 0, window(), flight="flight:key_1:q",
+                       retry=True)
+    assert (await admit(store, record, 2, rid="b")).outcome is Outcome.ADMITTED
+    assert await store.flight_acquire("flight:key_1:q", "c", 60)
+
+
 async def test_cache_hit_uses_rpm_but_no_images(store: Store) -> None:
     record = await make_key(store, Limits(rpm=2, images_per_day=1))
     entry = CacheEntry(b'{"data":[1]}', T0, T0 + 100, 1)

@@ -5,12 +5,16 @@
 -- ARGV: 1 reservation id, 2 images, 3 now, 4 day, 5 month, 6 images/min limit now (-1),
 --       7 seconds to day end, 8 seconds to month end, 9 usage ttl,
 --       10 cache ttl in ms (0 = write nothing), 11 body, 12 stored at, 13 expires at,
---       14 cached images, 15 release the lock (1/0), 16.. usage name, value
+--       14 cached images, 15 release the lock (1/0),
+--       16 a retry of a call whose reply was lost (1/0): if the reservation is no longer
+--          held, that call closed it (or it was never made), so change nothing,
+--       17.. usage name, value
 local PERIOD = 60
 local now = tonumber(ARGV[3])
 local images = tonumber(ARGV[2])
 local member = redis.call('HGET', KEYS[2], ARGV[1])
 local reserved, rday, rmonth, rlimit = 0, ARGV[4], ARGV[5], tonumber(ARGV[6])
+if not member and ARGV[16] == '1' then return 0 end
 if member then
   local _, units, d, m, l = string.match(member, '^([^|]*)|(%d+)|([^|]*)|([^|]*)|(-?%d+)$')
   reserved, rday, rmonth, rlimit = tonumber(units), d, m, tonumber(l)
@@ -34,7 +38,7 @@ if delta ~= 0 then
   end
 end
 redis.call('HINCRBY', KEYS[6], 'images', images)
-for i = 16, #ARGV, 2 do
+for i = 17, #ARGV, 2 do
   redis.call('HINCRBY', KEYS[6], ARGV[i], ARGV[i + 1])
 end
 redis.call('EXPIRE', KEYS[6], tonumber(ARGV[9]))
