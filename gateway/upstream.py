@@ -3,7 +3,7 @@
 Client headers are never forwarded: the upstream request is built from scratch with the
 gateway's own upstream key, so the client's Authorization, cookies and hop-by-hop headers
 cannot leak. Every transport failure is classified here, at the boundary, into the
-gateway's own errors; nothing from httpx or aiohttp escapes this module.
+gateway's own errors; nothing from httpx or the sockets escapes this module.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from gateway.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
+from gateway.transport import PooledTransport, timeouts
 
 
 class Failure(enum.Enum):
@@ -69,31 +70,15 @@ class UpstreamCallError(Exception):
 def create_transport(*, max_connections: int,
                      transport: httpx.AsyncBaseTransport | None = None
                      ) -> httpx.AsyncBaseTransport:
-    """The one pooled transport of the process: aiohttp's, under httpx's request and
-    response types, unless a test passes its own (an ``httpx.MockTransport``)."""
+    """The one pooled transport of the process (:mod:`gateway.transport`), unless a test
+    passes its own (an ``httpx.MockTransport``)."""
     if transport is not None:
         return transport
-    from httpx_aiohttp import AiohttpTransport
-
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=256)
-    return AiohttpTransport(limits=limits, trust_env=False)
+    return PooledTransport(max_connections=max_connections)
 
 
 def _classify(exc: httpx.TransportError) -> Failure:
-    """Tell connect failures (nothing reached the upstream) from later ones.
-
-    The aiohttp transport maps every connection error to ``ConnectTimeout``, so the
-    original exception (``__cause__``) decides when it is there.
-    """
-    cause = exc.__cause__
-    if cause is not None:
-        import aiohttp
-
-        if isinstance(cause, aiohttp.ClientConnectorError | ConnectionRefusedError):
-            return Failure.CONNECT
-        if isinstance(cause, aiohttp.ServerTimeoutError | TimeoutError):
-            return Failure.TIMEOUT
-        return Failure.BROKEN
+    """Tell connect failures (nothing reached the upstream) from later ones."""
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
         return Failure.CONNECT
     if isinstance(exc, httpx.TimeoutException):
@@ -140,8 +125,7 @@ class Upstream:
         self._url = httpx.URL(endpoint)
         self._api_key = api_key
         self._all_keys = tuple(k for k in (api_key, *other_keys) if k)
-        self._timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout,
-                                      write=read_timeout, pool=connect_timeout).as_dict()
+        self._timeout = timeouts(connect_timeout, read_timeout)
 
     def _scrub(self, text: str) -> str:
         for key in self._all_keys:
