@@ -33,7 +33,7 @@ from gateway.generation import Generated, GenerationOptions, ImageService
 from gateway.hotpath import GatewayApp
 from gateway.keys import KeyService
 from gateway.metrics import Metrics
-from gateway.middleware import RequestContext
+from gateway.middleware import AccessLog, RequestContext
 from gateway.openapi import build_openapi
 from gateway.registry import Registry
 from gateway.resilience import ResilientUpstream, RetryPolicy
@@ -121,7 +121,9 @@ def create_app(
             await http.aclose()
             await the_store.aclose()
 
-    generations = Route("/v1/images/generations", images.Generations(), methods=["POST"])
+    access = AccessLog(metrics)
+    generations = Route("/v1/images/generations", images.Generations(access),
+                        methods=["POST"])
     routes = [
         generations,
         Route("/v1/models", models.list_models, methods=["GET"]),
@@ -139,11 +141,11 @@ def create_app(
         Route("/metrics", health.metrics, methods=["GET"]),
         Route("/openapi.json", openapi_route, methods=["GET"]),
     ]
-    middleware = [Middleware(RequestContext, metrics=metrics)]
+    outer = []
     if settings.cors_origin_list:
         from starlette.middleware.cors import CORSMiddleware
 
-        middleware.append(Middleware(
+        outer.append(Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origin_list,
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
@@ -156,7 +158,8 @@ def create_app(
         ))
     return GatewayApp(
         hot_route=generations,
-        outer=middleware,
+        outer=outer,
+        context=[Middleware(RequestContext, access=access)],
         routes=routes,
         exception_handlers={
             GatewayError: _gateway_error,

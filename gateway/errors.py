@@ -179,12 +179,14 @@ class UpstreamRejected(GatewayError):
         self.status = status
 
 
+def render(exc: GatewayError, headers: Mapping[str, str] | None = None
+           ) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and OpenAI-shaped JSON body for ``exc``, merging extra ``headers``."""
+    merged = {**exc.headers, **headers} if headers else exc.headers
+    return exc.status, merged, orjson.dumps(exc.body())
+
+
 def error_response(exc: GatewayError, headers: Mapping[str, str] | None = None) -> Response:
-    """Render ``exc`` as an OpenAI-shaped JSON response, merging extra ``headers``."""
-    merged = {**exc.headers, **(headers or {})}
-    return Response(
-        orjson.dumps(exc.body()),
-        status_code=exc.status,
-        headers=merged,
-        media_type="application/json",
-    )
+    """``exc`` as a Starlette response (see :func:`render`)."""
+    status, merged, body = render(exc, headers)
+    return Response(body, status_code=status, headers=merged, media_type="application/json")

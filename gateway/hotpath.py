@@ -1,79 +1,64 @@
-"""The busiest route served in front of Starlette's own layers.
+"""The busiest route served in front of Starlette's own layers and the gateway's middleware.
 
-Starlette wraps every request in its server-error and exception middleware and walks the
-router; for ``POST /v1/images/generations`` that costs a sixth of a cache hit and buys
-nothing the route needs. :class:`GatewayApp` is Starlette with one change: its middleware
-stack first looks at the request, sends that one route straight to its endpoint (rendering
-errors with the app's own exception handlers), and hands everything else to the usual
-stack. The gateway's own middleware wraps both.
+Starlette wraps every request in its error and exception middleware and walks the router,
+and the access-log middleware wraps ``send``; for ``POST /v1/images/generations`` that cost
+a sixth of a cache hit and bought nothing the endpoint cannot do itself. :class:`GatewayApp`
+is Starlette with one change: the top of its stack sends that one route (exact path and
+method) straight to its endpoint, which then owns its request id, access log, metrics and
+error rendering; everything else goes through ``context`` middleware and the usual stack.
+``outer`` middleware (CORS) wraps both: the hot endpoint, and the usual stack inside
+``context`` (so a CORS preflight is still logged).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-Handler = Callable[[Request, Exception], Awaitable[Response]]
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class HotPath:
     """Pure ASGI: one exact route to its endpoint, the rest to ``app``."""
 
-    def __init__(self, app: ASGIApp, route: Route, handlers: Mapping[Any, Handler]) -> None:
+    def __init__(self, app: ASGIApp, route: Route, endpoint: ASGIApp) -> None:
         self.app = app
         self.route = route
+        self.endpoint = endpoint
+        self.path = route.path
         self.methods = route.methods or set()
-        self.handlers = handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope["path"] != self.route.path
-                or scope["method"] not in self.methods):
-            await self.app(scope, receive, send)
+        if scope["type"] == "http" and scope["path"] == self.path and (
+                scope["method"] in self.methods):
+            scope["route"] = self.route
+            await self.endpoint(scope, receive, send)
             return
-        scope["route"] = self.route
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = True
-            await send(message)
-
-        try:
-            await self.route.app(scope, receive, tracked)
-        except Exception as exc:
-            if started:
-                raise
-            response = await self.handler(exc)(Request(scope, receive), exc)
-            await response(scope, receive, send)
-
-    def handler(self, exc: Exception) -> Handler:
-        """The most specific registered handler for ``exc``, as Starlette would choose."""
-        for kind in type(exc).__mro__:
-            if kind in self.handlers:
-                return self.handlers[kind]
-        raise exc
+        await self.app(scope, receive, send)
 
 
 class GatewayApp(Starlette):
-    """Starlette whose hot route skips the framework's layers; ``outer`` middleware (the
-    gateway's own) wraps every request, hot or not."""
+    """Starlette whose hot route skips the framework's layers and ``context`` middleware;
+    ``outer`` middleware sees every request, hot or not."""
 
-    def __init__(self, *, hot_route: Route, outer: Sequence[Middleware],
-                 **kwargs: Any) -> None:
+    def __init__(self, *, hot_route: Route, outer: Sequence[Middleware] = (),
+                 context: Sequence[Middleware] = (), **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.hot_route = hot_route
         self.outer = list(outer)
+        self.context = list(context)
 
     def build_middleware_stack(self) -> ASGIApp:
-        app: ASGIApp = HotPath(super().build_middleware_stack(), self.hot_route,
-                               self.exception_handlers)
-        for cls, args, kwargs in reversed(self.outer):
-            app = cls(app, *args, **kwargs)
-        return app
+        cold = _wrap(super().build_middleware_stack(), [*self.context, *self.outer])
+        return HotPath(cold, self.hot_route, _wrap(self.hot_route.app, self.outer))
+
+
+def _wrap(app: ASGIApp, middleware: Sequence[Middleware]) -> ASGIApp:
+    """``app`` inside ``middleware``, the first one outermost."""
+    for cls, args, kwargs in reversed(middleware):
+        app = cls(app, *args, **kwargs)
+    return app
+

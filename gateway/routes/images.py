@@ -1,27 +1,82 @@
 """``POST /v1/images/generations``: the OpenAI-compatible generation endpoint.
 
-The busiest route, so it is a plain ASGI app: it reads the few headers it needs straight
-from the scope and sends its answer without building Request or Response objects. Errors
-are raised as usual and rendered by the app's exception handlers.
+The busiest route, so it is a plain ASGI app served in front of the middleware
+(:mod:`gateway.hotpath`): it reads the few headers it needs straight from the scope, sends
+its answer without building Request or Response objects, and does for itself what the
+middleware does for the other routes (request id, access log, metrics, error rendering).
 """
 
 from __future__ import annotations
 
+import logging
+import time
+
 from starlette.types import Receive, Scope, Send
 
 from gateway.cache import CacheControl
-from gateway.errors import InvalidRequest
+from gateway.disconnect import ClientGone
+from gateway.errors import GatewayError, InvalidRequest, render
+from gateway.generation import GenerationResult
 from gateway.http import bearer_token, parse_object, read_body
+from gateway.middleware import AccessLog
 from gateway.services import Services
 
+log = logging.getLogger("gateway")
 WANTED = frozenset((b"authorization", b"cache-control", b"x-gateway-raw-response",
                     b"content-length"))
+CLIENT_CLOSED = 499
 
 
 class Generations:
     """Authenticate, validate, admit, and answer from the cache or the upstream."""
 
+    def __init__(self, access: AccessLog) -> None:
+        self.access = access
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = self.access.request_id(scope)
+        status = 500
+        try:
+            try:
+                result = await self.generate(scope, receive)
+            except ClientGone:
+                status = CLIENT_CLOSED
+                return
+            except GatewayError as exc:
+                status = await self.refuse(scope, send, exc, request_id)
+                return
+            except Exception as exc:
+                log.error("unexpected error", exc_info=exc)
+                status = await self.refuse(scope, send, GatewayError(
+                    "The gateway hit an unexpected error; it was logged."), request_id)
+                return
+            status = result.status
+            head = [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(result.body)).encode()),
+                    (b"x-cache", result.cache.encode()),
+                    (b"x-request-id", request_id.encode())]
+            head += [(k.encode(), v.encode()) for k, v in result.headers.items()]
+            await send({"type": "http.response.start", "status": status, "headers": head})
+            await send({"type": "http.response.body", "body": result.body})
+        finally:
+            self.access.done(scope, status, started)
+
+    async def refuse(self, scope: Scope, send: Send, exc: GatewayError,
+                     request_id: str) -> int:
+        """Send ``exc`` in OpenAI's shape; its status."""
+        scope["state"]["error_code"] = exc.code
+        status, headers, body = render(exc)
+        head = [(b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode())]
+        head += [(k.encode(), v.encode()) for k, v in headers.items()]
+        await send({"type": "http.response.start", "status": status, "headers": head})
+        await send({"type": "http.response.body", "body": body})
+        return status
+
+    async def generate(self, scope: Scope, receive: Receive) -> GenerationResult:
+        """The answer to one request, or a raised GatewayError."""
         state = scope["state"]
         svc: Services = state["services"]
         headers: dict[bytes, str] = {}
@@ -61,9 +116,4 @@ class Generations:
         state["metric_model"] = result.model
         state["upstream_seconds"] = result.upstream_seconds
         svc.metrics.cache_result(result.cache)
-        out = [(b"content-type", b"application/json"),
-               (b"content-length", str(len(result.body)).encode()),
-               (b"x-cache", result.cache.encode())]
-        out += [(k.encode(), v.encode()) for k, v in result.headers.items()]
-        await send({"type": "http.response.start", "status": result.status, "headers": out})
-        await send({"type": "http.response.body", "body": result.body})
+        return result
