@@ -85,7 +85,8 @@ def _expiry_fields(query: str) -> dict[str, str]:
         name, _, value = part.partition("=")
         name = name.lower()
         if name in EXPIRY_FIELDS and name not in found and value:
-            found[name] = unquote_plus(value)
+            value = value.replace("%3A", ":").replace("%3a", ":")
+            found[name] = unquote_plus(value) if "%" in value or "+" in value else value
     return found
 
 
@@ -96,11 +97,7 @@ def url_expiry(url: str, created: float | None) -> float | None:
     ``X-Goog-Date``+``X-Goog-Expires``, CloudFront ``Expires=``. A DALL-E blob link whose
     expiry cannot be read is taken to live 60 minutes after ``created``.
     """
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return None
-    query = _expiry_fields(parts.query)
+    query = _expiry_fields(url.partition("?")[2].partition("#")[0])
     candidates: list[float | None] = []
     if "se" in query:
         candidates.append(_parse_iso(query["se"]))
@@ -115,10 +112,13 @@ def url_expiry(url: str, created: float | None) -> float | None:
     found = [c for c in candidates if c is not None]
     if found:
         return min(found)
-    host = (parts.hostname or "").lower()
-    if created is not None and host.endswith(DALLE_HOSTS):
-        return created + DALLE_LINK_LIFETIME
-    return None
+    if created is None:
+        return None
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
+    return created + DALLE_LINK_LIFETIME if host.endswith(DALLE_HOSTS) else None
 
 
 @dataclass(frozen=True, slots=True)

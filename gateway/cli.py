@@ -75,6 +75,7 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         "access_log": False,
         "timeout_graceful_shutdown": 30,
         "server_header": False,
+        "proxy_headers": False,
     }
     if settings.workers == 1:
         uvicorn.run(app, **common)

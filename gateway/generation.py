@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +24,7 @@ from gateway.clock import Clock
 from gateway.disconnect import Gone, unless_gone
 from gateway.errors import PermissionDenied, StoreUnavailable
 from gateway.flight import Followed, SingleFlight
+from gateway.ids import Ids
 from gateway.keys import KeyService
 from gateway.metrics import Metrics
 from gateway.registry import Registry
@@ -110,6 +110,7 @@ class ImageService:
         self._options = options
         self._metrics = metrics
         self._pending: set[asyncio.Task[None]] = set()
+        self._ids = Ids()
 
     async def generate(
         self,
@@ -140,7 +141,7 @@ class ImageService:
         ckey = cache_key(scope, prepared.cache_fields) if use_cache else None
         lookup = ckey if cache_control.lookup else None
         window = self._calendar.window()
-        reservation = secrets.token_hex(8)
+        reservation = self._ids()
         try:
             decision, record = await self._admit(
                 record, key, prepared.images, lookup, window, reservation

@@ -60,6 +60,7 @@ class Metrics:
                                   ["route"], buckets=BUCKETS, registry=registry)
 
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._kinds: dict[tuple[str, int, str, str | None], tuple[Any, Any, Any, Any]] = {}
 
     def child(self, metric: Counter | Histogram, *labels: str) -> Any:
         """``metric.labels(*labels)``, remembered: label lookups cost more than the counting."""
@@ -76,12 +77,20 @@ class Metrics:
     def request_done(self, route: str, status: int, model: str, elapsed: float,
                      upstream: float, code: str | None) -> None:
         """Everything the metrics record about one finished request."""
-        self.child(self.requests, route, str(status), model).inc()
-        self.child(self.duration, route).observe(elapsed)
-        self.child(self.overhead, route).observe(max(0.0, elapsed - upstream))
-        reason = self.refusal_reason(status, code)
-        if reason is not None:
-            self.child(self.refusals, reason).inc()
+        kind = (route, status, model, code)
+        found = self._kinds.get(kind)
+        if found is None:
+            reason = self.refusal_reason(status, code)
+            found = self._kinds[kind] = (
+                self.child(self.requests, route, str(status), model),
+                self.child(self.duration, route), self.child(self.overhead, route),
+                None if reason is None else self.child(self.refusals, reason))
+        requests, duration, overhead, refusals = found
+        requests.inc()
+        duration.observe(elapsed)
+        overhead.observe(max(0.0, elapsed - upstream))
+        if refusals is not None:
+            refusals.inc()
 
     def refusal_reason(self, status: int, code: str | None) -> str | None:
         """The refusal label for an error answer, if it is one."""

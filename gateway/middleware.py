@@ -7,30 +7,18 @@ middleware and applies it itself (see :mod:`gateway.hotpath`).
 
 from __future__ import annotations
 
-import itertools
 import logging
-import os
 import re
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.ids import Ids
 from gateway.metrics import Metrics
 
 log = logging.getLogger("gateway.access")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-
-
-class Ids:
-    """Unique ids without a system call each: a random per-process prefix and a counter."""
-
-    def __init__(self) -> None:
-        self._prefix = os.urandom(8).hex()
-        self._counter = itertools.count(1)
-
-    def __call__(self) -> str:
-        return f"{self._prefix}{next(self._counter):08x}"
 
 
 class AccessLog:

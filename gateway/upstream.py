@@ -123,6 +123,7 @@ class Upstream:
                  connect_timeout: float = 5.0, read_timeout: float = 120.0) -> None:
         self._transport = transport
         self._url = httpx.URL(endpoint)
+        self._host = self._url.netloc.decode("ascii")
         self._api_key = api_key
         self._all_keys = tuple(k for k in (api_key, *other_keys) if k)
         self._timeout = timeouts(connect_timeout, read_timeout)
@@ -139,15 +140,20 @@ class Upstream:
         ``api_key`` overrides the default upstream key (key rotation).
         """
         api_key = api_key or self._api_key
+        content = orjson.dumps(body)
         headers = {
+            "host": self._host,
             "content-type": "application/json",
+            "content-length": str(len(content)),
             "accept": "application/json",
             "user-agent": f"imagegw/{__version__}",
             "x-request-id": request_id,
         }
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
-        request = httpx.Request("POST", self._url, headers=headers, content=orjson.dumps(body),
+        # ``stream=`` with every header given: httpx then works out none of them itself.
+        request = httpx.Request("POST", self._url, headers=headers,
+                                stream=httpx.ByteStream(content),
                                 extensions={"timeout": self._timeout})
         try:
             response = await self._transport.handle_async_request(request)

@@ -36,6 +36,8 @@ async def test_sends_only_its_own_headers_and_the_body() -> None:
     assert answer.status == 201 and answer.body == {"created": 1, "data": [{"url": "u"}]}
     request = seen[0]
     assert str(request.url) == ENDPOINT
+    assert request.headers["host"] == "upstream.test"
+    assert request.headers["content-length"] == str(len(request.content))
     assert request.headers["authorization"] == f"Bearer {KEY}"
     assert request.headers["x-request-id"] == "r1"
     assert orjson.loads(request.content) == {"model": "m", "prompt": "p", "quality": "hd"}

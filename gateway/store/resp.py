@@ -84,9 +84,11 @@ class _Connection(asyncio.Protocol):
         self._timeout = timeout
         self._transport: asyncio.Transport | None = None
         self._reader = hiredis.Reader()
-        self._waiting: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self._waiting: collections.deque[tuple[asyncio.Future[Any], float]] = (
+            collections.deque())
         self._out: list[bytes] = []
         self._heard = loop.time()
+        self._watch: asyncio.TimerHandle | None = None
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -103,7 +105,7 @@ class _Connection(asyncio.Protocol):
             if not waiting:
                 self.fail(RedisConnectionError("Redis sent a reply nobody asked for."))
                 return
-            future = waiting.popleft()
+            future, _ = waiting.popleft()
             if future.done():
                 continue
             if isinstance(reply, hiredis.ReplyError):
@@ -121,12 +123,13 @@ class _Connection(asyncio.Protocol):
     def send(self, packed: bytes) -> asyncio.Future[Any]:
         """Queue one packed command; its reply resolves the returned future."""
         future = self._loop.create_future()
-        self._waiting.append(future)
+        now = self._loop.time()
+        self._waiting.append((future, now))
         if not self._out:
             self._loop.call_soon(self._flush)
         self._out.append(packed)
-        timer = self._loop.call_later(self._timeout, self._expire, future, self._loop.time())
-        future.add_done_callback(lambda _: timer.cancel())
+        if self._watch is None:
+            self._watch = self._loop.call_at(now + self._timeout, self._expire)
         return future
 
     def _flush(self) -> None:
@@ -134,23 +137,32 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None and not self.closed:
             self._transport.write(b"".join(out))
 
-    def _expire(self, future: asyncio.Future[Any], sent: float) -> None:
-        """Fail a command with no reply in time. If Redis has said nothing at all since it
-        was sent, the connection is dead or Redis is stuck: fail everything on it."""
-        if future.done():
-            return
-        error = RedisTimeoutError("Timeout reading from Redis.")
-        if self._heard <= sent:
-            self.fail(error)
-            return
-        future.set_exception(error)
-        future.exception()
+    def _expire(self) -> None:
+        """Fail commands with no reply in time (one timer per connection, armed for the
+        oldest command still waiting). If Redis has said nothing at all since such a
+        command was sent, the connection is dead or Redis is stuck: fail everything."""
+        self._watch = None
+        now = self._loop.time()
+        for future, sent in self._waiting:
+            if future.done():
+                continue
+            if sent + self._timeout > now:
+                self._watch = self._loop.call_at(sent + self._timeout, self._expire)
+                return
+            if self._heard <= sent:
+                self.fail(RedisTimeoutError("Timeout reading from Redis."))
+                return
+            future.set_exception(RedisTimeoutError("Timeout reading from Redis."))
+            future.exception()
 
     def fail(self, error: Exception) -> None:
         """Fail everything in flight and close; the client opens a new connection."""
         self.closed = True
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         while self._waiting:
-            future = self._waiting.popleft()
+            future, _ = self._waiting.popleft()
             if not future.done():
                 future.set_exception(error)
                 future.exception()

@@ -95,7 +95,7 @@ class KeyRecord:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Window:
     """The calendar position of one decision, computed by the caller from its clock.
 
@@ -143,7 +143,7 @@ class CacheWrite:
     entry: CacheEntry
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LimitState:
     """One limit as the ``x-ratelimit-*`` headers report it."""
 
@@ -152,7 +152,7 @@ class LimitState:
     reset: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AdmitRequest:
     """Everything one atomic admission decision needs (one store round trip)."""
 
@@ -167,7 +167,7 @@ class AdmitRequest:
     flight_ttl: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     """The answer of :meth:`Store.admit`.
 
