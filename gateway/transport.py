@@ -127,8 +127,9 @@ class _Connection(asyncio.Protocol):
         sock = self._transport.get_extra_info("socket") if self._transport else None
         if sock is None:
             return True
-        readable, _, _ = select.select([sock.fileno()], [], [], 0)
-        return bool(readable)
+        poller = select.poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return bool(poller.poll(0))
 
     def close(self) -> None:
         """Close at once; an exchange in progress fails."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -244,3 +246,22 @@ async def test_tls_with_a_verified_certificate(
     with pytest.raises(httpx.ConnectError):
         await send(untrusting, request(url))
     await untrusting.aclose()
+
+
+async def test_reuse_works_past_a_thousand_open_files(serve: Serve) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("the file limit is too low to open 1,100 files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))
+    server, url = await serve(replies(OK))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        transport = PooledTransport(max_connections=1)
+        assert (await send(transport, request(url))).status_code == 201
+        assert (await send(transport, request(url))).status_code == 201
+        assert server.connections == 1
+        await transport.aclose()
+    finally:
+        for fd in filler:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
