@@ -40,11 +40,18 @@ class Row:
     concurrency: int
     gateway: WrkResult
     direct: WrkResult | None
+    cpu_us: float = float("nan")
 
     def ratio(self) -> float | None:
         if self.direct is None or not self.direct.rps:
             return None
         return self.gateway.rps / self.direct.rps
+
+    def steady_rps(self) -> float:
+        """Closed-loop throughput by Little's law: connections / mean latency. wrk counts
+        only requests finished inside its window, which with 2 s answers loses the last
+        round; this does not."""
+        return self.concurrency / (self.gateway.mean_ms / 1000) if self.gateway.mean_ms else 0.0
 
 
 def rss_mb(pid: int) -> float:
@@ -82,16 +89,26 @@ def create_key(gateway: Proc, **limits: int) -> str:
     return key
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def paired(gateway: Callable[[], WrkResult], direct: Callable[[], WrkResult],
-           repeat: int) -> tuple[WrkResult, WrkResult]:
+           repeat: int, pid: int) -> tuple[WrkResult, WrkResult, float]:
     """Run the gateway and the direct load alternately ``repeat`` times; keep the median
-    run (by throughput) of each, so a noisy moment on a shared machine skews neither."""
+    run (by throughput) of each, so a noisy moment on a shared machine skews neither, and
+    the gateway's median CPU time per request (microseconds) over the runs."""
     mine: list[WrkResult] = []
     theirs: list[WrkResult] = []
+    cpu: list[float] = []
     for _ in range(repeat):
+        before = cpu_seconds(pid)
         mine.append(gateway())
+        cpu.append((cpu_seconds(pid) - before) * 1e6 / max(1, mine[-1].requests))
         theirs.append(direct())
-    return median(mine), median(theirs)
+    return median(mine), median(theirs), sorted(cpu)[len(cpu) // 2]
 
 
 def median(runs: list[WrkResult]) -> WrkResult:
@@ -117,23 +134,23 @@ def scenarios(gateway: Proc, upstream: Proc, mode: str, seconds: float,
     for name, c, unique, key in plan:
         prompt = "hit" if name == "hit" else "bench"
         theirs_key = "wrong-key" if name == "refused" else UPSTREAM_KEY
-        mine, theirs = paired(
+        mine, theirs, cpu = paired(
             functools.partial(run, gw, key, connections=c, seconds=seconds, unique=unique,
                               prompt=prompt),
             functools.partial(run, direct, theirs_key, connections=c, seconds=seconds,
                               unique=unique),
-            repeat)
-        rows.append(Row(name, mode, c, mine, theirs))
+            repeat, gateway.popen.pid)
+        rows.append(Row(name, mode, c, mine, theirs, cpu))
     if full:
         httpx.post(f"{upstream.url}/_control", json={"latency": 2.0}, timeout=5)
-        mine, theirs = paired(
+        mine, theirs, cpu = paired(
             functools.partial(run, gw, fast, connections=slow_c, seconds=slow_seconds,
                               unique=True),
             functools.partial(run, direct, UPSTREAM_KEY, connections=slow_c,
                               seconds=slow_seconds, unique=True),
-            repeat)
+            repeat, gateway.popen.pid)
         httpx.post(f"{upstream.url}/_control", json={"latency": 0.0}, timeout=5)
-        rows.append(Row("slow 2s", mode, slow_c, mine, theirs))
+        rows.append(Row("slow 2s", mode, slow_c, mine, theirs, cpu))
     return rows
 
 
@@ -141,7 +158,7 @@ def table(rows: list[Row]) -> str:
     """The human-readable result."""
     head = (f"{'scenario':<9} {'mode':<9} {'c':>5} {'gw rps':>9} {'direct rps':>10} "
             f"{'ratio':>6} {'gw p50':>8} {'gw p99':>8} {'dir p50':>8} {'dir p99':>8} {'+p50':>7} "
-            f"{'non2xx':>7} {'sockerr':>7}")
+            f"{'cpu us':>7} {'c/mean':>7} {'non2xx':>7} {'sockerr':>7}")
     lines = [head, "-" * len(head)]
     for r in rows:
         d = r.direct
@@ -152,6 +169,7 @@ def table(rows: list[Row]) -> str:
             f"{r.gateway.p50_ms:>8.2f} {r.gateway.p99_ms:>8.2f} "
             f"{(d.p50_ms if d else 0):>8.2f} {(d.p99_ms if d else 0):>8.2f} "
             f"{(r.gateway.p50_ms - d.p50_ms if d else 0):>7.2f} "
+            f"{r.cpu_us:>7.0f} {r.steady_rps():>7.0f} "
             f"{r.gateway.non_2xx:>7} {r.gateway.socket_errors:>7}")
     return "\n".join(lines)
 
@@ -196,15 +214,17 @@ def main(argv: list[str] | None = None) -> int:
         for proc in reversed(procs):
             proc.stop()
     print(table(rows))
-    print(f"latencies in ms; +p50 = gateway median minus direct median; each figure is the "
-          f"median of {repeat} run(s)")
+    print(f"latencies in ms; +p50 = gateway median minus direct median; cpu us = gateway CPU "
+          f"time per request; c/mean = connections / mean latency (closed-loop throughput); "
+          f"each figure is the median of {repeat} run(s)")
     print(f"gateway RSS idle {idle:.1f} MB, after runs {after:.1f} MB; "
           f"start to ready {startup:.2f} s")
     result: dict[str, Any] = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": platform.machine(), "cpus": os.cpu_count(), "smoke": args.smoke,
         "repeat": repeat,
-        "rows": [{**asdict(r), "ratio": r.ratio()} for r in rows],
+        "rows": [{**asdict(r), "ratio": r.ratio(), "steady_rps": r.steady_rps()}
+                 for r in rows],
         "rss_idle_mb": idle, "rss_after_mb": after, "startup_seconds": startup,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,7 @@ class WrkResult:
     requests: int
     non_2xx: int
     socket_errors: int
+    mean_ms: float = float("nan")
 
 
 def wrk_binary() -> str:
@@ -62,6 +63,7 @@ def parse(output: str) -> WrkResult:
     """Read wrk's --latency report."""
     rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
     total = re.search(r"(\d+) requests in", output)
+    mean = re.search(r"^\s+Latency\s+(\S+)", output, re.M)
     p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
@@ -74,6 +76,7 @@ def parse(output: str) -> WrkResult:
         requests=int(total.group(1)) if total else 0,
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(int(g) for g in sockets.groups()) if sockets else 0,
+        mean_ms=_ms(mean.group(1)) if mean else float("nan"),
     )
 
 
