@@ -21,6 +21,7 @@ from starlette.routing import Route
 from gateway.admission import Calendar
 from gateway.cache import CachePolicy
 from gateway.clock import Clock, system_clock
+from gateway.deadlines import Deadlines
 from gateway.disconnect import ClientGone
 from gateway.errors import (
     GatewayError,
@@ -240,7 +241,7 @@ async def _services(
     )
     return Services(settings=settings, store=store, keys=keys, registry=registry,
                     images=images_service, calendar=calendar, http=http, clock=clock,
-                    metrics=metrics)
+                    metrics=metrics, deadlines=Deadlines())
 
 
 def create_app_from_env() -> Starlette:

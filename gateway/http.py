@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import orjson
@@ -10,12 +9,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
+from gateway.deadlines import Deadlines
 from gateway.disconnect import ClientGone
 from gateway.errors import BodyTooLarge, InvalidRequest, RequestTimeout
 
 
-async def read_body(receive: Receive, declared: str | None, limit: int,
-                    timeout: float = 10.0) -> bytes:
+async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float,
+                    deadlines: Deadlines) -> bytes:
     """The whole request body, refusing (413) as soon as it passes ``limit`` bytes and
     (408) when it has not arrived within ``timeout`` seconds.
 
@@ -28,7 +28,7 @@ async def read_body(receive: Receive, declared: str | None, limit: int,
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(timeout):
+        with deadlines.guard(timeout):
             while True:
                 message = await receive()
                 if message["type"] != "http.request":
@@ -74,17 +74,11 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-async def read_json(request: Request, limit: int, timeout: float = 10.0) -> Any:
+async def read_json(request: Request, limit: int, timeout: float,
+                    deadlines: Deadlines) -> Any:
     """The request body parsed as JSON (see :func:`read_body` for the limits)."""
     return parse_json(await read_body(request.receive, request.headers.get("content-length"),
-                                      limit, timeout))
-
-
-async def read_object(request: Request, limit: int,
-                      timeout: float = 10.0) -> dict[str, Any]:
-    """The request body as a JSON object (see :func:`read_body` for the limits)."""
-    return parse_object(await read_body(request.receive,
-                                        request.headers.get("content-length"), limit, timeout))
+                                      limit, timeout, deadlines))
 
 
 def bearer(request: Request) -> str | None:

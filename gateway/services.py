@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from gateway.admission import Calendar
 from gateway.clock import Clock
+from gateway.deadlines import Deadlines
 from gateway.generation import ImageService
 from gateway.keys import KeyService
 from gateway.metrics import Metrics
@@ -30,6 +31,7 @@ class Services:
     http: httpx.AsyncBaseTransport
     clock: Clock
     metrics: Metrics
+    deadlines: Deadlines
 
 
 def services(request: Request) -> Services:

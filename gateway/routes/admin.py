@@ -30,7 +30,8 @@ def admin(request: Request) -> Services:
 async def create_key(request: Request) -> Response:
     """Create a key; the plaintext key is in this answer only."""
     svc = admin(request)
-    body = parse_body(KeyCreate, await read_json(request, svc.settings.max_body_bytes))
+    body = parse_body(KeyCreate, await read_json(
+        request, svc.settings.max_body_bytes, svc.settings.body_read_timeout, svc.deadlines))
     changes = changes_of(body)
     record, plaintext = await svc.keys.create(
         changes.pop("name"),
@@ -59,7 +60,8 @@ async def get_key(request: Request) -> Response:
 async def update_key(request: Request) -> Response:
     """Change name, expiry, models, limits, cache or ``disabled``."""
     svc = admin(request)
-    body = parse_body(KeyUpdate, await read_json(request, svc.settings.max_body_bytes))
+    body = parse_body(KeyUpdate, await read_json(
+        request, svc.settings.max_body_bytes, svc.settings.body_read_timeout, svc.deadlines))
     record = await svc.keys.update(request.path_params["key_id"], changes_of(body))
     return json_response(render_key(record))
 

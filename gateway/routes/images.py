@@ -90,7 +90,7 @@ class Generations:
         settings = svc.settings
         body = parse_object(await read_body(receive, headers.get(b"content-length"),
                                             settings.max_body_bytes,
-                                            settings.body_read_timeout))
+                                            settings.body_read_timeout, svc.deadlines))
         model = body.get("model")
         if isinstance(model, str):
             state["model"] = model[:100]

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 from gateway.errors import Conflict, NotFound, StoreUnavailable
 from gateway.store import gcra
 from gateway.store.base import Store
-from gateway.store.resp import PipelinedRedis, Script
+from gateway.store.resp import PipelinedRedis, Script, bulks
 from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
@@ -42,6 +42,8 @@ from gateway.store.types import (
 )
 
 USAGE_TTL = 100 * 86400
+ADMIT_ITEMS = 3 + 10 + 16
+OUTCOMES = {outcome.value.encode(): outcome for outcome in Outcome}
 SCRIPTS = ("admit", "settle", "release", "put_key")
 
 
@@ -93,7 +95,7 @@ class RedisStore(Store):
         self._pipe = pipe
         self._p = prefix
         self._scripts: dict[str, Script] = {}
-        self._names: dict[tuple[str, str, str], list[str]] = {}
+        self._admit_packed: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
 
     @classmethod
     def from_url(cls, url: str, *, socket_timeout: float = 5.0, connect_timeout: float = 5.0,
@@ -171,33 +173,41 @@ class RedisStore(Store):
         return [f"{p}tat:{key_id}:rpm", f"{p}tat:{key_id}:ipm",
                 f"{p}q:{key_id}:d:{window.day}", f"{p}q:{key_id}:m:{window.month}"]
 
-    def _key_names(self, kid: str, w: Window) -> list[str]:
-        """The eight per-key names of an admission, built once per key and day."""
-        found = self._names.get((kid, w.day, w.month))
+    def _admit_parts(self, request: AdmitRequest) -> tuple[bytes, bytes]:
+        """The packed parts of an admission that stay the same for a key, its limits and a
+        quota day: the command, script and key names before the per-request names, and
+        the arguments after the per-request ones. Worked out once per key and day."""
+        w, lim = request.window, request.limits
+        kid = request.key_id
+        ident = (kid, request.key_version, lim, request.reservation_ttl, w.day, w.month)
+        found = self._admit_packed.get(ident)
         if found is None:
-            if len(self._names) > 10_000:
-                self._names.clear()
+            if len(self._admit_packed) > 10_000:
+                self._admit_packed.clear()
             p = self._p
-            found = self._names[kid, w.day, w.month] = [
-                f"{p}keyver:{kid}", *self._limit_keys(kid, w), f"{p}res:{kid}",
-                f"{p}resinfo:{kid}", f"{p}usage:{kid}:{w.day}"]
+            names = [f"{p}keyver:{kid}", *self._limit_keys(kid, w), f"{p}res:{kid}",
+                     f"{p}resinfo:{kid}", f"{p}usage:{kid}:{w.day}"]
+            found = self._admit_packed[ident] = (
+                bulks("EVALSHA", self._scripts["admit"].sha, len(names) + 2, *names),
+                bulks(request.key_version, request.reservation_ttl, _limit(lim.rpm),
+                      _limit(lim.images_per_minute), _limit(lim.images_per_day),
+                      _limit(lim.images_per_month), w.day, w.month, USAGE_TTL))
         return found
 
     async def admit(self, request: AdmitRequest) -> Decision:
-        p, kid, w, lim = self._p, request.key_id, request.window, request.limits
-        keys = [*self._key_names(kid, w), f"{p}cache:{request.cache_key or ''}",
-                f"{p}{flight_lock(request.cache_key or '')}"]
+        p, w = self._p, request.window
+        before, after = self._admit_parts(request)
         lock_ms = 0
         if request.cache_key and request.flight_ttl is not None:
             lock_ms = max(1, int(request.flight_ttl * 1000))
-        reply: Any = await self._run("admit", keys, [
-            request.key_version, repr(w.now), request.images, request.reservation_id,
-            request.reservation_ttl, _limit(lim.rpm), _limit(lim.images_per_minute),
-            _limit(lim.images_per_day), _limit(lim.images_per_month), w.day, w.month,
-            repr(w.day_ends_in), repr(w.month_ends_in), 1 if request.cache_key else 0,
-            USAGE_TTL, lock_ms,
-        ])
-        outcome = Outcome(reply[0].decode())
+        per_request = bulks(
+            f"{p}cache:{request.cache_key or ''}", f"{p}{flight_lock(request.cache_key or '')}",
+            repr(w.now), request.images, request.reservation_id, repr(w.day_ends_in),
+            repr(w.month_ends_in), 1 if request.cache_key else 0, lock_ms)
+        with guarded():
+            reply: Any = await self._pipe.evalsha_packed(
+                self._scripts["admit"], ADMIT_ITEMS, before + per_request + after)
+        outcome = OUTCOMES[reply[0]]
         if outcome is Outcome.STALE_KEY:
             return Decision(outcome)
         retry = float(reply[2])

@@ -36,6 +36,14 @@ def pack(*args: Any) -> bytes:
     return packed
 
 
+def bulks(*args: Any) -> bytes:
+    """``args`` as RESP bulk strings without the array header: pieces of a command that
+    :meth:`PipelinedRedis.evalsha_packed` puts together (so the parts of a command that
+    rarely change can be packed once)."""
+    packed = pack(*args)
+    return packed[packed.index(b"\r\n") + 2:]
+
+
 @dataclass(frozen=True, slots=True)
 class Script:
     """A Lua script known by its SHA-1, sent in full only when the server lacks it."""
@@ -183,11 +191,7 @@ class PipelinedRedis:
 
     async def execute(self, *args: Any) -> Any:
         """Run one command; its reply as hiredis parses it (bytes, ints, lists)."""
-        packed = pack(*args)
-        connection = await self._connection()
-        if connection.closed:
-            connection = await self._connection()
-        return await connection.send(packed)
+        return await self._send(pack(*args))
 
     async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         """Run a script by SHA-1, loading it first if the server has forgotten it."""
@@ -197,6 +201,25 @@ class PipelinedRedis:
             if not str(exc).startswith("NOSCRIPT"):
                 raise
         return await self.execute("EVAL", script.text, len(keys), *keys, *args)
+
+    async def evalsha_packed(self, script: Script, count: int, parts: bytes) -> Any:
+        """Run a script from a command packed by the caller: ``parts`` are the ``count``
+        bulk strings of ``EVALSHA <sha> <numkeys> keys... args...`` (see :func:`bulks`).
+        If the server has forgotten the script it is loaded and the command sent again."""
+        packed = b"*%d\r\n%s" % (count, parts)
+        try:
+            return await self._send(packed)
+        except ResponseError as exc:
+            if not str(exc).startswith("NOSCRIPT"):
+                raise
+        await self.execute("SCRIPT", "LOAD", script.text)
+        return await self._send(packed)
+
+    async def _send(self, packed: bytes) -> Any:
+        connection = await self._connection()
+        if connection.closed:
+            connection = await self._connection()
+        return await connection.send(packed)
 
     async def aclose(self) -> None:
         """Close every connection; commands still in flight fail."""

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+import redis
 
 from gateway.errors import StoreUnavailable
 from gateway.store.redis import RedisStore
@@ -27,6 +28,19 @@ async def test_200_concurrent_admits_over_several_connections_admit_exactly_the_
     assert sum(d.outcome is Outcome.QUOTA_EXCEEDED for d in decisions) == 163
     for store in stores:
         await store.aclose()
+
+
+async def test_admission_survives_a_flushed_script_cache(redis_url: str) -> None:
+    store = RedisStore.from_url(redis_url)
+    await store.start()
+    record = await make_key(store, Limits(images_per_day=2))
+    assert (await admit(store, record, 1, rid="a")).outcome is Outcome.ADMITTED
+    client = redis.Redis.from_url(redis_url)
+    client.script_flush()
+    client.close()
+    assert (await admit(store, record, 1, rid="b")).outcome is Outcome.ADMITTED
+    assert (await admit(store, record, 1, rid="c")).outcome is Outcome.QUOTA_EXCEEDED
+    await store.aclose()
 
 
 async def test_unreachable_redis_fails_fast() -> None:

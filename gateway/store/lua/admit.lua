@@ -3,21 +3,22 @@
 -- KEYS: 1 key version, 2 rpm TAT, 3 images-per-minute TAT, 4 day counter, 5 month counter,
 --       6 reservations (zset by expiry), 7 reservation details (hash), 8 usage of the day,
 --       9 cache entry, 10 the cache entry's single-flight lock
--- ARGV: 1 version, 2 now, 3 images, 4 reservation id, 5 reservation ttl,
---       6 rpm, 7 images/min, 8 images/day, 9 images/month (-1 = unlimited),
---       10 day, 11 month, 12 seconds to day end, 13 seconds to month end,
---       14 look up the cache (1/0), 15 usage ttl,
---       16 single-flight lock ttl in ms when admitted on a miss (0 = do not take it)
+-- ARGV (what changes with every request first, then what stays for a key and a day):
+--       1 now, 2 images, 3 reservation id, 4 seconds to day end, 5 seconds to month end,
+--       6 look up the cache (1/0),
+--       7 single-flight lock ttl in ms when admitted on a miss (0 = do not take it),
+--       8 version, 9 reservation ttl, 10 rpm, 11 images/min, 12 images/day,
+--       13 images/month (-1 = unlimited), 14 day, 15 month, 16 usage ttl
 local PERIOD = 60
 local EPS = 1e-6
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'stale_key'} end
-local now = tonumber(ARGV[2])
-local n = tonumber(ARGV[3])
-local rpm, ipm = tonumber(ARGV[6]), tonumber(ARGV[7])
-local ipd, ipmo = tonumber(ARGV[8]), tonumber(ARGV[9])
-local day, month = ARGV[10], ARGV[11]
-local day_ends, month_ends = tonumber(ARGV[12]), tonumber(ARGV[13])
-local usage_ttl = tonumber(ARGV[15])
+if redis.call('GET', KEYS[1]) ~= ARGV[8] then return {'stale_key'} end
+local now = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
+local rpm, ipm = tonumber(ARGV[10]), tonumber(ARGV[11])
+local ipd, ipmo = tonumber(ARGV[12]), tonumber(ARGV[13])
+local day, month = ARGV[14], ARGV[15]
+local day_ends, month_ends = tonumber(ARGV[4]), tonumber(ARGV[5])
+local usage_ttl = tonumber(ARGV[16])
 
 local function tat_of(key)
   local t = tonumber(redis.call('GET', key))
@@ -50,11 +51,12 @@ for _, member in ipairs(expired) do
 end
 if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now) end
 
-redis.call('HINCRBY', KEYS[8], 'requests', 1)
-redis.call('EXPIRE', KEYS[8], usage_ttl)
+if redis.call('HINCRBY', KEYS[8], 'requests', 1) == 1 then
+  redis.call('EXPIRE', KEYS[8], usage_ttl)
+end
 
 local hit = nil
-if ARGV[14] == '1' then
+if ARGV[6] == '1' then
   local e = redis.call('HMGET', KEYS[9], 'body', 'stored_at', 'expires_at', 'images')
   if e[1] and tonumber(e[3]) > now then hit = e end
 end
@@ -105,14 +107,14 @@ else
     if new_ipm then set_tat(KEYS[3], new_ipm) end
     add(KEYS[4], n, math.ceil(day_ends) + 3600)
     add(KEYS[5], n, math.ceil(month_ends) + 86400)
-    local ttl = tonumber(ARGV[5])
-    local member = ARGV[4] .. '|' .. n .. '|' .. day .. '|' .. month .. '|' .. ipm
+    local ttl = tonumber(ARGV[9])
+    local member = ARGV[3] .. '|' .. n .. '|' .. day .. '|' .. month .. '|' .. ipm
     redis.call('ZADD', KEYS[6], now + ttl, member)
-    redis.call('HSET', KEYS[7], ARGV[4], member)
+    redis.call('HSET', KEYS[7], ARGV[3], member)
     redis.call('EXPIRE', KEYS[6], math.ceil(ttl) + 120)
     redis.call('EXPIRE', KEYS[7], math.ceil(ttl) + 120)
-    local lock_ms = tonumber(ARGV[16])
-    if lock_ms > 0 and redis.call('SET', KEYS[10], ARGV[4], 'NX', 'PX', lock_ms) then
+    local lock_ms = tonumber(ARGV[7])
+    if lock_ms > 0 and redis.call('SET', KEYS[10], ARGV[3], 'NX', 'PX', lock_ms) then
       leader = '1'
     end
   end
