@@ -23,6 +23,8 @@ def go_duration(seconds: float) -> str:
     if seconds < 1:
         return f"{max(0, math.ceil(seconds * 1000))}ms"
     total = math.ceil(seconds)
+    if total < 60:
+        return f"{total}s"
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
@@ -70,18 +72,19 @@ class Calendar:
 def limit_headers(decision: Decision) -> dict[str, str]:
     """OpenAI's ``x-ratelimit-*`` headers for requests and images (only for set limits)."""
     headers: dict[str, str] = {}
-    for suffix, state in (("requests", decision.requests), ("images", decision.images)):
-        if state is not None:
-            headers.update(state_headers(suffix, state))
+    if decision.requests is not None:
+        headers.update(state_headers("requests", decision.requests))
+    if decision.images is not None:
+        headers.update(state_headers("images", decision.images))
     return headers
 
 
 def state_headers(suffix: str, state: LimitState) -> dict[str, str]:
     """The three headers of one limit."""
     return {
-        f"x-ratelimit-limit-{suffix}": str(state.limit),
-        f"x-ratelimit-remaining-{suffix}": str(state.remaining),
-        f"x-ratelimit-reset-{suffix}": go_duration(state.reset),
+        "x-ratelimit-limit-" + suffix: str(state.limit),
+        "x-ratelimit-remaining-" + suffix: str(state.remaining),
+        "x-ratelimit-reset-" + suffix: go_duration(state.reset),
     }
 
 

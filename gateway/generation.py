@@ -236,8 +236,13 @@ class ImageService:
             return result
         finally:
             lock = flight_lock(ckey) if ckey is not None and single_flight else None
-            await asyncio.shield(self._settle(record, reservation, images, window, usage,
-                                              write, lock))
+            try:
+                await self._settle(record, reservation, images, window, usage, write, lock)
+            except asyncio.CancelledError:
+                # Cancelled while settling (shutdown): whether the settlement ran is
+                # unknown, so it is retried as such in the background.
+                self._settle_later(record, reservation, images, window, usage, lock)
+                raise
 
     async def _settle(self, record: KeyRecord, reservation: str, images: int, window: Window,
                       usage: dict[str, int], write: CacheWrite | None = None,

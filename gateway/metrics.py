@@ -60,7 +60,7 @@ class Metrics:
                                   ["route"], buckets=BUCKETS, registry=registry)
 
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
-        self._kinds: dict[tuple[str, int, str, str | None], tuple[Any, Any, Any, Any]] = {}
+        self._kinds: dict[tuple[str, int, str, str | None, str | None], tuple[Any, ...]] = {}
 
     def child(self, metric: Counter | Histogram, *labels: str) -> Any:
         """``metric.labels(*labels)``, remembered: label lookups cost more than the counting."""
@@ -70,27 +70,27 @@ class Metrics:
             found = self._children[key] = metric.labels(*labels)
         return found
 
-    def cache_result(self, result: str) -> None:
-        """Count one image request's cache result (HIT, MISS, BYPASS)."""
-        self.child(self.cache, result).inc()
-
     def request_done(self, route: str, status: int, model: str, elapsed: float,
-                     upstream: float, code: str | None) -> None:
-        """Everything the metrics record about one finished request."""
-        kind = (route, status, model, code)
+                     upstream: float, code: str | None, cache: str | None = None) -> None:
+        """Everything the metrics record about one finished request (``cache``: an image
+        request's cache result, HIT, MISS or BYPASS)."""
+        kind = (route, status, model, code, cache)
         found = self._kinds.get(kind)
         if found is None:
             reason = self.refusal_reason(status, code)
             found = self._kinds[kind] = (
                 self.child(self.requests, route, str(status), model),
                 self.child(self.duration, route), self.child(self.overhead, route),
-                None if reason is None else self.child(self.refusals, reason))
-        requests, duration, overhead, refusals = found
+                None if reason is None else self.child(self.refusals, reason),
+                None if cache is None else self.child(self.cache, cache))
+        requests, duration, overhead, refusals, cached = found
         requests.inc()
         duration.observe(elapsed)
         overhead.observe(max(0.0, elapsed - upstream))
         if refusals is not None:
             refusals.inc()
+        if cached is not None:
+            cached.inc()
 
     def refusal_reason(self, status: int, code: str | None) -> str | None:
         """The refusal label for an error answer, if it is one."""

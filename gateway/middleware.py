@@ -52,7 +52,7 @@ class AccessLog:
         upstream = state.get("upstream_seconds")
         self.metrics.request_done(template, status, str(state.get("metric_model") or ""),
                                   elapsed, upstream if isinstance(upstream, float) else 0.0,
-                                  state.get("error_code"))
+                                  state.get("error_code"), state.get("cache"))
         if log.isEnabledFor(logging.INFO):
             log.info("request", extra={"fields": {
                 "request_id": state["request_id"],

@@ -198,8 +198,8 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 data, timeout.get("read"))
         finally:
             self._release(connection, reusable)
-        return httpx.Response(status, headers=headers, content=body, request=request,
-                              extensions={"http_version": b"HTTP/1.1"})
+        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body),
+                              request=request, extensions={"http_version": b"HTTP/1.1"})
 
     async def aclose(self) -> None:
         """Close every idle connection; connections in use close when their call ends."""

@@ -158,7 +158,11 @@ class Upstream:
         try:
             response = await self._transport.handle_async_request(request)
             try:
-                raw = await response.aread()
+                # Read as sent, unless it needs decoding or was read already (a mock's).
+                if response.is_stream_consumed or "content-encoding" in response.headers:
+                    raw = await response.aread()
+                else:
+                    raw = b"".join([part async for part in response.aiter_raw()])
             finally:
                 await response.aclose()
         except httpx.TransportError as exc:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.cache import CacheControl
 from gateway.errors import StoreUnavailable
 from gateway.settings import Settings
 from gateway.store.memory import MemoryStore
@@ -122,3 +125,43 @@ def test_fail_open_admits_keys_without_quotas_only() -> None:
         assert closed.status_code == 503
         assert closed.json()["error"]["code"] == "store_unavailable"
         assert closed.headers["retry-after"] == "1"
+
+
+class SettleHangsOnce(MemoryStore):
+    """The first settlement never finishes (the gateway is shutting down around it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.hung = asyncio.Event()
+
+    async def settle(self, *args: Any, **kwargs: Any) -> None:
+        if not self.hung.is_set():
+            self.hung.set()
+            await asyncio.get_running_loop().create_future()
+        await super().settle(*args, **kwargs)
+
+
+async def test_a_settlement_cancelled_midway_is_finished_in_the_background() -> None:
+    settings = Settings(admin_token=SecretStr(ADMIN), upstream_api_key=SecretStr("k"))
+    store = SettleHangsOnce(None, cache_max_bytes=1000)
+    app = create_app(settings, store=store, transport=httpx.MockTransport(upstream))
+    async with app.router.lifespan_context(app) as state:
+        assert state is not None
+        services = state["services"]
+        record, key = await services.keys.create("t", limits={"images_per_day": 1})
+        request = asyncio.ensure_future(services.images.generate(
+            record, key, {"model": "dall-e-2", "prompt": "x"},
+            cache_control=CacheControl(), request_id="r1"))
+        await store.hung.wait()
+        request.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        deadline = asyncio.get_running_loop().time() + 10
+        while True:
+            usage = await store.usage(record.id, services.calendar.recent_days(1))
+            if usage[0].counters.get("images") == 1:
+                break
+            assert asyncio.get_running_loop().time() < deadline, "never settled"
+            await asyncio.sleep(0.01)
+        states = await store.limit_states(record.id, record.limits, services.calendar.window())
+        assert states["images_per_day"].remaining == 0

@@ -115,5 +115,4 @@ class Generations:
         state["cache"] = result.cache
         state["metric_model"] = result.model
         state["upstream_seconds"] = result.upstream_seconds
-        svc.metrics.cache_result(result.cache)
         return result

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from importlib import resources
+from types import TracebackType
 from typing import Any
 
 import orjson
@@ -47,13 +48,22 @@ OUTCOMES = {outcome.value.encode(): outcome for outcome in Outcome}
 SCRIPTS = ("admit", "settle", "release", "put_key")
 
 
-@contextlib.contextmanager
-def guarded() -> Iterator[None]:
-    """Turn every Redis or socket failure into StoreUnavailable."""
-    try:
-        yield
-    except (TimeoutError, RedisError, OSError) as exc:
-        raise StoreUnavailable() from exc
+class guarded:  # noqa: N801 - used like a function: ``with guarded():``
+    """Turn every Redis or socket failure into StoreUnavailable.
+
+    A class rather than ``contextlib.contextmanager``: it wraps every request's Redis
+    call, and a generator-based context manager cost more than the call's own packing.
+    """
+
+    __slots__ = ()
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if isinstance(error, TimeoutError | RedisError | OSError):
+            raise StoreUnavailable() from error
 
 
 def connect(url: str, *, socket_timeout: float, connect_timeout: float) -> aioredis.Redis:
