@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint bench bench-smoke clean
+.PHONY: serve test lint bench bench-smoke wrk clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,11 +24,17 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-bench: $(STAMP)
+bench: $(STAMP) wrk
 	$(PY) -m bench
 
-bench-smoke: $(STAMP)
+bench-smoke: $(STAMP) wrk
 	$(PY) -m bench --smoke
+
+# The load generator (Debian's wrk): installed when missing and make runs as root.
+wrk:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || \
+		{ echo "the benchmark needs wrk: apt-get install wrk"; exit 1; }
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
