@@ -20,22 +20,39 @@ local day, month = ARGV[14], ARGV[15]
 local day_ends, month_ends = tonumber(ARGV[4]), tonumber(ARGV[5])
 local usage_ttl = tonumber(ARGV[16])
 
+-- Every number this script reads (TATs, counters) is read from Redis once and then
+-- remembered, writes included, so the headers at the end cost no further reads.
+local known = {}
+local function number(key)
+  local v = known[key]
+  if v == nil then
+    v = tonumber(redis.call('GET', key)) or false
+    known[key] = v
+  end
+  return v or nil
+end
+
 local function tat_of(key)
-  local t = tonumber(redis.call('GET', key))
+  local t = number(key)
   if t == nil or t < now then return now end
   return t
 end
 
 local function set_tat(key, tat)
   redis.call('SET', key, string.format('%.17g', tat), 'EX', math.ceil(tat - now) + 61)
+  known[key] = tat
 end
 
-local function counter(key) return tonumber(redis.call('GET', key)) or 0 end
+local function counter(key) return number(key) or 0 end
 
 local function add(key, delta, ttl)
   local v = redis.call('INCRBY', key, delta)
-  if v < 0 then redis.call('SET', key, 0) end
+  if v < 0 then
+    redis.call('SET', key, 0)
+    v = 0
+  end
   redis.call('EXPIRE', key, ttl)
+  known[key] = v
 end
 
 -- Give back reservations whose gateway never settled them (crashed or hung).
