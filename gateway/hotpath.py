@@ -61,4 +61,3 @@ def _wrap(app: ASGIApp, middleware: Sequence[Middleware]) -> ASGIApp:
     for cls, args, kwargs in reversed(middleware):
         app = cls(app, *args, **kwargs)
     return app
-

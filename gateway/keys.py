@@ -60,7 +60,6 @@ class KeyService:
         default_limits: Limits | None = None,
     ) -> None:
         self._store = store
-        self._secret = secret
         self._mac = hmac.new(secret, digestmod="sha256")
         self._clock = clock
         self._cache_seconds = cache_seconds

@@ -44,6 +44,12 @@ def test_hash_depends_on_secret() -> None:
     assert len(hash_key(b"a", "k")) == 64
 
 
+async def test_the_service_hashes_keys_as_gateway_keys_hash_prints_them(
+        service: KeyService) -> None:
+    for key in (generate_key(), generate_key(), "gwk_short"):
+        assert service.hash(key) == hash_key(b"secret", key)
+
+
 async def test_create_and_authenticate(service: KeyService) -> None:
     record, plaintext = await service.create("app", limits={"images_per_day": 5})
     assert record.limits == Limits(rpm=10, images_per_day=5)

@@ -52,13 +52,8 @@ class Generations:
                     "The gateway hit an unexpected error; it was logged."), request_id)
                 return
             status = result.status
-            head = [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(result.body)).encode()),
-                    (b"x-cache", result.cache.encode()),
-                    (b"x-request-id", request_id.encode())]
-            head += [(k.encode(), v.encode()) for k, v in result.headers.items()]
-            await send({"type": "http.response.start", "status": status, "headers": head})
-            await send({"type": "http.response.body", "body": result.body})
+            await answer(send, status, result.body, request_id,
+                         {"x-cache": result.cache, **result.headers})
         finally:
             self.access.done(scope, status, started)
 
@@ -67,12 +62,7 @@ class Generations:
         """Send ``exc`` in OpenAI's shape; its status."""
         scope["state"]["error_code"] = exc.code
         status, headers, body = render(exc)
-        head = [(b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode())]
-        head += [(k.encode(), v.encode()) for k, v in headers.items()]
-        await send({"type": "http.response.start", "status": status, "headers": head})
-        await send({"type": "http.response.body", "body": body})
+        await answer(send, status, body, request_id, headers)
         return status
 
     async def generate(self, scope: Scope, receive: Receive) -> GenerationResult:
@@ -116,3 +106,14 @@ class Generations:
         state["metric_model"] = result.model
         state["upstream_seconds"] = result.upstream_seconds
         return result
+
+
+async def answer(send: Send, status: int, body: bytes, request_id: str,
+                 headers: dict[str, str]) -> None:
+    """Send one whole JSON response with its request id and ``headers``."""
+    head = [(b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode())]
+    head += [(k.encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})

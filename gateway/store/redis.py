@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from gateway.errors import Conflict, NotFound, StoreUnavailable
 from gateway.store import gcra
 from gateway.store.base import Store
-from gateway.store.resp import PipelinedRedis, Script, bulks
+from gateway.store.resp import Bulks, PipelinedRedis, Script, bulks
 from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
@@ -43,7 +43,6 @@ from gateway.store.types import (
 )
 
 USAGE_TTL = 100 * 86400
-ADMIT_ITEMS = 3 + 10 + 16
 OUTCOMES = {outcome.value.encode(): outcome for outcome in Outcome}
 SCRIPTS = ("admit", "settle", "release", "put_key")
 
@@ -105,7 +104,7 @@ class RedisStore(Store):
         self._pipe = pipe
         self._p = prefix
         self._scripts: dict[str, Script] = {}
-        self._admit_packed: dict[tuple[Any, ...], tuple[bytes, bytes]] = {}
+        self._admit_packed: dict[tuple[Any, ...], tuple[Bulks, Bulks]] = {}
 
     @classmethod
     def from_url(cls, url: str, *, socket_timeout: float = 5.0, connect_timeout: float = 5.0,
@@ -183,7 +182,7 @@ class RedisStore(Store):
         return [f"{p}tat:{key_id}:rpm", f"{p}tat:{key_id}:ipm",
                 f"{p}q:{key_id}:d:{window.day}", f"{p}q:{key_id}:m:{window.month}"]
 
-    def _admit_parts(self, request: AdmitRequest) -> tuple[bytes, bytes]:
+    def _admit_parts(self, request: AdmitRequest) -> tuple[Bulks, Bulks]:
         """The packed parts of an admission that stay the same for a key, its limits and a
         quota day: the command, script and key names before the per-request names, and
         the arguments after the per-request ones. Worked out once per key and day."""
@@ -216,7 +215,7 @@ class RedisStore(Store):
             repr(w.month_ends_in), 1 if request.cache_key else 0, lock_ms)
         with guarded():
             reply: Any = await self._pipe.evalsha_packed(
-                self._scripts["admit"], ADMIT_ITEMS, before + per_request + after)
+                self._scripts["admit"], before, per_request, after)
         outcome = OUTCOMES[reply[0]]
         if outcome is Outcome.STALE_KEY:
             return Decision(outcome)

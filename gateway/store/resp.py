@@ -36,12 +36,15 @@ def pack(*args: Any) -> bytes:
     return packed
 
 
-def bulks(*args: Any) -> bytes:
-    """``args`` as RESP bulk strings without the array header: pieces of a command that
-    :meth:`PipelinedRedis.evalsha_packed` puts together (so the parts of a command that
-    rarely change can be packed once)."""
+Bulks = tuple[int, bytes]
+
+
+def bulks(*args: Any) -> Bulks:
+    """``args`` as RESP bulk strings without the array header, with their count: pieces
+    of a command that :meth:`PipelinedRedis.evalsha_packed` puts together (so the parts
+    of a command that rarely change can be packed once)."""
     packed = pack(*args)
-    return packed[packed.index(b"\r\n") + 2:]
+    return len(args), packed[packed.index(b"\r\n") + 2:]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,18 +198,15 @@ class PipelinedRedis:
 
     async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         """Run a script by SHA-1, loading it first if the server has forgotten it."""
-        try:
-            return await self.execute("EVALSHA", script.sha, len(keys), *keys, *args)
-        except ResponseError as exc:
-            if not str(exc).startswith("NOSCRIPT"):
-                raise
-        return await self.execute("EVAL", script.text, len(keys), *keys, *args)
+        return await self.evalsha_packed(
+            script, bulks("EVALSHA", script.sha, len(keys), *keys, *args))
 
-    async def evalsha_packed(self, script: Script, count: int, parts: bytes) -> Any:
-        """Run a script from a command packed by the caller: ``parts`` are the ``count``
-        bulk strings of ``EVALSHA <sha> <numkeys> keys... args...`` (see :func:`bulks`).
-        If the server has forgotten the script it is loaded and the command sent again."""
-        packed = b"*%d\r\n%s" % (count, parts)
+    async def evalsha_packed(self, script: Script, *parts: Bulks) -> Any:
+        """Run a script from a command packed by the caller in pieces: together, ``parts``
+        are ``EVALSHA <sha> <numkeys> keys... args...`` (see :func:`bulks`). If the server
+        has forgotten the script it is loaded and the command sent again."""
+        packed = b"*%d\r\n%s" % (sum(count for count, _ in parts),
+                                  b"".join(piece for _, piece in parts))
         try:
             return await self._send(packed)
         except ResponseError as exc:
