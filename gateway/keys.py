@@ -5,11 +5,14 @@ HMAC-SHA256 under the server secret is stored; the plaintext exists once, in the
 to the create call. Lookups go by hash and the stored hash is compared again in constant
 time. Records are cached in-process for ``key_cache_seconds``; the admission step checks
 the record's version against the store on every image request, so revocations and changes
-take effect on the next request on every replica.
+take effect on the next request on every replica. Concurrent lookups of one key share a
+single store read, so a busy key's cache entry expiring under load costs one read, not
+one per request in flight.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 from collections.abc import Iterable
@@ -65,6 +68,7 @@ class KeyService:
         self._cache_seconds = cache_seconds
         self._default_limits = default_limits or Limits()
         self._cache: dict[str, tuple[float, KeyRecord]] = {}
+        self._lookups: dict[str, asyncio.Future[KeyRecord | None]] = {}
 
     def hash(self, key: str) -> str:
         """The stored form of ``key`` under this gateway's secret (:func:`hash_key`), from a
@@ -76,8 +80,8 @@ class KeyService:
     async def authenticate(self, key: str | None, *, fresh: bool = False) -> KeyRecord:
         """The usable record for a presented key, or AuthenticationFailed (401).
 
-        ``fresh`` skips the in-process cache (routes that do no admission step use it, so
-        a revocation is seen there at once too).
+        ``fresh`` skips the in-process cache and any read already in flight (routes that do
+        no admission step use it, so a revocation is seen there at once too).
         """
         if not key:
             raise AuthenticationFailed(
@@ -86,7 +90,7 @@ class KeyService:
         digest = self.hash(key)
         record = None if fresh else self._cached(digest)
         if record is None:
-            record = await self._store.find_key(digest)
+            record = await (self._store.find_key(digest) if fresh else self._lookup(digest))
             if record is None or not hmac.compare_digest(record.key_hash, digest):
                 raise AuthenticationFailed(f"Incorrect API key provided: {mask(key)}.")
             self._remember(record)
@@ -116,6 +120,24 @@ class KeyService:
         if hit is None or hit[0] <= self._clock():
             return None
         return hit[1]
+
+    async def _lookup(self, digest: str) -> KeyRecord | None:
+        """The store's record for ``digest``, read once for every caller waiting on it.
+
+        The read is shielded: one waiter cancelled (its client left) does not fail the
+        others; its failure (store down) reaches every waiter.
+        """
+        lookup = self._lookups.get(digest)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._store.find_key(digest))
+            self._lookups[digest] = lookup
+            lookup.add_done_callback(lambda done: self._looked_up(digest, done))
+        return await asyncio.shield(lookup)
+
+    def _looked_up(self, digest: str, done: asyncio.Future[KeyRecord | None]) -> None:
+        del self._lookups[digest]
+        if not done.cancelled():
+            done.exception()
 
     def _remember(self, record: KeyRecord) -> None:
         if self._cache_seconds <= 0:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from gateway.errors import AuthenticationFailed, Conflict, InvalidRequest
+from gateway.errors import AuthenticationFailed, Conflict, InvalidRequest, StoreUnavailable
 from gateway.keys import KEY_PREFIX, KeyService, generate_key, hash_key, mask
 from gateway.settings import DeclaredKey
 from gateway.store.memory import MemoryStore
-from gateway.store.types import Limits
+from gateway.store.types import KeyRecord, Limits
 
 
 class Clock:
@@ -117,3 +119,78 @@ async def test_declared_keys_are_synced(service: KeyService) -> None:
     assert (await service.get("ci")).limits.images_per_day == 4
     with pytest.raises(InvalidRequest):
         await service.sync_declared([spec.model_copy(update={"key_hash": "0" * 64})])
+
+
+class GatedStore(MemoryStore):
+    """A store whose key reads wait for ``opened`` and are counted (or fail)."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(None, cache_max_bytes=1000, clock=clock)
+        self.opened = asyncio.Event()
+        self.reads = 0
+        self.fail = False
+
+    async def find_key(self, key_hash: str) -> KeyRecord | None:
+        self.reads += 1
+        await self.opened.wait()
+        if self.fail:
+            raise StoreUnavailable("down")
+        return await super().find_key(key_hash)
+
+
+@pytest.fixture
+async def gated(clock: Clock) -> tuple[KeyService, GatedStore, str]:
+    store = GatedStore(clock)
+    await store.start()
+    service = KeyService(store, b"secret", clock, cache_seconds=2)
+    _, plaintext = await service.create("busy")
+    return service, store, plaintext
+
+
+async def test_concurrent_lookups_of_one_key_read_the_store_once(
+        gated: tuple[KeyService, GatedStore, str]) -> None:
+    service, store, plaintext = gated
+    waiters = [asyncio.create_task(service.authenticate(plaintext)) for _ in range(50)]
+    await asyncio.sleep(0)
+    store.opened.set()
+    records = await asyncio.gather(*waiters)
+    assert store.reads == 1
+    assert {r.name for r in records} == {"busy"}
+
+
+async def test_a_failed_shared_lookup_fails_every_waiter_and_the_next_one_retries(
+        gated: tuple[KeyService, GatedStore, str]) -> None:
+    service, store, plaintext = gated
+    store.fail = True
+    waiters = [asyncio.create_task(service.authenticate(plaintext)) for _ in range(5)]
+    await asyncio.sleep(0)
+    store.opened.set()
+    outcomes = await asyncio.gather(*waiters, return_exceptions=True)
+    assert all(isinstance(o, StoreUnavailable) for o in outcomes)
+    store.fail = False
+    assert (await service.authenticate(plaintext)).name == "busy"
+    assert store.reads == 2
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_shared_lookup(
+        gated: tuple[KeyService, GatedStore, str]) -> None:
+    service, store, plaintext = gated
+    first = asyncio.create_task(service.authenticate(plaintext))
+    second = asyncio.create_task(service.authenticate(plaintext))
+    await asyncio.sleep(0)
+    first.cancel()
+    store.opened.set()
+    assert (await second).name == "busy"
+    assert first.cancelled()
+    assert store.reads == 1
+
+
+async def test_a_fresh_lookup_does_not_join_a_read_in_flight(
+        gated: tuple[KeyService, GatedStore, str]) -> None:
+    service, store, plaintext = gated
+    shared = asyncio.create_task(service.authenticate(plaintext))
+    fresh = asyncio.create_task(service.authenticate(plaintext, fresh=True))
+    await asyncio.sleep(0)
+    store.opened.set()
+    await asyncio.gather(shared, fresh)
+    assert store.reads == 2
