@@ -12,6 +12,7 @@ import functools
 import os
 import platform
 import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -154,6 +155,27 @@ def scenarios(gateway: Proc, upstream: Proc, mode: str, seconds: float,
     return rows
 
 
+def machine() -> dict[str, Any]:
+    """What the figures were measured on, so a table can be told apart from another:
+    CPU model and count, Python, the OS, and the commit (when run from a git checkout)."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    try:
+        commit = subprocess.run(["git", "describe", "--always", "--dirty", "--exclude", "*"],
+                                capture_output=True, text=True, timeout=5,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return {"machine": platform.machine(), "cpu": model, "cpus": os.cpu_count(),
+            "python": platform.python_version(), "system": platform.system(),
+            "commit": commit or "unknown"}
+
+
 def table(rows: list[Row]) -> str:
     """The human-readable result."""
     head = (f"{'scenario':<9} {'mode':<9} {'c':>5} {'gw rps':>9} {'direct rps':>10} "
@@ -219,10 +241,12 @@ def main(argv: list[str] | None = None) -> int:
           f"each figure is the median of {repeat} run(s)")
     print(f"gateway RSS idle {idle:.1f} MB, after runs {after:.1f} MB; "
           f"start to ready {startup:.2f} s")
+    date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    where = machine()
+    print(f"{date}, commit {where['commit']}, {where['cpus']} x {where['cpu']}, "
+          f"Python {where['python']}, {where['system']}")
     result: dict[str, Any] = {
-        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": platform.machine(), "cpus": os.cpu_count(), "smoke": args.smoke,
-        "repeat": repeat,
+        "date": date, **where, "smoke": args.smoke, "repeat": repeat,
         "rows": [{**asdict(r), "ratio": r.ratio(), "steady_rps": r.steady_rps()}
                  for r in rows],
         "rss_idle_mb": idle, "rss_after_mb": after, "startup_seconds": startup,
