@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import resource
 import ssl
@@ -12,7 +13,7 @@ import httpx
 import pytest
 import trustme
 
-from gateway.transport import PooledTransport, timeouts
+from gateway.transport import PooledTransport, _Connection, timeouts
 from tests.procs import free_port
 
 Reply = Callable[[bytes], Awaitable[bytes | None]]
@@ -265,3 +266,33 @@ async def test_reuse_works_past_a_thousand_open_files(serve: Serve) -> None:
         for fd in filler:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+async def test_closed_connections_are_freed_without_the_garbage_collector(
+        serve: Serve) -> None:
+    server, url = await serve(replies(None))
+    transport = PooledTransport(max_connections=10)
+
+    async def abandon() -> None:
+        stuck = [asyncio.ensure_future(send(transport, request(url))) for _ in range(5)]
+        async with asyncio.timeout(5):
+            while len(server.requests) < 5:
+                await asyncio.sleep(0.001)
+        for call in stuck:
+            call.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
+
+    def connections() -> int:
+        return sum(isinstance(o, _Connection) for o in gc.get_objects())
+
+    gc.collect()
+    gc.disable()
+    try:
+        await abandon()
+        deadline = asyncio.get_running_loop().time() + 5
+        while connections() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        assert connections() == 0
+    finally:
+        gc.enable()
+    await transport.aclose()
