@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import logging
 import os
 from collections.abc import AsyncIterator
 from typing import Any
@@ -22,12 +21,13 @@ from gateway.admission import Calendar
 from gateway.cache import CachePolicy
 from gateway.clock import Clock, system_clock
 from gateway.deadlines import Deadlines
-from gateway.disconnect import ClientGone
+from gateway.disconnect import CLIENT_CLOSED, ClientGone
 from gateway.errors import (
     GatewayError,
     MethodNotAllowed,
     NotFound,
     error_response,
+    unexpected,
 )
 from gateway.flight import SingleFlight
 from gateway.generation import Generated, GenerationOptions, ImageService
@@ -45,7 +45,6 @@ from gateway.store.base import Store
 from gateway.store.types import Limits
 from gateway.upstream import Upstream, create_transport
 
-log = logging.getLogger("gateway")
 YOUNG_COLLECTION_EVERY = 20_000
 
 
@@ -83,12 +82,11 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
-    return Response(status_code=499)
+    return Response(status_code=CLIENT_CLOSED)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
-    log.error("unexpected error", exc_info=exc)
-    return error_response(GatewayError("The gateway hit an unexpected error; it was logged."))
+    return error_response(unexpected(exc))
 
 
 def create_app(

@@ -17,8 +17,12 @@ T = TypeVar("T")
 Gone = Callable[[], Awaitable[None]]
 
 
+CLIENT_CLOSED = 499
+
+
 class ClientGone(Exception):
-    """The client disconnected before its answer was ready."""
+    """The client disconnected before its answer was ready (logged and counted with the
+    status ``CLIENT_CLOSED``, nginx's 499: nobody is there to receive one)."""
 
 
 async def unless_gone(gone: Gone | None, work: Awaitable[T]) -> T:

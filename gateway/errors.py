@@ -8,6 +8,7 @@ answer to their own exception classes (400 BadRequestError, 401 AuthenticationEr
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import orjson
@@ -184,6 +185,13 @@ def render(exc: GatewayError, headers: Mapping[str, str] | None = None
     """Status, headers and OpenAI-shaped JSON body for ``exc``, merging extra ``headers``."""
     merged = {**exc.headers, **headers} if headers else exc.headers
     return exc.status, merged, orjson.dumps(exc.body())
+
+
+def unexpected(exc: Exception) -> GatewayError:
+    """The 500 answered for an exception nothing expected, after logging it with its
+    traceback (the log redacts secrets; the answer says nothing of the cause)."""
+    logging.getLogger("gateway").error("unexpected error", exc_info=exc)
+    return GatewayError("The gateway hit an unexpected error; it was logged.")
 
 
 def error_response(exc: GatewayError, headers: Mapping[str, str] | None = None) -> Response:

@@ -340,6 +340,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
             self._tls.set_alpn_protocols(["http/1.1"])
         return self._tls
 
+
 def _serialise(request: httpx.Request, body: bytes) -> bytes:
     """The request as HTTP/1.1 bytes; header values that could split it are refused."""
     parts: list[bytes] = [request.method.encode("ascii"), b" ", request.url.raw_path,

@@ -8,23 +8,20 @@ middleware does for the other routes (request id, access log, metrics, error ren
 
 from __future__ import annotations
 
-import logging
 import time
 
 from starlette.types import Receive, Scope, Send
 
 from gateway.cache import CacheControl
-from gateway.disconnect import ClientGone
-from gateway.errors import GatewayError, InvalidRequest, render
+from gateway.disconnect import CLIENT_CLOSED, ClientGone
+from gateway.errors import GatewayError, InvalidRequest, render, unexpected
 from gateway.generation import GenerationResult
 from gateway.http import bearer_token, parse_object, read_body
 from gateway.middleware import AccessLog
 from gateway.services import Services
 
-log = logging.getLogger("gateway")
 WANTED = frozenset((b"authorization", b"cache-control", b"x-gateway-raw-response",
                     b"content-length"))
-CLIENT_CLOSED = 499
 
 
 class Generations:
@@ -47,9 +44,7 @@ class Generations:
                 status = await self.refuse(scope, send, exc, request_id)
                 return
             except Exception as exc:
-                log.error("unexpected error", exc_info=exc)
-                status = await self.refuse(scope, send, GatewayError(
-                    "The gateway hit an unexpected error; it was logged."), request_id)
+                status = await self.refuse(scope, send, unexpected(exc), request_id)
                 return
             status = result.status
             await answer(send, status, result.body, request_id,
