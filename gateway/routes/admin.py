@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,11 +28,17 @@ def admin(request: Request) -> Services:
     return svc
 
 
+async def json_of(request: Request, svc: Services) -> Any:
+    """The request body as JSON, within the gateway's body size and read-time limits."""
+    settings = svc.settings
+    return await read_json(request, settings.max_body_bytes, settings.body_read_timeout,
+                           svc.deadlines)
+
+
 async def create_key(request: Request) -> Response:
     """Create a key; the plaintext key is in this answer only."""
     svc = admin(request)
-    body = parse_body(KeyCreate, await read_json(
-        request, svc.settings.max_body_bytes, svc.settings.body_read_timeout, svc.deadlines))
+    body = parse_body(KeyCreate, await json_of(request, svc))
     changes = changes_of(body)
     record, plaintext = await svc.keys.create(
         changes.pop("name"),
@@ -60,8 +67,7 @@ async def get_key(request: Request) -> Response:
 async def update_key(request: Request) -> Response:
     """Change name, expiry, models, limits, cache or ``disabled``."""
     svc = admin(request)
-    body = parse_body(KeyUpdate, await read_json(
-        request, svc.settings.max_body_bytes, svc.settings.body_read_timeout, svc.deadlines))
+    body = parse_body(KeyUpdate, await json_of(request, svc))
     record = await svc.keys.update(request.path_params["key_id"], changes_of(body))
     return json_response(render_key(record))
 
