@@ -25,7 +25,7 @@ import httpx
 import orjson
 
 from bench.wrk import WrkResult, run
-from tests.procs import Proc, free_port, port_open, spawn, start_redis
+from gateway.testing.procs import Proc, free_port, port_open, spawn, start_redis
 
 UPSTREAM_KEY = "test-upstream-key"
 ADMIN = "bench-admin-token-0123456789abcdef"

@@ -12,7 +12,13 @@ import logging
 from collections.abc import Mapping
 
 import orjson
-from starlette.responses import Response
+
+from gateway.store.errors import (
+    StorageConflict,
+    StorageError,
+    StorageNotFound,
+    StorageUnavailable,
+)
 
 
 class GatewayError(Exception):
@@ -194,7 +200,21 @@ def unexpected(exc: Exception) -> GatewayError:
     return GatewayError("The gateway hit an unexpected error; it was logged.")
 
 
-def error_response(exc: GatewayError, headers: Mapping[str, str] | None = None) -> Response:
-    """``exc`` as a Starlette response (see :func:`render`)."""
-    status, merged, body = render(exc, headers)
-    return Response(body, status_code=status, headers=merged, media_type="application/json")
+def from_storage(exc: StorageError) -> GatewayError:
+    """What a client is told of a storage error that nothing below the web layer handled."""
+    if isinstance(exc, StorageNotFound):
+        return NotFound(exc.message)
+    if isinstance(exc, StorageConflict):
+        return Conflict(exc.message)
+    if isinstance(exc, StorageUnavailable):
+        return StoreUnavailable()
+    return unexpected(exc)
+
+
+def client_error(exc: Exception) -> GatewayError:
+    """Any exception as the GatewayError answered for it: the one place that decides."""
+    if isinstance(exc, GatewayError):
+        return exc
+    if isinstance(exc, StorageError):
+        return from_storage(exc)
+    return unexpected(exc)

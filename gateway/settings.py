@@ -2,7 +2,7 @@
 
 The TOML file is named by ``GATEWAY_CONFIG``; environment variables win over it. Settings
 are validated once, at start-up, and a bad value stops the gateway with one line naming it
-(see :func:`gateway.cli.main`).
+(see :func:`gateway.cli.main.main`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from tests.procs import Proc, start_redis
+from gateway.testing.procs import Proc, start_redis
 
 
 @pytest.fixture(scope="session")

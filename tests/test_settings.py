@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from gateway.cli import settings_error
+from gateway.cli.main import settings_error
 from gateway.settings import Settings
 
 

@@ -5,7 +5,7 @@ the Redis implementation can make it one round trip (a Lua script where several 
 change together) and the embedded one can make it one critical section. Both pass the same
 contract tests in ``tests/store/``.
 
-Failures of the backing service are raised as :class:`gateway.errors.StoreUnavailable`,
+Failures of the backing service are raised as :class:`gateway.store.errors.StorageUnavailable`,
 never as a driver exception.
 """
 
@@ -39,7 +39,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> None:
-        """Raise StoreUnavailable when the store cannot serve requests."""
+        """Raise StorageUnavailable when the store cannot serve requests."""
 
     @abc.abstractmethod
     async def server_secret(self, candidate: bytes) -> bytes:
@@ -51,13 +51,13 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def insert_key(self, record: KeyRecord) -> None:
-        """Store a new key. Raise :class:`gateway.errors.Conflict` if its id or hash exists."""
+        """Store a new key; raise ``StorageConflict`` if its id or hash exists."""
 
     @abc.abstractmethod
     async def update_key(self, record: KeyRecord) -> None:
         """Replace an existing key record (the caller has bumped ``version``).
 
-        Raise :class:`gateway.errors.NotFound` if no key has ``record.id``.
+        Raise :class:`gateway.store.errors.StorageNotFound` if no key has ``record.id``.
         """
 
     @abc.abstractmethod

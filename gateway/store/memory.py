@@ -19,9 +19,9 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import Conflict, NotFound
 from gateway.store import gcra
 from gateway.store.base import Store
+from gateway.store.errors import StorageConflict, StorageNotFound
 from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
@@ -124,7 +124,7 @@ class MemoryStore(Store):
 
     async def insert_key(self, record: KeyRecord) -> None:
         if record.id in self._keys or record.key_hash in self._by_hash:
-            raise Conflict(f"A key with id {record.id!r} or the same secret exists.")
+            raise StorageConflict(f"A key with id {record.id!r} or the same secret exists.")
         self._keys[record.id] = record
         self._by_hash[record.key_hash] = record.id
         self._write()
@@ -132,7 +132,7 @@ class MemoryStore(Store):
     async def update_key(self, record: KeyRecord) -> None:
         old = self._keys.get(record.id)
         if old is None:
-            raise NotFound(f"No key with id {record.id!r}.", param="id")
+            raise StorageNotFound(f"No key with id {record.id!r}.")
         self._by_hash.pop(old.key_hash, None)
         self._keys[record.id] = record
         self._by_hash[record.key_hash] = record.id

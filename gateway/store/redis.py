@@ -5,7 +5,7 @@ Layout (prefix ``gw:``): ``key:{id}`` JSON record, ``keyver:{id}`` its version,
 ``q:{id}:d:{day}`` / ``q:{id}:m:{month}`` quota counters; ``res:{id}`` zset of reservations
 by expiry with details in ``resinfo:{id}``; ``usage:{id}:{day}`` hash kept 100 days;
 ``cache:{cache key}`` hash; ``flight:*`` single-flight locks. Redis exceptions become
-:class:`StoreUnavailable` here, at the boundary.
+:class:`StorageUnavailable` here, at the boundary.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError
 
-from gateway.errors import Conflict, NotFound, StoreUnavailable
 from gateway.store import gcra
 from gateway.store.base import Store
+from gateway.store.errors import StorageConflict, StorageNotFound, StorageUnavailable
 from gateway.store.resp import Bulks, PipelinedRedis, Script, bulks
 from gateway.store.types import (
     AdmitRequest,
@@ -48,7 +48,7 @@ SCRIPTS = ("admit", "settle", "release", "put_key")
 
 
 class guarded:  # noqa: N801 - used like a function: ``with guarded():``
-    """Turn every Redis or socket failure into StoreUnavailable.
+    """Turn every Redis or socket failure into StorageUnavailable.
 
     A class rather than ``contextlib.contextmanager``: it wraps every request's Redis
     call, and a generator-based context manager cost more than the call's own packing.
@@ -62,7 +62,7 @@ class guarded:  # noqa: N801 - used like a function: ``with guarded():``
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         if isinstance(error, TimeoutError | RedisError | OSError):
-            raise StoreUnavailable() from error
+            raise StorageUnavailable() from error
 
 
 def connect(url: str, *, socket_timeout: float, connect_timeout: float) -> aioredis.Redis:
@@ -150,13 +150,13 @@ class RedisStore(Store):
 
     async def insert_key(self, record: KeyRecord) -> None:
         if await self._put_key(record, "insert", record.key_hash) == "conflict":
-            raise Conflict(f"A key with id {record.id!r} or the same secret exists.")
+            raise StorageConflict(f"A key with id {record.id!r} or the same secret exists.")
 
     async def update_key(self, record: KeyRecord) -> None:
         old = await self.get_key(record.id)
         old_hash = old.key_hash if old else record.key_hash
         if await self._put_key(record, "update", old_hash) == "missing":
-            raise NotFound(f"No key with id {record.id!r}.", param="id")
+            raise StorageNotFound(f"No key with id {record.id!r}.")
 
     async def get_key(self, key_id: str) -> KeyRecord | None:
         with guarded():

@@ -9,7 +9,7 @@ and nobody waits for anybody else's reply. hiredis packs and parses.
 
 Failure semantics match the store's: a reply slower than ``socket_timeout`` or a broken
 connection fails every command in flight on it with :class:`redis.exceptions.RedisError`
-(the store turns it into ``StoreUnavailable``) and the next command reconnects. A command
+(the store turns it into ``StorageUnavailable``) and the next command reconnects. A command
 that could not be sent because the connection was found dead is retried once on a fresh one.
 """
 

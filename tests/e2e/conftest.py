@@ -12,7 +12,7 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from tests.procs import Proc, free_port, spawn, start_uvicorn_app
+from gateway.testing.procs import Proc, free_port, spawn, start_uvicorn_app
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 UPSTREAM_KEY = "test-upstream-key"
@@ -89,7 +89,7 @@ class Gateway:
 @pytest.fixture(scope="session")
 def fake_proc() -> Iterator[Proc]:
     proc = start_uvicorn_app(
-        "gateway.fake_upstream:create_fake_upstream_from_env",
+        "gateway.testing.fake_upstream:create_fake_upstream_from_env",
         env={"FAKE_UPSTREAM_API_KEYS": UPSTREAM_KEY},
         ready_path="/_stats",
     )

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from gateway.testing.procs import wait_until
 from tests.e2e.conftest import FakeUpstream, GatewayStarter
-from tests.procs import wait_until
 
 pytestmark = pytest.mark.e2e
 

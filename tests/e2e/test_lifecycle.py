@@ -11,8 +11,8 @@ import httpx
 import openai
 import pytest
 
+from gateway.testing.procs import free_port
 from tests.e2e.conftest import ADMIN_TOKEN, FakeUpstream, Gateway, GatewayStarter
-from tests.procs import free_port
 
 pytestmark = pytest.mark.e2e
 

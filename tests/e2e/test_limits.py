@@ -8,9 +8,9 @@ import httpx
 import openai
 import pytest
 
+from gateway.testing.procs import wait_until
 from tests.e2e.conftest import FakeUpstream, Gateway, GatewayStarter
 from tests.e2e.test_lifecycle import cli
-from tests.procs import wait_until
 
 pytestmark = pytest.mark.e2e
 

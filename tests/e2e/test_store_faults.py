@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.testing.procs import start_redis, wait_until
 from tests.e2e.conftest import FakeUpstream, GatewayStarter
 from tests.e2e.test_lifecycle import cli
-from tests.procs import start_redis, wait_until
 
 pytestmark = pytest.mark.e2e
 

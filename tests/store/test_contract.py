@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from gateway.errors import Conflict, NotFound
 from gateway.store.base import Store
+from gateway.store.errors import StorageConflict, StorageNotFound
 from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
@@ -49,12 +49,12 @@ async def test_key_crud_and_conflicts(store: Store) -> None:
     record = await make_key(store, Limits(rpm=5))
     assert await store.get_key("key_1") == record
     assert await store.find_key(record.key_hash) == record
-    with pytest.raises(Conflict):
+    with pytest.raises(StorageConflict):
         await store.insert_key(record)
     changed = replace(record, name="new", version=2)
     await store.update_key(changed)
     assert (await store.list_keys()) == [changed]
-    with pytest.raises(NotFound):
+    with pytest.raises(StorageNotFound):
         await store.update_key(replace(record, id="key_missing"))
     assert await store.find_key("f" * 64) is None
 

@@ -8,10 +8,10 @@ import time
 import pytest
 import redis
 
-from gateway.errors import StoreUnavailable
+from gateway.store.errors import StorageUnavailable
 from gateway.store.redis import RedisStore
 from gateway.store.types import Limits, Outcome
-from tests.procs import free_port
+from gateway.testing.procs import free_port
 from tests.store.test_contract import admit, make_key
 
 
@@ -48,9 +48,9 @@ async def test_unreachable_redis_fails_fast() -> None:
                                 connect_timeout=0.2)
     await store.start()
     started = time.monotonic()
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(StorageUnavailable):
         await store.ping()
-    with pytest.raises(StoreUnavailable):
+    with pytest.raises(StorageUnavailable):
         await store.get_key("k")
     assert time.monotonic() - started < 5
     await store.aclose()

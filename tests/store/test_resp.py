@@ -13,7 +13,7 @@ from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.store.resp import PipelinedRedis, Script
-from tests.procs import free_port
+from gateway.testing.procs import free_port
 
 
 @pytest.fixture

@@ -1,0 +1,299 @@
+"""The ``gateway`` console script: serve, manage keys and the cache, run the fake upstream."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import click
+import httpx
+import orjson
+from pydantic import ValidationError
+
+from gateway.cli.admin_client import AdminClient, AdminError
+from gateway.cli.tables import key_table, usage_table
+
+LIMIT_OPTIONS = (
+    click.option("--rpm", type=click.IntRange(min=0), help="Requests per minute."),
+    click.option("--images-per-minute", type=click.IntRange(min=0)),
+    click.option("--images-per-day", type=click.IntRange(min=0)),
+    click.option("--images-per-month", type=click.IntRange(min=0)),
+)
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print one line to stderr and exit without a traceback."""
+    click.echo(f"gateway: {message}", err=True)
+    sys.exit(code)
+
+
+def settings_error(exc: Exception) -> str:
+    """One line that names the bad setting."""
+    if isinstance(exc, ValidationError):
+        first = exc.errors()[0]
+        loc = [str(part) for part in first["loc"]]
+        message = first["msg"].removeprefix("Value error, ")
+        if not loc:
+            return f"invalid settings: {message}"
+        return f"invalid setting GATEWAY_{loc[0].upper()}{''.join(f'[{p}]' for p in loc[1:])}: " \
+            f"{message}"
+    return f"invalid settings: {exc}"
+
+
+@click.group()
+@click.version_option(package_name="imagegw", prog_name="gateway")
+def main() -> None:
+    """An OpenAI-compatible gateway for image generation APIs."""
+
+
+@main.command()
+@click.option("--host", help="Interface to listen on (GATEWAY_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (GATEWAY_PORT, default 8080).")
+@click.option("--workers", type=int, help="Processes (GATEWAY_WORKERS); >1 needs Redis.")
+def serve(host: str | None, port: int | None, workers: int | None) -> None:
+    """Run the gateway."""
+    import uvicorn
+
+    from gateway.observability.logs import configure_logging
+    from gateway.settings import load_settings
+    from gateway.web.app import _secrets, create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items()
+                 if v is not None}
+    try:
+        settings = load_settings(**overrides)
+        configure_logging(settings.log_level, _secrets(settings))
+        app = create_app(settings)
+    except (ValidationError, ValueError) as exc:
+        fail(settings_error(exc), 2)
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 30,
+        "server_header": False,
+        "proxy_headers": False,
+    }
+    if settings.workers == 1:
+        uvicorn.run(app, **common)
+        return
+    for name, value in overrides.items():
+        os.environ[f"GATEWAY_{name.upper()}"] = str(value)
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+    uvicorn.run("gateway.web.app:create_app_from_env", factory=True, workers=settings.workers,
+                **common)
+
+
+@main.command("fake-upstream")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9000, show_default=True, type=int)
+@click.option("--api-key", "api_keys", multiple=True, default=["test-upstream-key"],
+              show_default=True, help="Accepted upstream key (repeatable).")
+@click.option("--latency", default=0.0, show_default=True, type=float,
+              help="Seconds to wait before answering.")
+def fake_upstream(host: str, port: int, api_keys: Sequence[str], latency: float) -> None:
+    """Run a fake AI/ML API for trials, tests and benchmarks."""
+    from gateway.testing.fake_upstream import run_fake_upstream
+
+    run_fake_upstream(host, port, list(api_keys), latency)
+
+
+def _client(url: str) -> AdminClient:
+    token = os.environ.get("GATEWAY_ADMIN_TOKEN")
+    if not token:
+        fail("set GATEWAY_ADMIN_TOKEN to the gateway's admin token")
+    return AdminClient(url, token)
+
+
+def _emit(data: Any, as_json: bool, human: str) -> None:
+    if as_json:
+        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+    else:
+        click.echo(human)
+
+
+def _limits(options: dict[str, Any]) -> dict[str, int]:
+    return {name: value for name, value in options.items()
+            if name in ("rpm", "images_per_minute", "images_per_day", "images_per_month")
+            and value is not None}
+
+
+def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except AdminError as exc:
+        fail(str(exc))
+    except httpx.HTTPError as exc:
+        fail(f"cannot reach the gateway: {type(exc).__name__}")
+
+
+url_option = click.option("--url", envvar="GATEWAY_URL", default="http://127.0.0.1:8080",
+                          show_default=True, help="The running gateway (GATEWAY_URL).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+
+
+def limit_options(fn: Any) -> Any:
+    """Attach the four limit options to a command."""
+    for option in reversed(LIMIT_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+@main.group()
+def keys() -> None:
+    """Manage client keys through the running gateway's admin API."""
+
+
+@keys.command("create")
+@click.option("--name", required=True)
+@click.option("--expires-at", help="Unix seconds or ISO 8601 (e.g. 2027-01-01T00:00:00Z).")
+@click.option("--models", help="Comma-separated allow-list of models.")
+@click.option("--no-cache", is_flag=True, help="Never serve this key from the cache.")
+@limit_options
+@url_option
+@json_option
+def keys_create(name: str, expires_at: str | None, models: str | None, no_cache: bool,
+                url: str, as_json: bool, **limits: Any) -> None:
+    """Create a key and print it (it is shown only this once)."""
+    body: dict[str, Any] = {"name": name, **_limits(limits)}
+    if expires_at is not None:
+        body["expires_at"] = float(expires_at) if _is_number(expires_at) else expires_at
+    if models is not None:
+        body["models"] = [m.strip() for m in models.split(",") if m.strip()]
+    if no_cache:
+        body["cache"] = False
+    created = _call(_client(url).create_key, body)
+    _emit(created, as_json, key_table([created]) +
+          f"\n\nkey: {created['key']}\nStore it now: it is not shown again.")
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@keys.command("list")
+@url_option
+@json_option
+def keys_list(url: str, as_json: bool) -> None:
+    """List every key."""
+    listed = _call(_client(url).list_keys)
+    _emit(listed, as_json, key_table(listed["data"]))
+
+
+@keys.command("show")
+@click.argument("key_id")
+@url_option
+@json_option
+def keys_show(key_id: str, url: str, as_json: bool) -> None:
+    """Show one key."""
+    record = _call(_client(url).get_key, key_id)
+    _emit(record, as_json, key_table([record], wide=True))
+
+
+@keys.command("update")
+@click.argument("key_id")
+@click.option("--name")
+@click.option("--expires-at")
+@click.option("--models", help="Comma-separated allow-list; 'all' removes the list.")
+@click.option("--disable/--enable", "disabled", default=None)
+@click.option("--cache/--no-cache", "cache", default=None)
+@click.option("--unlimited", multiple=True,
+              type=click.Choice(["rpm", "images_per_minute", "images_per_day",
+                                 "images_per_month"]),
+              help="Remove a limit (repeatable).")
+@limit_options
+@url_option
+@json_option
+def keys_update(key_id: str, name: str | None, expires_at: str | None, models: str | None,
+                disabled: bool | None, cache: bool | None, unlimited: Sequence[str],
+                url: str, as_json: bool, **limits: Any) -> None:
+    """Change a key's name, expiry, models, limits, cache or enabled state."""
+    body: dict[str, Any] = _limits(limits)
+    body.update(dict.fromkeys(unlimited))
+    if name is not None:
+        body["name"] = name
+    if expires_at is not None:
+        body["expires_at"] = (None if expires_at in ("", "never")
+                              else float(expires_at) if _is_number(expires_at) else expires_at)
+    if models is not None:
+        body["models"] = None if models == "all" else [
+            m.strip() for m in models.split(",") if m.strip()]
+    if disabled is not None:
+        body["disabled"] = disabled
+    if cache is not None:
+        body["cache"] = cache
+    record = _call(_client(url).update_key, key_id, body)
+    _emit(record, as_json, key_table([record], wide=True))
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@url_option
+@json_option
+def keys_revoke(key_id: str, url: str, as_json: bool) -> None:
+    """Revoke a key: refused from the next request on, everywhere."""
+    record = _call(_client(url).revoke_key, key_id)
+    _emit(record, as_json, key_table([record]))
+
+
+@keys.command("hash")
+@click.argument("key", required=False)
+def keys_hash(key: str | None) -> None:
+    """Print a new key (or hash KEY) for declaring it in the config file by hash.
+
+    Needs GATEWAY_KEY_SECRET, the secret the gateway hashes keys with.
+    """
+    from gateway.keys.service import generate_key, hash_key
+
+    secret = os.environ.get("GATEWAY_KEY_SECRET")
+    if not secret:
+        fail("set GATEWAY_KEY_SECRET (the same value the gateway uses) to hash keys")
+    if key is None:
+        key = generate_key()
+        click.echo(f"key:      {key}")
+    click.echo(f"key_hash: {hash_key(secret.encode(), key)}")
+
+
+@main.command("usage")
+@click.argument("key_id")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 90))
+@url_option
+@json_option
+def usage_cmd(key_id: str, days: int, url: str, as_json: bool) -> None:
+    """Show a key's usage: daily counters and what is left of each limit."""
+    report = _call(_client(url).usage, key_id, days)
+    _emit(report, as_json, usage_table(report))
+
+
+@main.group()
+def cache() -> None:
+    """Inspect and purge the response cache."""
+
+
+@cache.command("purge")
+@click.option("--key", "key_id", help="Only this key's entries (per-key cache scope).")
+@url_option
+@json_option
+def cache_purge(key_id: str | None, url: str, as_json: bool) -> None:
+    """Delete cached answers."""
+    result = _call(_client(url).purge_cache, key_id)
+    _emit(result, as_json, f"deleted {result['deleted']} cached answer(s)")
+
+
+@cache.command("stats")
+@url_option
+@json_option
+def cache_stats(url: str, as_json: bool) -> None:
+    """How many answers and bytes the cache holds."""
+    result = _call(_client(url).cache_stats)
+    _emit(result, as_json, f"entries: {result['entries']}\nbytes:   {result['bytes']}")

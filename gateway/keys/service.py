@@ -1,0 +1,251 @@
+"""Client keys: generation, hashing, authentication and the admin operations on records.
+
+A key is ``gwk_`` followed by 43 URL-safe characters (256 random bits). Only its
+HMAC-SHA256 under the server secret is stored; the plaintext exists once, in the answer
+to the create call. Lookups go by hash and the stored hash is compared again in constant
+time. Records are cached in-process for ``key_cache_seconds``; the admission step checks
+the record's version against the store on every image request, so revocations and changes
+take effect on the next request on every replica. Concurrent lookups of one key share a
+single store read, so a busy key's cache entry expiring under load costs one read, not
+one per request in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import secrets
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from gateway.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
+from gateway.observability.clock import Clock
+from gateway.settings import DeclaredKey
+from gateway.store.base import Store
+from gateway.store.types import KeyRecord, Limits
+
+KEY_PREFIX = "gwk_"
+KEY_RANDOM_BYTES = 32
+SHOWN_CHARS = 8
+
+
+def generate_key() -> str:
+    """A new client key with 256 bits of entropy and a recognisable prefix."""
+    return KEY_PREFIX + secrets.token_urlsafe(KEY_RANDOM_BYTES)
+
+
+def generate_id() -> str:
+    """A public, non-secret identifier for a key record."""
+    return "key_" + secrets.token_hex(8)
+
+
+def hash_key(secret: bytes, key: str) -> str:
+    """HMAC-SHA256 of the key under the server secret, as hex."""
+    return hmac.digest(secret, key.encode(), "sha256").hex()
+
+
+def mask(key: str) -> str:
+    """What an error or a listing may show of a key: its first characters only."""
+    return key[:SHOWN_CHARS] + "****" if len(key) > SHOWN_CHARS else "****"
+
+
+class KeyService:
+    """Authenticates client keys and manages key records in the store."""
+
+    def __init__(
+        self,
+        store: Store,
+        secret: bytes,
+        clock: Clock,
+        *,
+        cache_seconds: float = 2.0,
+        default_limits: Limits | None = None,
+    ) -> None:
+        self._store = store
+        self._mac = hmac.new(secret, digestmod="sha256")
+        self._clock = clock
+        self._cache_seconds = cache_seconds
+        self._default_limits = default_limits or Limits()
+        self._cache: dict[str, tuple[float, KeyRecord]] = {}
+        self._lookups: dict[str, asyncio.Future[KeyRecord | None]] = {}
+
+    def hash(self, key: str) -> str:
+        """The stored form of ``key`` under this gateway's secret (:func:`hash_key`), from a
+        copy of the keyed MAC: the secret's key schedule is worked out once, not per call."""
+        mac = self._mac.copy()
+        mac.update(key.encode())
+        return mac.hexdigest()
+
+    async def authenticate(self, key: str | None, *, fresh: bool = False) -> KeyRecord:
+        """The usable record for a presented key, or AuthenticationFailed (401).
+
+        ``fresh`` skips the in-process cache and any read already in flight (routes that do
+        no admission step use it, so a revocation is seen there at once too).
+        """
+        if not key:
+            raise AuthenticationFailed(
+                "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
+            )
+        digest = self.hash(key)
+        record = None if fresh else self._cached(digest)
+        if record is None:
+            record = await (self._store.find_key(digest) if fresh else self._lookup(digest))
+            if record is None or not hmac.compare_digest(record.key_hash, digest):
+                raise AuthenticationFailed(f"Incorrect API key provided: {mask(key)}.")
+            self._remember(record)
+        self.check_usable(record, key)
+        return record
+
+    async def reload(self, record: KeyRecord, key: str) -> KeyRecord:
+        """Re-read a record that the store reported stale, and check it again."""
+        self._cache.pop(record.key_hash, None)
+        return await self.authenticate(key, fresh=True)
+
+    def check_usable(self, record: KeyRecord, key: str) -> None:
+        """Refuse revoked, disabled and expired keys with the same 401 as unknown ones."""
+        now = self._clock()
+        if record.revoked_at is not None:
+            reason = "has been revoked"
+        elif record.disabled:
+            reason = "is disabled"
+        elif record.expires_at is not None and record.expires_at <= now:
+            reason = "has expired"
+        else:
+            return
+        raise AuthenticationFailed(f"The API key {mask(key)} {reason}.")
+
+    def _cached(self, digest: str) -> KeyRecord | None:
+        hit = self._cache.get(digest)
+        if hit is None or hit[0] <= self._clock():
+            return None
+        return hit[1]
+
+    async def _lookup(self, digest: str) -> KeyRecord | None:
+        """The store's record for ``digest``, read once for every caller waiting on it.
+
+        The read is shielded: one waiter cancelled (its client left) does not fail the
+        others; its failure (store down) reaches every waiter.
+        """
+        lookup = self._lookups.get(digest)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._store.find_key(digest))
+            self._lookups[digest] = lookup
+            lookup.add_done_callback(lambda done: self._looked_up(digest, done))
+        return await asyncio.shield(lookup)
+
+    def _looked_up(self, digest: str, done: asyncio.Future[KeyRecord | None]) -> None:
+        del self._lookups[digest]
+        if not done.cancelled():
+            done.exception()
+
+    def _remember(self, record: KeyRecord) -> None:
+        if self._cache_seconds <= 0:
+            return
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[record.key_hash] = (self._clock() + self._cache_seconds, record)
+
+    async def create(
+        self,
+        name: str,
+        *,
+        expires_at: float | None = None,
+        models: Iterable[str] | None = None,
+        limits: dict[str, int | None] | None = None,
+        cache: bool = True,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[KeyRecord, str]:
+        """Create a key; returns the record and the plaintext key (shown once)."""
+        plaintext = generate_key()
+        merged = {**self._default_limits.as_dict(), **(limits or {})}
+        record = KeyRecord(
+            id=generate_id(),
+            name=name,
+            key_hash=self.hash(plaintext),
+            prefix=mask(plaintext),
+            created_at=self._clock(),
+            expires_at=expires_at,
+            models=tuple(models) if models is not None else None,
+            limits=Limits(**merged),
+            cache=cache,
+            metadata=dict(metadata or {}),
+        )
+        await self._store.insert_key(record)
+        return record, plaintext
+
+    async def get(self, key_id: str) -> KeyRecord:
+        """The record with this id, or NotFound (404)."""
+        record = await self._store.get_key(key_id)
+        if record is None:
+            raise NotFound(f"No key with id {key_id!r}.", param="id")
+        return record
+
+    async def list(self) -> list[KeyRecord]:
+        """Every key record, oldest first."""
+        return await self._store.list_keys()
+
+    async def update(self, key_id: str, changes: dict[str, Any]) -> KeyRecord:
+        """Apply admin changes (name, expiry, models, disabled, limits, cache) to a key."""
+        record = await self.get(key_id)
+        if record.revoked_at is not None:
+            raise Conflict(f"Key {key_id!r} is revoked and cannot be changed.", param="id")
+        limits = {**record.limits.as_dict(), **changes.pop("limits", {})}
+        models = changes.pop("models", record.models)
+        updated = replace(
+            record,
+            **changes,
+            models=tuple(models) if models is not None else None,
+            limits=Limits(**limits),
+            version=record.version + 1,
+        )
+        await self._store.update_key(updated)
+        self._cache.pop(record.key_hash, None)
+        return updated
+
+    async def revoke(self, key_id: str) -> KeyRecord:
+        """Revoke a key for good; it stays listed with ``revoked_at`` set."""
+        record = await self.get(key_id)
+        if record.revoked_at is not None:
+            return record
+        revoked = replace(record, revoked_at=self._clock(), version=record.version + 1)
+        await self._store.update_key(revoked)
+        self._cache.pop(record.key_hash, None)
+        return revoked
+
+    async def sync_declared(self, declared: Iterable[DeclaredKey]) -> None:
+        """Make the store hold exactly the config file's declared keys (by id)."""
+        for spec in declared:
+            limits = Limits(
+                rpm=spec.rpm,
+                images_per_minute=spec.images_per_minute,
+                images_per_day=spec.images_per_day,
+                images_per_month=spec.images_per_month,
+            )
+            existing = await self._store.get_key(spec.id)
+            wanted = KeyRecord(
+                id=spec.id,
+                name=spec.name,
+                key_hash=spec.key_hash,
+                prefix="(declared)",
+                created_at=existing.created_at if existing else self._clock(),
+                version=existing.version if existing else 1,
+                expires_at=spec.expires_at,
+                models=tuple(spec.models) if spec.models is not None else None,
+                limits=limits,
+                cache=spec.cache,
+                declared=True,
+            )
+            if existing is None:
+                await self._store.insert_key(wanted)
+            elif existing.key_hash != wanted.key_hash:
+                raise InvalidRequest(
+                    f"Declared key {spec.id!r} has a different hash than the stored key with "
+                    "that id; give it a new id.",
+                    param="keys",
+                )
+            else:
+                wanted = replace(wanted, disabled=existing.disabled,
+                                 revoked_at=existing.revoked_at, metadata=existing.metadata)
+                if replace(existing, version=0) != replace(wanted, version=0):
+                    await self._store.update_key(replace(wanted, version=existing.version + 1))

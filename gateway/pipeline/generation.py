@@ -1,0 +1,356 @@
+"""One image generation request, from a validated body to the answer the client gets.
+
+Order: resolve and validate against the registry; check the key's allow-list; one atomic
+admission step (limits, quotas and the cache lookup together); on a miss, single-flight
+on the cache key and one upstream call; normalise the answer; settle the reservation with
+the images actually returned (all of it back on any failure, cancellation included);
+store a complete answer in the cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from gateway.cache.flight import Followed, SingleFlight
+from gateway.cache.policy import CacheControl, CachePolicy, cache_key, is_complete
+from gateway.errors import PermissionDenied, StoreUnavailable
+from gateway.keys.service import KeyService
+from gateway.limits.admission import Calendar, limit_headers, refusal
+from gateway.models.adapters import PreparedRequest
+from gateway.models.registry import Registry
+from gateway.observability.clock import Clock
+from gateway.observability.ids import Ids
+from gateway.observability.metrics import Metrics
+from gateway.pipeline.disconnect import Gone, unless_gone
+from gateway.store.base import Store
+from gateway.store.errors import StorageUnavailable
+from gateway.store.types import (
+    AdmitRequest,
+    CacheEntry,
+    CacheWrite,
+    Decision,
+    KeyRecord,
+    Outcome,
+    Window,
+    flight_lock,
+)
+from gateway.upstream.client import UpstreamCallError
+from gateway.upstream.resilience import ResilientUpstream
+
+log = logging.getLogger("gateway.generation")
+
+HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
+MAX_PENDING = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    """The settings that shape the pipeline."""
+
+    cache_enabled: bool
+    shared_cache: bool
+    reservation_ttl: float
+    fail_open: bool
+
+
+@dataclass(slots=True)
+class Generated:
+    """An upstream success as the client will receive it."""
+
+    body: bytes
+    status: int
+    images: int
+    upstream_seconds: float = 0.0
+    entry: CacheEntry | None = None
+
+
+@dataclass(slots=True)
+class GenerationResult:
+    """What the route answers with, plus what logs and metrics report."""
+
+    body: bytes
+    status: int
+    images: int
+    cache: str
+    model: str
+    headers: dict[str, str] = field(default_factory=dict)
+    upstream_seconds: float = 0.0
+
+
+class ImageService:
+    """Runs the generation pipeline; everything it touches is passed in."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        keys: KeyService,
+        registry: Registry,
+        upstream: ResilientUpstream,
+        calendar: Calendar,
+        policy: CachePolicy,
+        flight: SingleFlight[Generated],
+        clock: Clock,
+        options: GenerationOptions,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._store = store
+        self._keys = keys
+        self._registry = registry
+        self._upstream = upstream
+        self._calendar = calendar
+        self._policy = policy
+        self._flight = flight
+        self._clock = clock
+        self._options = options
+        self._metrics = metrics
+        self._pending: set[asyncio.Task[None]] = set()
+        self._ids = Ids()
+
+    async def generate(
+        self,
+        record: KeyRecord,
+        key: str,
+        body: dict[str, Any],
+        *,
+        cache_control: CacheControl,
+        request_id: str,
+        raw: bool = False,
+        gone: Gone | None = None,
+    ) -> GenerationResult:
+        """Answer one request or raise a GatewayError.
+
+        ``raw`` returns the upstream's own answer instead of OpenAI's shape (never cached).
+        ``gone`` completes when the client disconnects: the upstream part then stops with
+        :class:`ClientGone` and the reservation is given back.
+        """
+        prepared = self._registry.prepare(body)
+        model = prepared.model.id
+        if record.models is not None and model not in record.models:
+            raise PermissionDenied(
+                f"This key may not use the model {model!r}.", param="model"
+            )
+        use_cache = (self._options.cache_enabled and record.cache and cache_control.store
+                     and not raw)
+        scope = "shared" if self._options.shared_cache else record.id
+        ckey = cache_key(scope, prepared.cache_fields) if use_cache else None
+        lookup = ckey if cache_control.lookup else None
+        window = self._calendar.window()
+        reservation = self._ids()
+        try:
+            decision, record = await self._admit(
+                record, key, prepared.images, lookup, window, reservation
+            )
+        except StorageUnavailable:
+            # The admission may have run with its reply lost: give back whatever it
+            # reserved (and the lock it took) once the store answers again.
+            lock = flight_lock(lookup) if lookup is not None else None
+            self._settle_later(record, reservation, 0, window, {}, lock)
+            if not self._may_fail_open(record):
+                raise
+            log.warning("store unavailable: admitting without limits (fail-open)")
+            generated = await unless_gone(gone, self._call(prepared, request_id, None, raw))
+            return self._result(generated, BYPASS, model, {})
+        headers = limit_headers(decision)
+        if decision.outcome is Outcome.HIT and decision.cached is not None:
+            entry = decision.cached
+            age = max(0, int(window.now - entry.stored_at))
+            return GenerationResult(entry.body, 200, entry.images, HIT, model,
+                                    {**headers, "age": str(age)})
+        if decision.outcome is not Outcome.ADMITTED:
+            raise refusal(decision, headers)
+        return await self._reserved(prepared, record, window, headers, request_id,
+                                    ckey, lookup is not None, reservation, raw,
+                                    decision.leader, gone)
+
+    def _may_fail_open(self, record: KeyRecord) -> bool:
+        limits = record.limits
+        return self._options.fail_open and limits.images_per_day is None and (
+            limits.images_per_month is None
+        )
+
+    async def _admit(
+        self,
+        record: KeyRecord,
+        key: str,
+        images: int,
+        ckey: str | None,
+        window: Window,
+        reservation: str,
+    ) -> tuple[Decision, KeyRecord]:
+        for _ in range(3):
+            decision = await self._store.admit(AdmitRequest(
+                key_id=record.id,
+                key_version=record.version,
+                limits=record.limits,
+                images=images,
+                reservation_id=reservation,
+                reservation_ttl=self._options.reservation_ttl,
+                window=window,
+                cache_key=ckey,
+                flight_ttl=self._flight.lock_ttl if ckey is not None else None,
+            ))
+            if decision.outcome is not Outcome.STALE_KEY:
+                return decision, record
+            record = await self._keys.reload(record, key)
+        raise StoreUnavailable("The key record keeps changing; retry.")
+
+    async def _reserved(
+        self,
+        prepared: PreparedRequest,
+        record: KeyRecord,
+        window: Window,
+        headers: dict[str, str],
+        request_id: str,
+        ckey: str | None,
+        single_flight: bool,
+        reservation: str,
+        raw: bool,
+        leader: bool,
+        gone: Gone | None,
+    ) -> GenerationResult:
+        images = 0
+        usage: dict[str, int] = {}
+        write: CacheWrite | None = None
+        try:
+            if ckey is not None and single_flight:
+                result, entry = await unless_gone(gone, self._flighted(
+                    prepared, request_id, ckey, reservation, leader))
+            else:
+                generated = await unless_gone(gone, self._call(prepared, request_id, ckey, raw))
+                result = self._result(generated, MISS if ckey else BYPASS, prepared.model.id, {})
+                entry = generated.entry
+            if ckey is not None and entry is not None:
+                write = CacheWrite(ckey, entry)
+            if result.cache == HIT:
+                usage = {"cache_hits": 1, "cached_images": result.images}
+            else:
+                images = result.images
+                usage = {"cache_misses" if result.cache == MISS else "cache_bypasses": 1}
+            result.headers.update(headers)
+            return result
+        finally:
+            lock = flight_lock(ckey) if ckey is not None and single_flight else None
+            try:
+                await self._settle(record, reservation, images, window, usage, write, lock)
+            except asyncio.CancelledError:
+                # Cancelled while settling (shutdown): whether the settlement ran is
+                # unknown, so it is retried as such in the background.
+                self._settle_later(record, reservation, images, window, usage, lock)
+                raise
+
+    async def _settle(self, record: KeyRecord, reservation: str, images: int, window: Window,
+                      usage: dict[str, int], write: CacheWrite | None = None,
+                      lock: str | None = None) -> None:
+        """Settle now (storing the answer and freeing the single-flight lock in the same
+        step), or keep retrying in the background while the store is down.
+
+        A settlement lost to a store outage would let the reservation expire and give
+        back images that were really generated; retrying keeps the count exact.
+        """
+        try:
+            await self._store.settle(record.id, reservation, images, window, usage,
+                                     record.limits, cache=write, flight=lock)
+        except StorageUnavailable:
+            log.warning("store unavailable: settlement will be retried")
+            self._settle_later(record, reservation, images, window, usage, lock)
+
+    def _settle_later(self, record: KeyRecord, reservation: str, images: int,
+                      window: Window, usage: dict[str, int], lock: str | None) -> None:
+        """Retry a settlement in the background until the store answers.
+
+        At most ``MAX_PENDING`` wait at once (a long outage under load must not grow
+        without bound); past that, the reservation's own expiry gives its images back.
+        """
+        if len(self._pending) >= MAX_PENDING:
+            return
+        task = asyncio.create_task(self._retry_settle(record, reservation, images, window,
+                                                      usage, lock))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _retry_settle(self, record: KeyRecord, reservation: str, images: int,
+                            window: Window, usage: dict[str, int], lock: str | None) -> None:
+        """Retries are marked as such (the lost attempt may have run, and must not count
+        twice) and stop when the reservation expires: a reservation no longer held is
+        then known to have been closed by the lost attempt."""
+        delay = 0.2
+        loop = asyncio.get_running_loop()
+        left = self._options.reservation_ttl - (self._clock() - window.now)
+        deadline = loop.time() + left
+        while loop.time() + delay < deadline:
+            await asyncio.sleep(delay)
+            try:
+                await self._store.settle(record.id, reservation, images, window, usage,
+                                         record.limits, flight=lock, retry=True)
+            except StorageUnavailable:
+                delay = min(5.0, delay * 2)
+                continue
+            return
+        log.error("could not settle a reservation before it expired", extra={
+            "fields": {"key_id": record.id, "images": images}})
+
+    async def _flighted(
+        self, prepared: PreparedRequest, request_id: str, ckey: str, reservation: str,
+        leader: bool,
+    ) -> tuple[GenerationResult, CacheEntry | None]:
+        """The answer, and what to store in the cache (only when this caller led)."""
+        model = prepared.model.id
+        try:
+            outcome = await self._flight.run(
+                ckey, reservation, lambda: self._call(prepared, request_id, ckey),
+                holding=leader)
+        except StorageUnavailable:
+            generated = await self._call(prepared, request_id, None)
+            return self._result(generated, BYPASS, model, {}), None
+        if not isinstance(outcome, Followed):
+            return self._result(outcome.value, MISS, model, {}), outcome.value.entry
+        if outcome.entry is not None:
+            age = max(0, int(self._clock() - outcome.entry.stored_at))
+            return GenerationResult(outcome.entry.body, 200, outcome.entry.images, HIT, model,
+                                    {"age": str(age)}), None
+        assert outcome.value is not None
+        return self._result(outcome.value, HIT, model, {"age": "0"}), None
+
+    @staticmethod
+    def _result(generated: Generated, cache: str, model: str,
+                headers: dict[str, str]) -> GenerationResult:
+        return GenerationResult(generated.body, generated.status, generated.images, cache,
+                                model, dict(headers), generated.upstream_seconds)
+
+    async def _call(
+        self, prepared: PreparedRequest, request_id: str, ckey: str | None, raw: bool = False
+    ) -> Generated:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            answer = await self._upstream.generate(prepared.upstream_body, request_id)
+        except UpstreamCallError as exc:
+            outcome = exc.outcome
+            raise exc.error from None
+        finally:
+            waited = time.perf_counter() - started
+            if self._metrics is not None:
+                self._metrics.child(self._metrics.upstream_calls, outcome).inc()
+                self._metrics.upstream_duration.observe(waited)
+        now = self._clock()
+        normalised = self._registry.normalise(prepared, answer.body, created=int(now))
+        same = raw or normalised.body is answer.body
+        body = answer.raw if same else orjson.dumps(normalised.body)
+        entry = None
+        if ckey is not None and is_complete(normalised.body, prepared.images):
+            expires_at = self._policy.expires_at(normalised.body, len(body), now)
+            if expires_at is not None:
+                entry = CacheEntry(body=body, stored_at=now, expires_at=expires_at,
+                                   images=normalised.images)
+        if self._metrics is not None:
+            self._metrics.child(self._metrics.images, prepared.model.id).inc(
+                normalised.images)
+        return Generated(body=body, status=answer.status, images=normalised.images,
+                         upstream_seconds=waited, entry=entry)

@@ -1,0 +1,269 @@
+"""``create_app(settings)``: the only place where the gateway's parts are wired together."""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.cache.flight import SingleFlight
+from gateway.cache.policy import CachePolicy
+from gateway.errors import (
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    client_error,
+)
+from gateway.keys.service import KeyService
+from gateway.limits.admission import Calendar
+from gateway.models.registry import Registry
+from gateway.observability.clock import Clock, system_clock
+from gateway.observability.metrics import Metrics
+from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone
+from gateway.pipeline.generation import Generated, GenerationOptions, ImageService
+from gateway.settings import Settings
+from gateway.store.base import Store
+from gateway.store.errors import StorageError
+from gateway.store.types import Limits
+from gateway.upstream.client import Upstream, create_transport
+from gateway.upstream.resilience import ResilientUpstream, RetryPolicy
+from gateway.web.deadlines import Deadlines
+from gateway.web.hotpath import GatewayApp
+from gateway.web.http import error_response
+from gateway.web.middleware import AccessLog, RequestContext
+from gateway.web.openapi import build_openapi
+from gateway.web.routes import admin, health, images, models, usage
+from gateway.web.services import Services
+
+YOUNG_COLLECTION_EVERY = 20_000
+
+
+def build_store(settings: Settings, clock: Clock) -> Store:
+    """The Redis store when GATEWAY_REDIS_URL is set, the embedded one otherwise."""
+    if settings.redis_url is not None:
+        from gateway.store.redis import RedisStore
+
+        return RedisStore.from_url(settings.redis_url.get_secret_value(),
+                                   socket_timeout=settings.redis_socket_timeout,
+                                   connect_timeout=settings.redis_connect_timeout)
+    from gateway.store.memory import MemoryStore
+
+    return MemoryStore(settings.store_path, cache_max_bytes=settings.cache_memory_bytes,
+                       clock=clock)
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    error = client_error(exc)
+    request.state.error_code = error.code
+    return error_response(error)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        return error_response(
+            MethodNotAllowed(f"Method {request.method} is not allowed here; use {allowed}."),
+            headers={"allow": allowed} if allowed else None,
+        )
+    if exc.status_code == 404:
+        return error_response(NotFound(f"Unknown route: {request.method} {request.url.path}"))
+    return error_response(GatewayError(str(exc.detail)), headers=None)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    return Response(status_code=CLIENT_CLOSED)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    return error_response(client_error(exc))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+    clock: Clock = system_clock,
+) -> Starlette:
+    """Build the ASGI app. ``store``, ``transport`` and ``clock`` are for tests."""
+    registry = Registry.load(settings.models_file, allow_unknown=settings.allow_unknown_models)
+    metrics = Metrics()
+    document = orjson.dumps(build_openapi(registry))
+
+    async def openapi_route(request: Request) -> Response:
+        return Response(document, media_type="application/json")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        the_store = store or build_store(settings, clock)
+        await the_store.start()
+        http = create_transport(max_connections=settings.upstream_max_connections,
+                                transport=transport)
+        try:
+            services = await _services(settings, the_store, registry, http, clock, metrics)
+            # What exists now lives as long as the process: full collections scanning it
+            # were the p99 tail of cache hits, so the collector leaves it alone. A request
+            # makes hundreds of short-lived objects that reference counting frees; young
+            # collections every 700 allocations cost a few percent of a cache hit for
+            # nothing, so they run less often.
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(YOUNG_COLLECTION_EVERY, 10, 10)
+            yield {"services": services}
+        finally:
+            await http.aclose()
+            await the_store.aclose()
+
+    access = AccessLog(metrics)
+    generations = Route("/v1/images/generations", images.Generations(access),
+                        methods=["POST"])
+    routes = [
+        generations,
+        Route("/v1/models", models.list_models, methods=["GET"]),
+        Route("/v1/usage", usage.own_usage, methods=["GET"]),
+        Route("/admin/keys", admin.create_key, methods=["POST"]),
+        Route("/admin/keys", admin.list_keys, methods=["GET"]),
+        Route("/admin/keys/{key_id}", admin.get_key, methods=["GET"]),
+        Route("/admin/keys/{key_id}", admin.update_key, methods=["PATCH"]),
+        Route("/admin/keys/{key_id}", admin.revoke_key, methods=["DELETE"]),
+        Route("/admin/keys/{key_id}/usage", admin.key_usage, methods=["GET"]),
+        Route("/admin/cache", admin.cache_stats, methods=["GET"]),
+        Route("/admin/cache", admin.purge_cache, methods=["DELETE"]),
+        Route("/healthz", health.healthz, methods=["GET"]),
+        Route("/readyz", health.readyz, methods=["GET"]),
+        Route("/metrics", health.metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_route, methods=["GET"]),
+    ]
+    outer = []
+    if settings.cors_origin_list:
+        from starlette.middleware.cors import CORSMiddleware
+
+        outer.append(Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PATCH", "DELETE"],
+            allow_headers=["authorization", "content-type", "cache-control", "x-request-id",
+                           "x-gateway-raw-response"],
+            expose_headers=["x-request-id", "x-cache", "age", "retry-after",
+                            *(f"x-ratelimit-{kind}-{what}" for kind in
+                              ("limit", "remaining", "reset")
+                              for what in ("requests", "images"))],
+        ))
+    return GatewayApp(
+        hot_route=generations,
+        outer=outer,
+        context=[Middleware(RequestContext, access=access)],
+        routes=routes,
+        exception_handlers={
+            GatewayError: _gateway_error,
+            StorageError: _gateway_error,
+            HTTPException: _http_error,
+            ClientGone: _client_gone,
+            Exception: _unexpected,
+        },
+        lifespan=lifespan,
+    )
+
+
+async def _services(
+    settings: Settings,
+    store: Store,
+    registry: Registry,
+    http: httpx.AsyncBaseTransport,
+    clock: Clock,
+    metrics: Metrics,
+) -> Services:
+    secret = (
+        settings.key_secret.get_secret_value().encode()
+        if settings.key_secret is not None
+        else await store.server_secret(os.urandom(32))
+    )
+    keys = KeyService(
+        store,
+        secret,
+        clock,
+        cache_seconds=settings.key_cache_seconds,
+        default_limits=Limits(
+            rpm=settings.default_rpm,
+            images_per_minute=settings.default_images_per_minute,
+            images_per_day=settings.default_images_per_day,
+            images_per_month=settings.default_images_per_month,
+        ),
+    )
+    await keys.sync_declared(settings.keys)
+    calendar = Calendar(clock, settings.quota_timezone)
+    upstream_keys = settings.upstream_keys
+    upstream = ResilientUpstream(
+        Upstream(http, settings.upstream_endpoint,
+                 upstream_keys[0] if upstream_keys else None, other_keys=upstream_keys[1:],
+                 connect_timeout=settings.upstream_connect_timeout,
+                 read_timeout=settings.upstream_read_timeout),
+        upstream_keys,
+        RetryPolicy(
+            max_retries=settings.upstream_max_retries,
+            deadline=settings.upstream_retry_deadline,
+            key_cooldown=settings.upstream_key_cooldown,
+            breaker_threshold=settings.upstream_breaker_threshold,
+            breaker_cooldown=settings.upstream_breaker_cooldown,
+        ),
+    )
+    lock_ttl = settings.upstream_read_timeout + settings.upstream_connect_timeout + 10
+    images_service = ImageService(
+        store=store,
+        keys=keys,
+        registry=registry,
+        upstream=upstream,
+        calendar=calendar,
+        policy=CachePolicy(ttl=settings.cache_ttl, url_margin=settings.cache_url_margin,
+                           max_entry_bytes=settings.cache_max_entry_bytes),
+        flight=SingleFlight[Generated](store, clock, lock_ttl=lock_ttl,
+                                       wait=settings.cache_wait_seconds),
+        clock=clock,
+        options=GenerationOptions(
+            cache_enabled=settings.cache_enabled,
+            shared_cache=settings.cache_scope == "shared",
+            reservation_ttl=settings.cache_wait_seconds + lock_ttl + 60,
+            fail_open=settings.limits_fail_open,
+        ),
+        metrics=metrics,
+    )
+    return Services(settings=settings, store=store, keys=keys, registry=registry,
+                    images=images_service, calendar=calendar, http=http, clock=clock,
+                    metrics=metrics, deadlines=Deadlines())
+
+
+def create_app_from_env() -> Starlette:
+    """Factory for ``uvicorn --factory`` and multi-worker serving: settings from the env."""
+    from gateway.observability.logs import configure_logging
+    from gateway.settings import load_settings
+
+    settings = load_settings()
+    configure_logging(settings.log_level, _secrets(settings))
+    return create_app(settings)
+
+
+def _secrets(settings: Settings) -> list[str]:
+    """Every configured secret, for log redaction."""
+    values = [settings.admin_token, settings.key_secret, settings.redis_url]
+    found = [v.get_secret_value() for v in values if v is not None]
+    found += list(settings.upstream_keys)
+    if settings.redis_url is not None:
+        from urllib.parse import urlsplit
+
+        password = urlsplit(settings.redis_url.get_secret_value()).password
+        found = [f for f in found if f != settings.redis_url.get_secret_value()]
+        if password:
+            found.append(password)
+    return found

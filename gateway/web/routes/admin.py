@@ -1,0 +1,106 @@
+"""The admin API: ``/admin/keys`` and the cache purge, behind the admin token."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.errors import AuthenticationFailed, NotFound
+from gateway.limits.usage import usage_report
+from gateway.web.admin_bodies import KeyCreate, KeyUpdate, changes_of, parse_body, render_key
+from gateway.web.http import bearer, json_response, read_json
+from gateway.web.routes.usage import days_param
+from gateway.web.services import Services, services
+
+
+def admin(request: Request) -> Services:
+    """The services, once the admin token checks out (every failure answers the same)."""
+    svc = services(request)
+    token = svc.settings.admin_token
+    if token is None:
+        raise NotFound("The admin API is disabled: set GATEWAY_ADMIN_TOKEN to enable it.")
+    given = (bearer(request) or "").encode()
+    if not hmac.compare_digest(given, token.get_secret_value().encode()):
+        raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
+    return svc
+
+
+async def json_of(request: Request, svc: Services) -> Any:
+    """The request body as JSON, within the gateway's body size and read-time limits."""
+    settings = svc.settings
+    return await read_json(request, settings.max_body_bytes, settings.body_read_timeout,
+                           svc.deadlines)
+
+
+async def create_key(request: Request) -> Response:
+    """Create a key; the plaintext key is in this answer only."""
+    svc = admin(request)
+    body = parse_body(KeyCreate, await json_of(request, svc))
+    changes = changes_of(body)
+    record, plaintext = await svc.keys.create(
+        changes.pop("name"),
+        expires_at=changes.get("expires_at"),
+        models=changes.get("models"),
+        limits=changes.get("limits"),
+        cache=changes.get("cache", True),
+        metadata=changes.get("metadata"),
+    )
+    return json_response({**render_key(record), "key": plaintext}, status=201)
+
+
+async def list_keys(request: Request) -> Response:
+    """Every key, revoked ones included."""
+    svc = admin(request)
+    records = await svc.keys.list()
+    return json_response({"object": "list", "data": [render_key(r) for r in records]})
+
+
+async def get_key(request: Request) -> Response:
+    """One key."""
+    svc = admin(request)
+    return json_response(render_key(await svc.keys.get(request.path_params["key_id"])))
+
+
+async def update_key(request: Request) -> Response:
+    """Change name, expiry, models, limits, cache or ``disabled``."""
+    svc = admin(request)
+    body = parse_body(KeyUpdate, await json_of(request, svc))
+    record = await svc.keys.update(request.path_params["key_id"], changes_of(body))
+    return json_response(render_key(record))
+
+
+async def revoke_key(request: Request) -> Response:
+    """Revoke a key; it is refused on the next request on every replica."""
+    svc = admin(request)
+    record = await svc.keys.revoke(request.path_params["key_id"])
+    return json_response(render_key(record))
+
+
+async def key_usage(request: Request) -> Response:
+    """Usage figures of any key."""
+    svc = admin(request)
+    record = await svc.keys.get(request.path_params["key_id"])
+    return json_response(
+        await usage_report(svc.store, svc.calendar, record, days_param(request))
+    )
+
+
+async def purge_cache(request: Request) -> Response:
+    """Delete cached answers: all, or one key's (``?key_id=``)."""
+    svc = admin(request)
+    key_id = request.query_params.get("key_id")
+    if key_id is not None:
+        await svc.keys.get(key_id)
+    deleted = await svc.store.cache_purge(f"{key_id}:" if key_id else None)
+    return json_response({"object": "cache.purge", "deleted": deleted, "key_id": key_id})
+
+
+async def cache_stats(request: Request) -> Response:
+    """Entries and bytes in the response cache."""
+    svc = admin(request)
+    stats = await svc.store.cache_stats()
+    return json_response({"object": "cache.stats", "entries": stats.entries,
+                          "bytes": stats.bytes})

@@ -1,0 +1,111 @@
+"""``POST /v1/images/generations``: the OpenAI-compatible generation endpoint.
+
+The busiest route, so it is a plain ASGI app served in front of the middleware
+(:mod:`gateway.web.hotpath`): it reads the few headers it needs straight from the scope, sends
+its answer without building Request or Response objects, and does for itself what the
+middleware does for the other routes (request id, access log, metrics, error rendering).
+"""
+
+from __future__ import annotations
+
+import time
+
+from starlette.types import Receive, Scope, Send
+
+from gateway.cache.policy import CacheControl
+from gateway.errors import GatewayError, InvalidRequest, client_error, render
+from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone
+from gateway.pipeline.generation import GenerationResult
+from gateway.web.http import bearer_token, parse_object, read_body
+from gateway.web.middleware import AccessLog
+from gateway.web.services import Services
+
+WANTED = frozenset((b"authorization", b"cache-control", b"x-gateway-raw-response",
+                    b"content-length"))
+
+
+class Generations:
+    """Authenticate, validate, admit, and answer from the cache or the upstream."""
+
+    def __init__(self, access: AccessLog) -> None:
+        self.access = access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        request_id = self.access.request_id(scope)
+        status = 500
+        try:
+            try:
+                result = await self.generate(scope, receive)
+            except ClientGone:
+                status = CLIENT_CLOSED
+                return
+            except Exception as exc:
+                status = await self.refuse(scope, send, client_error(exc), request_id)
+                return
+            status = result.status
+            await answer(send, status, result.body, request_id,
+                         {"x-cache": result.cache, **result.headers})
+        finally:
+            self.access.done(scope, status, started)
+
+    async def refuse(self, scope: Scope, send: Send, exc: GatewayError,
+                     request_id: str) -> int:
+        """Send ``exc`` in OpenAI's shape; its status."""
+        scope["state"]["error_code"] = exc.code
+        status, headers, body = render(exc)
+        await answer(send, status, body, request_id, headers)
+        return status
+
+    async def generate(self, scope: Scope, receive: Receive) -> GenerationResult:
+        """The answer to one request, or a raised GatewayError."""
+        state = scope["state"]
+        svc: Services = state["services"]
+        headers: dict[bytes, str] = {}
+        for name, value in scope["headers"]:
+            if name in WANTED:
+                headers[name] = value.decode("latin-1")
+        key = bearer_token(headers.get(b"authorization"))
+        record = await svc.keys.authenticate(key)
+        assert key is not None
+        state["key_id"] = record.id
+        settings = svc.settings
+        body = parse_object(await read_body(receive, headers.get(b"content-length"),
+                                            settings.max_body_bytes,
+                                            settings.body_read_timeout, svc.deadlines))
+        model = body.get("model")
+        if isinstance(model, str):
+            state["model"] = model[:100]
+        if body.get("stream"):
+            raise InvalidRequest("Streaming image generation is not supported.",
+                                 param="stream")
+
+        async def gone() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        result = await svc.images.generate(
+            record,
+            key,
+            body,
+            cache_control=CacheControl.parse(headers.get(b"cache-control")),
+            request_id=state["request_id"],
+            raw=headers.get(b"x-gateway-raw-response", "").lower() in ("1", "true"),
+            gone=gone,
+        )
+        state["images"] = result.images
+        state["cache"] = result.cache
+        state["metric_model"] = result.model
+        state["upstream_seconds"] = result.upstream_seconds
+        return result
+
+
+async def answer(send: Send, status: int, body: bytes, request_id: str,
+                 headers: dict[str, str]) -> None:
+    """Send one whole JSON response with its request id and ``headers``."""
+    head = [(b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-request-id", request_id.encode())]
+    head += [(k.encode(), v.encode()) for k, v in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": head})
+    await send({"type": "http.response.body", "body": body})
