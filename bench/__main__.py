@@ -74,17 +74,29 @@ def start_gateway(upstream: Proc, env: dict[str, str]) -> tuple[Proc, float]:
         except httpx.HTTPError:
             return False
 
-    proc = spawn([sys.executable, "-m", "gateway", "serve", "--port", str(port)], port, ready,
-                 env={"GATEWAY_UPSTREAM_URL": upstream.url,
-                      "GATEWAY_UPSTREAM_API_KEY": UPSTREAM_KEY, "GATEWAY_ADMIN_TOKEN": ADMIN,
-                      "GATEWAY_LOG_LEVEL": "warning", **env})
+    proc = spawn(
+        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+        port,
+        ready,
+        env={
+            "GATEWAY_UPSTREAM_URL": upstream.url,
+            "GATEWAY_UPSTREAM_API_KEY": UPSTREAM_KEY,
+            "GATEWAY_ADMIN_TOKEN": ADMIN,
+            "GATEWAY_LOG_LEVEL": "warning",
+            **env,
+        },
+    )
     return proc, time.perf_counter() - started
 
 
 def create_key(gateway: Proc, **limits: int) -> str:
     """A client key with the given limits."""
-    response = httpx.post(f"{gateway.url}/admin/keys", json={"name": "bench", **limits},
-                          headers={"authorization": f"Bearer {ADMIN}"}, timeout=10)
+    response = httpx.post(
+        f"{gateway.url}/admin/keys",
+        json={"name": "bench", **limits},
+        headers={"authorization": f"Bearer {ADMIN}"},
+        timeout=10,
+    )
     response.raise_for_status()
     key: str = response.json()["key"]
     return key
@@ -96,8 +108,9 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def paired(gateway: Callable[[], WrkResult], direct: Callable[[], WrkResult],
-           repeat: int, pid: int) -> tuple[WrkResult, WrkResult, float]:
+def paired(
+    gateway: Callable[[], WrkResult], direct: Callable[[], WrkResult], repeat: int, pid: int
+) -> tuple[WrkResult, WrkResult, float]:
     """Run the gateway and the direct load alternately ``repeat`` times; keep the median
     run (by throughput) of each, so a noisy moment on a shared machine skews neither, and
     the gateway's median CPU time per request (microseconds) over the runs."""
@@ -117,15 +130,31 @@ def median(runs: list[WrkResult]) -> WrkResult:
     return sorted(runs, key=lambda r: r.rps)[len(runs) // 2]
 
 
-def scenarios(gateway: Proc, upstream: Proc, mode: str, seconds: float,
-              slow_seconds: float, slow_c: int, full: bool, repeat: int) -> list[Row]:
+def scenarios(
+    gateway: Proc,
+    upstream: Proc,
+    mode: str,
+    seconds: float,
+    slow_seconds: float,
+    slow_c: int,
+    full: bool,
+    repeat: int,
+) -> list[Row]:
     """The load scenarios for one gateway."""
     fast = create_key(gateway, rpm=1_000_000_000, images_per_day=1_000_000_000)
     refused = create_key(gateway, rpm=1)
-    httpx.post(f"{gateway.url}{GENERATIONS}", json={"model": "dall-e-2", "prompt": "warm"},
-               headers={"authorization": f"Bearer {refused}"}, timeout=10)
-    httpx.post(f"{gateway.url}{GENERATIONS}", json={"model": "dall-e-2", "prompt": "hit"},
-               headers={"authorization": f"Bearer {fast}"}, timeout=10)
+    httpx.post(
+        f"{gateway.url}{GENERATIONS}",
+        json={"model": "dall-e-2", "prompt": "warm"},
+        headers={"authorization": f"Bearer {refused}"},
+        timeout=10,
+    )
+    httpx.post(
+        f"{gateway.url}{GENERATIONS}",
+        json={"model": "dall-e-2", "prompt": "hit"},
+        headers={"authorization": f"Bearer {fast}"},
+        timeout=10,
+    )
     gw, direct = f"{gateway.url}{GENERATIONS}", f"{upstream.url}{GENERATIONS}"
     rows: list[Row] = []
     plan = [("miss", c, True, fast) for c in ((1, 32) if full else (32,))]
@@ -136,20 +165,26 @@ def scenarios(gateway: Proc, upstream: Proc, mode: str, seconds: float,
         prompt = "hit" if name == "hit" else "bench"
         theirs_key = "wrong-key" if name == "refused" else UPSTREAM_KEY
         mine, theirs, cpu = paired(
-            functools.partial(run, gw, key, connections=c, seconds=seconds, unique=unique,
-                              prompt=prompt),
-            functools.partial(run, direct, theirs_key, connections=c, seconds=seconds,
-                              unique=unique),
-            repeat, gateway.popen.pid)
+            functools.partial(
+                run, gw, key, connections=c, seconds=seconds, unique=unique, prompt=prompt
+            ),
+            functools.partial(
+                run, direct, theirs_key, connections=c, seconds=seconds, unique=unique
+            ),
+            repeat,
+            gateway.popen.pid,
+        )
         rows.append(Row(name, mode, c, mine, theirs, cpu))
     if full:
         httpx.post(f"{upstream.url}/_control", json={"latency": 2.0}, timeout=5)
         mine, theirs, cpu = paired(
-            functools.partial(run, gw, fast, connections=slow_c, seconds=slow_seconds,
-                              unique=True),
-            functools.partial(run, direct, UPSTREAM_KEY, connections=slow_c,
-                              seconds=slow_seconds, unique=True),
-            repeat, gateway.popen.pid)
+            functools.partial(run, gw, fast, connections=slow_c, seconds=slow_seconds, unique=True),
+            functools.partial(
+                run, direct, UPSTREAM_KEY, connections=slow_c, seconds=slow_seconds, unique=True
+            ),
+            repeat,
+            gateway.popen.pid,
+        )
         httpx.post(f"{upstream.url}/_control", json={"latency": 0.0}, timeout=5)
         rows.append(Row("slow 2s", mode, slow_c, mine, theirs, cpu))
     return rows
@@ -166,21 +201,32 @@ def machine() -> dict[str, Any]:
                 model = line.split(":", 1)[1].strip()
                 break
     try:
-        commit = subprocess.run(["git", "describe", "--always", "--dirty", "--exclude", "*"],
-                                capture_output=True, text=True, timeout=5,
-                                check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--exclude", "*"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    return {"machine": platform.machine(), "cpu": model, "cpus": os.cpu_count(),
-            "python": platform.python_version(), "system": platform.system(),
-            "commit": commit or "unknown"}
+    return {
+        "machine": platform.machine(),
+        "cpu": model,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "system": platform.system(),
+        "commit": commit or "unknown",
+    }
 
 
 def table(rows: list[Row]) -> str:
     """The human-readable result."""
-    head = (f"{'scenario':<9} {'mode':<9} {'c':>5} {'gw rps':>9} {'direct rps':>10} "
-            f"{'ratio':>6} {'gw p50':>8} {'gw p99':>8} {'dir p50':>8} {'dir p99':>8} {'+p50':>7} "
-            f"{'cpu us':>7} {'c/mean':>7} {'non2xx':>7} {'sockerr':>7}")
+    head = (
+        f"{'scenario':<9} {'mode':<9} {'c':>5} {'gw rps':>9} {'direct rps':>10} "
+        f"{'ratio':>6} {'gw p50':>8} {'gw p99':>8} {'dir p50':>8} {'dir p99':>8} {'+p50':>7} "
+        f"{'cpu us':>7} {'c/mean':>7} {'non2xx':>7} {'sockerr':>7}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         d = r.direct
@@ -192,7 +238,8 @@ def table(rows: list[Row]) -> str:
             f"{(d.p50_ms if d else 0):>8.2f} {(d.p99_ms if d else 0):>8.2f} "
             f"{(r.gateway.p50_ms - d.p50_ms if d else 0):>7.2f} "
             f"{r.cpu_us:>7.0f} {r.steady_rps():>7.0f} "
-            f"{r.gateway.non_2xx:>7} {r.gateway.socket_errors:>7}")
+            f"{r.gateway.non_2xx:>7} {r.gateway.socket_errors:>7}"
+        )
     return "\n".join(lines)
 
 
@@ -201,8 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="about a second per scenario")
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
-    parser.add_argument("--repeat", type=int, default=None,
-                        help="runs per figure, median kept (default 3; 1 with --smoke)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=None,
+        help="runs per figure, median kept (default 3; 1 with --smoke)",
+    )
     args = parser.parse_args(argv)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -216,45 +267,69 @@ def main(argv: list[str] | None = None) -> int:
         redis = start_redis()
         procs.append(redis)
         up_port = free_port()
-        upstream = spawn([sys.executable, "-m", "gateway", "fake-upstream", "--port",
-                          str(up_port), "--api-key", UPSTREAM_KEY], up_port,
-                         lambda: port_open(up_port))
+        upstream = spawn(
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "fake-upstream",
+                "--port",
+                str(up_port),
+                "--api-key",
+                UPSTREAM_KEY,
+            ],
+            up_port,
+            lambda: port_open(up_port),
+        )
         procs.append(upstream)
         redis_url = f"redis://127.0.0.1:{redis.port}/0"
         gateway, startup = start_gateway(upstream, {"GATEWAY_REDIS_URL": redis_url})
         procs.append(gateway)
         idle = rss_mb(gateway.popen.pid)
-        rows += scenarios(gateway, upstream, "redis", seconds, slow_seconds, slow_c, True,
-                          repeat)
+        rows += scenarios(gateway, upstream, "redis", seconds, slow_seconds, slow_c, True, repeat)
         after = rss_mb(gateway.popen.pid)
         store = Path(tempfile.mkdtemp(prefix="bench-store-")) / "store.json"
         embedded, _ = start_gateway(upstream, {"GATEWAY_STORE_PATH": str(store)})
         procs.append(embedded)
-        rows += scenarios(embedded, upstream, "embedded", seconds, slow_seconds, slow_c,
-                          False, repeat)
+        rows += scenarios(
+            embedded, upstream, "embedded", seconds, slow_seconds, slow_c, False, repeat
+        )
     finally:
         for proc in reversed(procs):
             proc.stop()
     print(table(rows))
-    print(f"latencies in ms; +p50 = gateway median minus direct median; cpu us = gateway CPU "
-          f"time per request; c/mean = connections / mean latency (closed-loop throughput); "
-          f"each figure is the median of {repeat} run(s)")
-    print(f"gateway RSS idle {idle:.1f} MB, after runs {after:.1f} MB; "
-          f"start to ready {startup:.2f} s")
+    print(
+        f"latencies in ms; +p50 = gateway median minus direct median; cpu us = gateway CPU "
+        f"time per request; c/mean = connections / mean latency (closed-loop throughput); "
+        f"each figure is the median of {repeat} run(s)"
+    )
+    print(
+        f"gateway RSS idle {idle:.1f} MB, after runs {after:.1f} MB; start to ready {startup:.2f} s"
+    )
     date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     where = machine()
-    print(f"{date}, commit {where['commit']}, {where['cpus']} x {where['cpu']}, "
-          f"Python {where['python']}, {where['system']}")
+    print(
+        f"{date}, commit {where['commit']}, {where['cpus']} x {where['cpu']}, "
+        f"Python {where['python']}, {where['system']}"
+    )
     result: dict[str, Any] = {
-        "date": date, **where, "smoke": args.smoke, "repeat": repeat,
-        "rows": [{**asdict(r), "ratio": r.ratio(), "steady_rps": r.steady_rps()}
-                 for r in rows],
-        "rss_idle_mb": idle, "rss_after_mb": after, "startup_seconds": startup,
+        "date": date,
+        **where,
+        "smoke": args.smoke,
+        "repeat": repeat,
+        "rows": [{**asdict(r), "ratio": r.ratio(), "steady_rps": r.steady_rps()} for r in rows],
+        "rss_idle_mb": idle,
+        "rss_after_mb": after,
+        "startup_seconds": startup,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
-    bad = [r for r in rows if r.scenario != "refused"
-           and (r.gateway.non_2xx or r.gateway.socket_errors or not r.gateway.requests)]
+    bad = [
+        r
+        for r in rows
+        if r.scenario != "refused"
+        and (r.gateway.non_2xx or r.gateway.socket_errors or not r.gateway.requests)
+    ]
     for r in bad:
         print(f"errors in {r.scenario} ({r.mode}, c={r.concurrency})", file=sys.stderr)
     return 1 if bad else 0

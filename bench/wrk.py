@@ -68,7 +68,8 @@ def parse(output: str) -> WrkResult:
     p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
     non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     sockets = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
     return WrkResult(
         rps=float(rps.group(1)) if rps else 0.0,
         p50_ms=_ms(p50.group(1)) if p50 else float("nan"),
@@ -80,20 +81,28 @@ def parse(output: str) -> WrkResult:
     )
 
 
-def run(url: str, key: str, *, connections: int, seconds: float, unique: bool,
-        prompt: str = "bench") -> WrkResult:
+def run(
+    url: str, key: str, *, connections: int, seconds: float, unique: bool, prompt: str = "bench"
+) -> WrkResult:
     """POST image requests at ``url`` for ``seconds`` with ``connections`` open."""
     script = SCRIPT.format(key=key, unique="true" if unique else "false", prompt=prompt)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
         path = Path(handle.name)
     threads = max(1, min(2, connections))
-    command = (f"ulimit -n 65536 2>/dev/null; exec {wrk_binary()} -t{threads} "
-               f"-c{connections} -d{max(1, round(seconds))}s --timeout 10s --latency "
-               f"-s {path} {url}")
+    command = (
+        f"ulimit -n 65536 2>/dev/null; exec {wrk_binary()} -t{threads} "
+        f"-c{connections} -d{max(1, round(seconds))}s --timeout 10s --latency "
+        f"-s {path} {url}"
+    )
     try:
-        done = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
-                              timeout=seconds + 60, check=False)
+        done = subprocess.run(
+            ["bash", "-c", command],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+        )
     finally:
         path.unlink(missing_ok=True)
     if done.returncode != 0:

@@ -145,8 +145,12 @@ class StoreUnavailable(GatewayError):
     type = "server_error"
     code = "store_unavailable"
 
-    def __init__(self, message: str = "The gateway's state store is unavailable; retry shortly.",
-                 *, retry_after: int = 1) -> None:
+    def __init__(
+        self,
+        message: str = "The gateway's state store is unavailable; retry shortly.",
+        *,
+        retry_after: int = 1,
+    ) -> None:
         super().__init__(message, headers={"retry-after": str(retry_after)})
 
 
@@ -180,14 +184,22 @@ class UpstreamRejected(GatewayError):
     type = "invalid_request_error"
     code = None
 
-    def __init__(self, message: str, *, status: int, param: str | None = None,
-                 code: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message, param=param, code=code, headers=headers)
         self.status = status
 
 
-def render(exc: GatewayError, headers: Mapping[str, str] | None = None
-           ) -> tuple[int, dict[str, str], bytes]:
+def render(
+    exc: GatewayError, headers: Mapping[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and OpenAI-shaped JSON body for ``exc``, merging extra ``headers``."""
     merged = {**exc.headers, **headers} if headers else exc.headers
     return exc.status, merged, orjson.dumps(exc.body())

@@ -100,9 +100,15 @@ class Settings(BaseSettings):
 
     keys: list[DeclaredKey] = Field(default_factory=list)
 
-    @field_validator("admin_token", "key_secret", "upstream_api_key", "redis_url",
-                     "upstream_extra_api_keys",
-                     "models_file", mode="before")
+    @field_validator(
+        "admin_token",
+        "key_secret",
+        "upstream_api_key",
+        "redis_url",
+        "upstream_extra_api_keys",
+        "models_file",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value

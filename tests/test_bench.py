@@ -31,13 +31,21 @@ Transfer/sec:      6.12MB
 
 def test_a_wrk_report_is_read_in_milliseconds() -> None:
     result = parse(REPORT)
-    assert result == WrkResult(rps=13065.0, p50_ms=2.39, p99_ms=3.38, requests=130650,
-                               non_2xx=7, socket_errors=3, mean_ms=2.47)
+    assert result == WrkResult(
+        rps=13065.0,
+        p50_ms=2.39,
+        p99_ms=3.38,
+        requests=130650,
+        non_2xx=7,
+        socket_errors=3,
+        mean_ms=2.47,
+    )
 
 
 def test_seconds_and_microseconds_are_converted() -> None:
-    slow = REPORT.replace("2.47ms", "2.05s").replace("2.39ms", "2.02s").replace(
-        "3.38ms", "850.00us")
+    slow = (
+        REPORT.replace("2.47ms", "2.05s").replace("2.39ms", "2.02s").replace("3.38ms", "850.00us")
+    )
     result = parse(slow)
     assert (result.mean_ms, result.p50_ms, result.p99_ms) == (2050.0, 2020.0, 0.85)
 
@@ -48,10 +56,24 @@ def test_an_empty_report_reads_as_nothing_done() -> None:
 
 
 def test_the_table_shows_ratio_added_latency_and_closed_loop_throughput() -> None:
-    gateway = WrkResult(rps=448.0, p50_ms=2020.0, p99_ms=2320.0, requests=9001, non_2xx=0,
-                        socket_errors=0, mean_ms=2062.0)
-    direct = WrkResult(rps=450.0, p50_ms=2010.0, p99_ms=2130.0, requests=9015, non_2xx=0,
-                       socket_errors=0, mean_ms=2020.0)
+    gateway = WrkResult(
+        rps=448.0,
+        p50_ms=2020.0,
+        p99_ms=2320.0,
+        requests=9001,
+        non_2xx=0,
+        socket_errors=0,
+        mean_ms=2062.0,
+    )
+    direct = WrkResult(
+        rps=450.0,
+        p50_ms=2010.0,
+        p99_ms=2130.0,
+        requests=9015,
+        non_2xx=0,
+        socket_errors=0,
+        mean_ms=2020.0,
+    )
     row = Row("slow 2s", "redis", 1000, gateway, direct, cpu_us=304.0)
     assert round(row.steady_rps()) == 485
     line = table([row]).splitlines()[-1].split()

@@ -28,12 +28,15 @@ def test_toml_file_with_declared_keys_and_env_override(
 
 @pytest.mark.parametrize(
     ("env", "name"),
-    [({"GATEWAY_WORKERS": "2"}, "workers > 1 needs GATEWAY_REDIS_URL"),
-     ({"GATEWAY_CACHE_SCOPE": "everyone"}, "GATEWAY_CACHE_SCOPE"),
-     ({"GATEWAY_DEFAULT_RPM": "-1"}, "GATEWAY_DEFAULT_RPM")],
+    [
+        ({"GATEWAY_WORKERS": "2"}, "workers > 1 needs GATEWAY_REDIS_URL"),
+        ({"GATEWAY_CACHE_SCOPE": "everyone"}, "GATEWAY_CACHE_SCOPE"),
+        ({"GATEWAY_DEFAULT_RPM": "-1"}, "GATEWAY_DEFAULT_RPM"),
+    ],
 )
-def test_errors_name_the_setting(monkeypatch: pytest.MonkeyPatch, env: dict[str, str],
-                                 name: str) -> None:
+def test_errors_name_the_setting(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], name: str
+) -> None:
     for k, v in env.items():
         monkeypatch.setenv(k, v)
     with pytest.raises(ValidationError) as caught:

@@ -51,8 +51,9 @@ class SingleFlight(Generic[T]):
         self._wait = wait
         self._local: dict[str, asyncio.Future[T]] = {}
 
-    async def run(self, key: str, token: str, call: Callable[[], Awaitable[T]], *,
-                  holding: bool = False) -> Led[T] | Followed[T]:
+    async def run(
+        self, key: str, token: str, call: Callable[[], Awaitable[T]], *, holding: bool = False
+    ) -> Led[T] | Followed[T]:
         """Run ``call`` as the leader for ``key``, or be served by the leader's answer.
 
         ``holding`` says the admission step already took the store lock with ``token``.

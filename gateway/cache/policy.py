@@ -73,8 +73,9 @@ def _number(value: str) -> float | None:
         return None
 
 
-EXPIRY_FIELDS = frozenset(("se", "x-amz-date", "x-amz-expires", "x-goog-date",
-                           "x-goog-expires", "expires"))
+EXPIRY_FIELDS = frozenset(
+    ("se", "x-amz-date", "x-amz-expires", "x-goog-date", "x-goog-expires", "expires")
+)
 
 
 def _expiry_fields(query: str) -> dict[str, str]:

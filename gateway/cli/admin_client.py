@@ -15,8 +15,12 @@ class AdminClient:
     """Calls ``/admin/*`` on a running gateway with the admin token."""
 
     def __init__(self, url: str, token: str, *, timeout: float = 10.0) -> None:
-        self._http = httpx.Client(base_url=url.rstrip("/"), timeout=timeout, trust_env=False,
-                                  headers={"authorization": f"Bearer {token}"})
+        self._http = httpx.Client(
+            base_url=url.rstrip("/"),
+            timeout=timeout,
+            trust_env=False,
+            headers={"authorization": f"Bearer {token}"},
+        )
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._http.request(method, path, **kwargs)

@@ -37,8 +37,10 @@ def settings_error(exc: Exception) -> str:
         message = first["msg"].removeprefix("Value error, ")
         if not loc:
             return f"invalid settings: {message}"
-        return f"invalid setting GATEWAY_{loc[0].upper()}{''.join(f'[{p}]' for p in loc[1:])}: " \
+        return (
+            f"invalid setting GATEWAY_{loc[0].upper()}{''.join(f'[{p}]' for p in loc[1:])}: "
             f"{message}"
+        )
     return f"invalid settings: {exc}"
 
 
@@ -60,8 +62,9 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     from gateway.settings import load_settings
     from gateway.web.app import _secrets, create_app
 
-    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items()
-                 if v is not None}
+    overrides = {
+        k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
+    }
     try:
         settings = load_settings(**overrides)
         configure_logging(settings.log_level, _secrets(settings))
@@ -86,17 +89,29 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         import tempfile
 
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
-    uvicorn.run("gateway.web.app:create_app_from_env", factory=True, workers=settings.workers,
-                **common)
+    uvicorn.run(
+        "gateway.web.app:create_app_from_env", factory=True, workers=settings.workers, **common
+    )
 
 
 @main.command("fake-upstream")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=9000, show_default=True, type=int)
-@click.option("--api-key", "api_keys", multiple=True, default=["test-upstream-key"],
-              show_default=True, help="Accepted upstream key (repeatable).")
-@click.option("--latency", default=0.0, show_default=True, type=float,
-              help="Seconds to wait before answering.")
+@click.option(
+    "--api-key",
+    "api_keys",
+    multiple=True,
+    default=["test-upstream-key"],
+    show_default=True,
+    help="Accepted upstream key (repeatable).",
+)
+@click.option(
+    "--latency",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Seconds to wait before answering.",
+)
 def fake_upstream(host: str, port: int, api_keys: Sequence[str], latency: float) -> None:
     """Run a fake AI/ML API for trials, tests and benchmarks."""
     from gateway.testing.fake_upstream import run_fake_upstream
@@ -119,9 +134,12 @@ def _emit(data: Any, as_json: bool, human: str) -> None:
 
 
 def _limits(options: dict[str, Any]) -> dict[str, int]:
-    return {name: value for name, value in options.items()
-            if name in ("rpm", "images_per_minute", "images_per_day", "images_per_month")
-            and value is not None}
+    return {
+        name: value
+        for name, value in options.items()
+        if name in ("rpm", "images_per_minute", "images_per_day", "images_per_month")
+        and value is not None
+    }
 
 
 def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -133,8 +151,13 @@ def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         fail(f"cannot reach the gateway: {type(exc).__name__}")
 
 
-url_option = click.option("--url", envvar="GATEWAY_URL", default="http://127.0.0.1:8080",
-                          show_default=True, help="The running gateway (GATEWAY_URL).")
+url_option = click.option(
+    "--url",
+    envvar="GATEWAY_URL",
+    default="http://127.0.0.1:8080",
+    show_default=True,
+    help="The running gateway (GATEWAY_URL).",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
@@ -158,8 +181,15 @@ def keys() -> None:
 @limit_options
 @url_option
 @json_option
-def keys_create(name: str, expires_at: str | None, models: str | None, no_cache: bool,
-                url: str, as_json: bool, **limits: Any) -> None:
+def keys_create(
+    name: str,
+    expires_at: str | None,
+    models: str | None,
+    no_cache: bool,
+    url: str,
+    as_json: bool,
+    **limits: Any,
+) -> None:
     """Create a key and print it (it is shown only this once)."""
     body: dict[str, Any] = {"name": name, **_limits(limits)}
     if expires_at is not None:
@@ -169,8 +199,11 @@ def keys_create(name: str, expires_at: str | None, models: str | None, no_cache:
     if no_cache:
         body["cache"] = False
     created = _call(_client(url).create_key, body)
-    _emit(created, as_json, key_table([created]) +
-          f"\n\nkey: {created['key']}\nStore it now: it is not shown again.")
+    _emit(
+        created,
+        as_json,
+        key_table([created]) + f"\n\nkey: {created['key']}\nStore it now: it is not shown again.",
+    )
 
 
 def _is_number(text: str) -> bool:
@@ -207,27 +240,44 @@ def keys_show(key_id: str, url: str, as_json: bool) -> None:
 @click.option("--models", help="Comma-separated allow-list; 'all' removes the list.")
 @click.option("--disable/--enable", "disabled", default=None)
 @click.option("--cache/--no-cache", "cache", default=None)
-@click.option("--unlimited", multiple=True,
-              type=click.Choice(["rpm", "images_per_minute", "images_per_day",
-                                 "images_per_month"]),
-              help="Remove a limit (repeatable).")
+@click.option(
+    "--unlimited",
+    multiple=True,
+    type=click.Choice(["rpm", "images_per_minute", "images_per_day", "images_per_month"]),
+    help="Remove a limit (repeatable).",
+)
 @limit_options
 @url_option
 @json_option
-def keys_update(key_id: str, name: str | None, expires_at: str | None, models: str | None,
-                disabled: bool | None, cache: bool | None, unlimited: Sequence[str],
-                url: str, as_json: bool, **limits: Any) -> None:
+def keys_update(
+    key_id: str,
+    name: str | None,
+    expires_at: str | None,
+    models: str | None,
+    disabled: bool | None,
+    cache: bool | None,
+    unlimited: Sequence[str],
+    url: str,
+    as_json: bool,
+    **limits: Any,
+) -> None:
     """Change a key's name, expiry, models, limits, cache or enabled state."""
     body: dict[str, Any] = _limits(limits)
     body.update(dict.fromkeys(unlimited))
     if name is not None:
         body["name"] = name
     if expires_at is not None:
-        body["expires_at"] = (None if expires_at in ("", "never")
-                              else float(expires_at) if _is_number(expires_at) else expires_at)
+        body["expires_at"] = (
+            None
+            if expires_at in ("", "never")
+            else float(expires_at)
+            if _is_number(expires_at)
+            else expires_at
+        )
     if models is not None:
-        body["models"] = None if models == "all" else [
-            m.strip() for m in models.split(",") if m.strip()]
+        body["models"] = (
+            None if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
+        )
     if disabled is not None:
         body["disabled"] = disabled
     if cache is not None:

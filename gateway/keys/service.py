@@ -245,7 +245,11 @@ class KeyService:
                     param="keys",
                 )
             else:
-                wanted = replace(wanted, disabled=existing.disabled,
-                                 revoked_at=existing.revoked_at, metadata=existing.metadata)
+                wanted = replace(
+                    wanted,
+                    disabled=existing.disabled,
+                    revoked_at=existing.revoked_at,
+                    metadata=existing.metadata,
+                )
                 if replace(existing, version=0) != replace(wanted, version=0):
                     await self._store.update_key(replace(wanted, version=existing.version + 1))

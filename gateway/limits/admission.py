@@ -51,8 +51,9 @@ class Calendar:
         start, end, day, month, month_end = self._day
         if not start <= now < end:
             self._day = start, end, day, month, month_end = self._boundaries(now)
-        return Window(now=now, day=day, month=month, day_ends_in=end - now,
-                      month_ends_in=month_end - now)
+        return Window(
+            now=now, day=day, month=month, day_ends_in=end - now, month_ends_in=month_end - now
+        )
 
     def _boundaries(self, now: float) -> tuple[float, float, str, str, float]:
         local = datetime.fromtimestamp(now, self._tz)
@@ -60,8 +61,13 @@ class Calendar:
         next_day = (day_start + timedelta(days=1, hours=3)).replace(hour=0)
         month_start = day_start.replace(day=1)
         next_month = (month_start + timedelta(days=32)).replace(day=1)
-        return (day_start.timestamp(), next_day.timestamp(), local.strftime("%Y-%m-%d"),
-                local.strftime("%Y-%m"), next_month.timestamp())
+        return (
+            day_start.timestamp(),
+            next_day.timestamp(),
+            local.strftime("%Y-%m-%d"),
+            local.strftime("%Y-%m"),
+            next_month.timestamp(),
+        )
 
     def recent_days(self, count: int) -> list[str]:
         """The last ``count`` quota days, newest first."""
@@ -108,6 +114,9 @@ def refusal(decision: Decision, headers: dict[str, str]) -> GatewayError:
     retry = min(MAX_RETRY_AFTER, max(1, math.ceil(wait)))
     return RateLimited(
         f"Rate limit reached for this key ({limit}). Retry after {retry}s.",
-        headers={**headers, "retry-after": str(retry), "retry-after-ms": str(
-            max(1, math.ceil(wait * 1000)))},
+        headers={
+            **headers,
+            "retry-after": str(retry),
+            "retry-after-ms": str(max(1, math.ceil(wait * 1000))),
+        },
     )

@@ -8,13 +8,21 @@ from gateway.limits.admission import Calendar
 from gateway.store.base import Store
 from gateway.store.types import KeyRecord
 
-COUNTERS = ("requests", "images", "cache_hits", "cached_images", "cache_misses",
-            "cache_bypasses", "refused")
+COUNTERS = (
+    "requests",
+    "images",
+    "cache_hits",
+    "cached_images",
+    "cache_misses",
+    "cache_bypasses",
+    "refused",
+)
 MAX_DAYS = 90
 
 
-async def usage_report(store: Store, calendar: Calendar, record: KeyRecord,
-                       days: int) -> dict[str, Any]:
+async def usage_report(
+    store: Store, calendar: Calendar, record: KeyRecord, days: int
+) -> dict[str, Any]:
     """The ``/v1/usage`` body for ``record`` over the last ``days`` quota days."""
     days = max(1, min(MAX_DAYS, days))
     window = calendar.window()
@@ -30,11 +38,15 @@ async def usage_report(store: Store, calendar: Calendar, record: KeyRecord,
     limits: dict[str, dict[str, Any] | None] = {}
     for name, limit in record.limits.as_dict().items():
         state = states.get(name)
-        limits[name] = None if limit is None else {
-            "limit": limit,
-            "remaining": state.remaining if state else limit,
-            "reset_seconds": round(state.reset, 3) if state else 0.0,
-        }
+        limits[name] = (
+            None
+            if limit is None
+            else {
+                "limit": limit,
+                "remaining": state.remaining if state else limit,
+                "reset_seconds": round(state.reset, 3) if state else 0.0,
+            }
+        )
     return {
         "object": "usage",
         "key_id": record.id,

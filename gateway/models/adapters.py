@@ -80,7 +80,7 @@ def _image_size(value: Any, presets: tuple[str, ...]) -> None:
         _check_enum(value, presets, "image_size")
         return
     if not isinstance(value, dict) or set(value) != {"width", "height"}:
-        raise _bad("image_size must be a preset name or {\"width\", \"height\"}.", "image_size")
+        raise _bad('image_size must be a preset name or {"width", "height"}.', "image_size")
     for side in ("width", "height"):
         n = _integer(value[side], "image_size")
         if not MIN_SIDE <= n <= MAX_SIDE:
@@ -101,8 +101,11 @@ def _count(spec: ModelSpec, body: dict[str, Any], out: dict[str, Any]) -> int:
         return spec.count.default
     count = _integer(given, param)
     if not spec.count.min <= count <= spec.count.max:
-        raise _bad(f"{param} must be from {spec.count.min} to {spec.count.max} for "
-                   f"{spec.id}; got {count}.", param)
+        raise _bad(
+            f"{param} must be from {spec.count.min} to {spec.count.max} for "
+            f"{spec.id}; got {count}.",
+            param,
+        )
     if field in out:
         out[field] = count if field != "n" or not isinstance(given, float) else given
     return count
@@ -164,8 +167,11 @@ def prepare(spec: ModelSpec, body: dict[str, Any]) -> PreparedRequest:
     if not isinstance(prompt, str) or not prompt.strip():
         raise _bad("You must provide a prompt as a non-empty string.", "prompt")
     if len(prompt) > spec.prompt_max:
-        raise _bad(f"The prompt is {len(prompt)} characters long; {spec.id} accepts at most "
-                   f"{spec.prompt_max}.", "prompt")
+        raise _bad(
+            f"The prompt is {len(prompt)} characters long; {spec.id} accepts at most "
+            f"{spec.prompt_max}.",
+            "prompt",
+        )
     out = {k: v for k, v in body.items() if v is not None}
     images = _count(spec, body, out)
     _size(spec, body, out)
@@ -200,8 +206,10 @@ def normalise(prepared: PreparedRequest, upstream: Any, *, created: int) -> Norm
     if not isinstance(upstream, dict):
         raise UpstreamError("The upstream returned an answer the gateway could not read.")
     shape = prepared.model.response
-    if shape in ("openai", "any") and isinstance(upstream.get("data"), list) and (
-        "meta" not in upstream
+    if (
+        shape in ("openai", "any")
+        and isinstance(upstream.get("data"), list)
+        and ("meta" not in upstream)
     ):
         for item in upstream["data"]:
             _item(item)

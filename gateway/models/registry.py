@@ -38,8 +38,12 @@ def _spec(model_id: str, raw: dict[str, Any], families: dict[str, dict[str, Any]
     if size_raw is not None:
         if size_raw.get("kind") not in SIZE_KINDS:
             raise ValueError(f"model {model_id!r}: size.kind must be one of {SIZE_KINDS}")
-        size = Size(str(size_raw["field"]), size_raw["kind"],
-                    tuple(size_raw.get("values", ())), size_raw.get("default"))
+        size = Size(
+            str(size_raw["field"]),
+            size_raw["kind"],
+            tuple(size_raw.get("values", ())),
+            size_raw.get("default"),
+        )
     fmt = merged.get("response_format", {})
     return ModelSpec(
         id=model_id,
@@ -52,10 +56,13 @@ def _spec(model_id: str, raw: dict[str, Any], families: dict[str, dict[str, Any]
         formats=tuple(fmt.get("values", ("url",))),
         format_default=str(fmt.get("default", "url")),
         format_native=bool(fmt.get("native", False)),
-        enums={name: (tuple(e["values"]), e.get("default"))
-               for name, e in merged.get("enums", {}).items()},
-        ranges={name: (float(r["min"]), float(r["max"]))
-                for name, r in merged.get("ranges", {}).items()},
+        enums={
+            name: (tuple(e["values"]), e.get("default"))
+            for name, e in merged.get("enums", {}).items()
+        },
+        ranges={
+            name: (float(r["min"]), float(r["max"])) for name, r in merged.get("ranges", {}).items()
+        },
     )
 
 
@@ -85,8 +92,10 @@ class Registry:
         try:
             for model_id, raw in raw_models.items():
                 if "like" in raw:
-                    raw = {**raw_models[raw["like"]], **{k: v for k, v in raw.items()
-                                                          if k != "like"}}
+                    raw = {
+                        **raw_models[raw["like"]],
+                        **{k: v for k, v in raw.items() if k != "like"},
+                    }
                 models[model_id] = _spec(model_id, raw, families)
         except (KeyError, TypeError, ValueError) as exc:
             where = f"models file {override}" if override else "built-in models"
@@ -105,18 +114,25 @@ class Registry:
         """Validate a client body and translate it for its model (InvalidRequest on error)."""
         model_id = body.get("model")
         if not isinstance(model_id, str) or not model_id:
-            raise InvalidRequest("You must provide a model as a non-empty string.",
-                                 param="model", code="missing_required_parameter")
+            raise InvalidRequest(
+                "You must provide a model as a non-empty string.",
+                param="model",
+                code="missing_required_parameter",
+            )
         spec = self._models.get(model_id)
         if spec is None:
             if not self._allow_unknown:
-                raise InvalidRequest(f"The model {model_id[:100]!r} is not supported by this "
-                                     "gateway. GET /v1/models lists the models you may use.",
-                                     param="model", code="model_not_found")
+                raise InvalidRequest(
+                    f"The model {model_id[:100]!r} is not supported by this "
+                    "gateway. GET /v1/models lists the models you may use.",
+                    param="model",
+                    code="model_not_found",
+                )
             spec = passthrough_spec(model_id)
         return prepare(spec, body)
 
-    def normalise(self, prepared: PreparedRequest, upstream: Any, *,
-                  created: int) -> NormalisedResponse:
+    def normalise(
+        self, prepared: PreparedRequest, upstream: Any, *, created: int
+    ) -> NormalisedResponse:
         """The upstream's answer in OpenAI's shape."""
         return normalise(prepared, upstream, created=created)

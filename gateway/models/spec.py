@@ -48,6 +48,15 @@ class ModelSpec:
 
 def passthrough_spec(model_id: str) -> ModelSpec:
     """A model the registry does not know, allowed by ``allow_unknown``: only basics checked."""
-    return ModelSpec(id=model_id, family="passthrough", owned_by="upstream", response="any",
-                     prompt_max=1_000_000, count=Count("n", 1, 10_000, 1), size=None,
-                     formats=("url", "b64_json"), format_default="url", format_native=True)
+    return ModelSpec(
+        id=model_id,
+        family="passthrough",
+        owned_by="upstream",
+        response="any",
+        prompt_max=1_000_000,
+        count=Count("n", 1, 10_000, 1),
+        size=None,
+        formats=("url", "b64_json"),
+        format_default="url",
+        format_native=True,
+    )

@@ -19,8 +19,25 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
-BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-           30, 60, 120)
+BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    120,
+)
 REASONS = {
     "invalid_api_key": "auth",
     "invalid_admin_token": "auth",
@@ -40,24 +57,44 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self._multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         registry = self.registry
-        self.requests = Counter("gateway_requests", "HTTP requests by route, status and model",
-                                ["route", "status", "model"], registry=registry)
-        self.images = Counter("gateway_images_generated", "Images generated upstream",
-                              ["model"], registry=registry)
-        self.cache = Counter("gateway_cache", "Cache results of image requests", ["result"],
-                             registry=registry)
-        self.refusals = Counter("gateway_refusals", "Requests refused, by reason", ["reason"],
-                                registry=registry)
-        self.upstream_calls = Counter("gateway_upstream_calls", "Upstream calls by outcome",
-                                      ["outcome"], registry=registry)
-        self.duration = Histogram("gateway_request_duration_seconds", "Total request time",
-                                  ["route"], buckets=BUCKETS, registry=registry)
-        self.upstream_duration = Histogram("gateway_upstream_duration_seconds",
-                                           "Time spent in upstream calls", buckets=BUCKETS,
-                                           registry=registry)
-        self.overhead = Histogram("gateway_overhead_seconds",
-                                  "Request time not spent waiting for the upstream",
-                                  ["route"], buckets=BUCKETS, registry=registry)
+        self.requests = Counter(
+            "gateway_requests",
+            "HTTP requests by route, status and model",
+            ["route", "status", "model"],
+            registry=registry,
+        )
+        self.images = Counter(
+            "gateway_images_generated", "Images generated upstream", ["model"], registry=registry
+        )
+        self.cache = Counter(
+            "gateway_cache", "Cache results of image requests", ["result"], registry=registry
+        )
+        self.refusals = Counter(
+            "gateway_refusals", "Requests refused, by reason", ["reason"], registry=registry
+        )
+        self.upstream_calls = Counter(
+            "gateway_upstream_calls", "Upstream calls by outcome", ["outcome"], registry=registry
+        )
+        self.duration = Histogram(
+            "gateway_request_duration_seconds",
+            "Total request time",
+            ["route"],
+            buckets=BUCKETS,
+            registry=registry,
+        )
+        self.upstream_duration = Histogram(
+            "gateway_upstream_duration_seconds",
+            "Time spent in upstream calls",
+            buckets=BUCKETS,
+            registry=registry,
+        )
+        self.overhead = Histogram(
+            "gateway_overhead_seconds",
+            "Request time not spent waiting for the upstream",
+            ["route"],
+            buckets=BUCKETS,
+            registry=registry,
+        )
 
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self._kinds: dict[tuple[str, int, str, str | None, str | None], tuple[Any, ...]] = {}
@@ -70,8 +107,16 @@ class Metrics:
             found = self._children[key] = metric.labels(*labels)
         return found
 
-    def request_done(self, route: str, status: int, model: str, elapsed: float,
-                     upstream: float, code: str | None, cache: str | None = None) -> None:
+    def request_done(
+        self,
+        route: str,
+        status: int,
+        model: str,
+        elapsed: float,
+        upstream: float,
+        code: str | None,
+        cache: str | None = None,
+    ) -> None:
         """Everything the metrics record about one finished request (``cache``: an image
         request's cache result, HIT, MISS or BYPASS)."""
         kind = (route, status, model, code, cache)
@@ -80,9 +125,11 @@ class Metrics:
             reason = self.refusal_reason(status, code)
             found = self._kinds[kind] = (
                 self.child(self.requests, route, str(status), model),
-                self.child(self.duration, route), self.child(self.overhead, route),
+                self.child(self.duration, route),
+                self.child(self.overhead, route),
                 None if reason is None else self.child(self.refusals, reason),
-                None if cache is None else self.child(self.cache, cache))
+                None if cache is None else self.child(self.cache, cache),
+            )
         requests, duration, overhead, refusals, cached = found
         requests.inc()
         duration.observe(elapsed)

@@ -133,11 +133,8 @@ class ImageService:
         prepared = self._registry.prepare(body)
         model = prepared.model.id
         if record.models is not None and model not in record.models:
-            raise PermissionDenied(
-                f"This key may not use the model {model!r}.", param="model"
-            )
-        use_cache = (self._options.cache_enabled and record.cache and cache_control.store
-                     and not raw)
+            raise PermissionDenied(f"This key may not use the model {model!r}.", param="model")
+        use_cache = self._options.cache_enabled and record.cache and cache_control.store and not raw
         scope = "shared" if self._options.shared_cache else record.id
         ckey = cache_key(scope, prepared.cache_fields) if use_cache else None
         lookup = ckey if cache_control.lookup else None
@@ -161,18 +158,31 @@ class ImageService:
         if decision.outcome is Outcome.HIT and decision.cached is not None:
             entry = decision.cached
             age = max(0, int(window.now - entry.stored_at))
-            return GenerationResult(entry.body, 200, entry.images, HIT, model,
-                                    {**headers, "age": str(age)})
+            return GenerationResult(
+                entry.body, 200, entry.images, HIT, model, {**headers, "age": str(age)}
+            )
         if decision.outcome is not Outcome.ADMITTED:
             raise refusal(decision, headers)
-        return await self._reserved(prepared, record, window, headers, request_id,
-                                    ckey, lookup is not None, reservation, raw,
-                                    decision.leader, gone)
+        return await self._reserved(
+            prepared,
+            record,
+            window,
+            headers,
+            request_id,
+            ckey,
+            lookup is not None,
+            reservation,
+            raw,
+            decision.leader,
+            gone,
+        )
 
     def _may_fail_open(self, record: KeyRecord) -> bool:
         limits = record.limits
-        return self._options.fail_open and limits.images_per_day is None and (
-            limits.images_per_month is None
+        return (
+            self._options.fail_open
+            and limits.images_per_day is None
+            and (limits.images_per_month is None)
         )
 
     async def _admit(
@@ -185,17 +195,19 @@ class ImageService:
         reservation: str,
     ) -> tuple[Decision, KeyRecord]:
         for _ in range(3):
-            decision = await self._store.admit(AdmitRequest(
-                key_id=record.id,
-                key_version=record.version,
-                limits=record.limits,
-                images=images,
-                reservation_id=reservation,
-                reservation_ttl=self._options.reservation_ttl,
-                window=window,
-                cache_key=ckey,
-                flight_ttl=self._flight.lock_ttl if ckey is not None else None,
-            ))
+            decision = await self._store.admit(
+                AdmitRequest(
+                    key_id=record.id,
+                    key_version=record.version,
+                    limits=record.limits,
+                    images=images,
+                    reservation_id=reservation,
+                    reservation_ttl=self._options.reservation_ttl,
+                    window=window,
+                    cache_key=ckey,
+                    flight_ttl=self._flight.lock_ttl if ckey is not None else None,
+                )
+            )
             if decision.outcome is not Outcome.STALE_KEY:
                 return decision, record
             record = await self._keys.reload(record, key)
@@ -220,8 +232,9 @@ class ImageService:
         write: CacheWrite | None = None
         try:
             if ckey is not None and single_flight:
-                result, entry = await unless_gone(gone, self._flighted(
-                    prepared, request_id, ckey, reservation, leader))
+                result, entry = await unless_gone(
+                    gone, self._flighted(prepared, request_id, ckey, reservation, leader)
+                )
             else:
                 generated = await unless_gone(gone, self._call(prepared, request_id, ckey, raw))
                 result = self._result(generated, MISS if ckey else BYPASS, prepared.model.id, {})
@@ -245,9 +258,16 @@ class ImageService:
                 self._settle_later(record, reservation, images, window, usage, lock)
                 raise
 
-    async def _settle(self, record: KeyRecord, reservation: str, images: int, window: Window,
-                      usage: dict[str, int], write: CacheWrite | None = None,
-                      lock: str | None = None) -> None:
+    async def _settle(
+        self,
+        record: KeyRecord,
+        reservation: str,
+        images: int,
+        window: Window,
+        usage: dict[str, int],
+        write: CacheWrite | None = None,
+        lock: str | None = None,
+    ) -> None:
         """Settle now (storing the answer and freeing the single-flight lock in the same
         step), or keep retrying in the background while the store is down.
 
@@ -255,14 +275,29 @@ class ImageService:
         back images that were really generated; retrying keeps the count exact.
         """
         try:
-            await self._store.settle(record.id, reservation, images, window, usage,
-                                     record.limits, cache=write, flight=lock)
+            await self._store.settle(
+                record.id,
+                reservation,
+                images,
+                window,
+                usage,
+                record.limits,
+                cache=write,
+                flight=lock,
+            )
         except StorageUnavailable:
             log.warning("store unavailable: settlement will be retried")
             self._settle_later(record, reservation, images, window, usage, lock)
 
-    def _settle_later(self, record: KeyRecord, reservation: str, images: int,
-                      window: Window, usage: dict[str, int], lock: str | None) -> None:
+    def _settle_later(
+        self,
+        record: KeyRecord,
+        reservation: str,
+        images: int,
+        window: Window,
+        usage: dict[str, int],
+        lock: str | None,
+    ) -> None:
         """Retry a settlement in the background until the store answers.
 
         At most ``MAX_PENDING`` wait at once (a long outage under load must not grow
@@ -270,13 +305,21 @@ class ImageService:
         """
         if len(self._pending) >= MAX_PENDING:
             return
-        task = asyncio.create_task(self._retry_settle(record, reservation, images, window,
-                                                      usage, lock))
+        task = asyncio.create_task(
+            self._retry_settle(record, reservation, images, window, usage, lock)
+        )
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _retry_settle(self, record: KeyRecord, reservation: str, images: int,
-                            window: Window, usage: dict[str, int], lock: str | None) -> None:
+    async def _retry_settle(
+        self,
+        record: KeyRecord,
+        reservation: str,
+        images: int,
+        window: Window,
+        usage: dict[str, int],
+        lock: str | None,
+    ) -> None:
         """Retries are marked as such (the lost attempt may have run, and must not count
         twice) and stop when the reservation expires: a reservation no longer held is
         then known to have been closed by the lost attempt."""
@@ -287,25 +330,39 @@ class ImageService:
         while loop.time() + delay < deadline:
             await asyncio.sleep(delay)
             try:
-                await self._store.settle(record.id, reservation, images, window, usage,
-                                         record.limits, flight=lock, retry=True)
+                await self._store.settle(
+                    record.id,
+                    reservation,
+                    images,
+                    window,
+                    usage,
+                    record.limits,
+                    flight=lock,
+                    retry=True,
+                )
             except StorageUnavailable:
                 delay = min(5.0, delay * 2)
                 continue
             return
-        log.error("could not settle a reservation before it expired", extra={
-            "fields": {"key_id": record.id, "images": images}})
+        log.error(
+            "could not settle a reservation before it expired",
+            extra={"fields": {"key_id": record.id, "images": images}},
+        )
 
     async def _flighted(
-        self, prepared: PreparedRequest, request_id: str, ckey: str, reservation: str,
+        self,
+        prepared: PreparedRequest,
+        request_id: str,
+        ckey: str,
+        reservation: str,
         leader: bool,
     ) -> tuple[GenerationResult, CacheEntry | None]:
         """The answer, and what to store in the cache (only when this caller led)."""
         model = prepared.model.id
         try:
             outcome = await self._flight.run(
-                ckey, reservation, lambda: self._call(prepared, request_id, ckey),
-                holding=leader)
+                ckey, reservation, lambda: self._call(prepared, request_id, ckey), holding=leader
+            )
         except StorageUnavailable:
             generated = await self._call(prepared, request_id, None)
             return self._result(generated, BYPASS, model, {}), None
@@ -313,16 +370,25 @@ class ImageService:
             return self._result(outcome.value, MISS, model, {}), outcome.value.entry
         if outcome.entry is not None:
             age = max(0, int(self._clock() - outcome.entry.stored_at))
-            return GenerationResult(outcome.entry.body, 200, outcome.entry.images, HIT, model,
-                                    {"age": str(age)}), None
+            return GenerationResult(
+                outcome.entry.body, 200, outcome.entry.images, HIT, model, {"age": str(age)}
+            ), None
         assert outcome.value is not None
         return self._result(outcome.value, HIT, model, {"age": "0"}), None
 
     @staticmethod
-    def _result(generated: Generated, cache: str, model: str,
-                headers: dict[str, str]) -> GenerationResult:
-        return GenerationResult(generated.body, generated.status, generated.images, cache,
-                                model, dict(headers), generated.upstream_seconds)
+    def _result(
+        generated: Generated, cache: str, model: str, headers: dict[str, str]
+    ) -> GenerationResult:
+        return GenerationResult(
+            generated.body,
+            generated.status,
+            generated.images,
+            cache,
+            model,
+            dict(headers),
+            generated.upstream_seconds,
+        )
 
     async def _call(
         self, prepared: PreparedRequest, request_id: str, ckey: str | None, raw: bool = False
@@ -347,10 +413,15 @@ class ImageService:
         if ckey is not None and is_complete(normalised.body, prepared.images):
             expires_at = self._policy.expires_at(normalised.body, len(body), now)
             if expires_at is not None:
-                entry = CacheEntry(body=body, stored_at=now, expires_at=expires_at,
-                                   images=normalised.images)
+                entry = CacheEntry(
+                    body=body, stored_at=now, expires_at=expires_at, images=normalised.images
+                )
         if self._metrics is not None:
-            self._metrics.child(self._metrics.images, prepared.model.id).inc(
-                normalised.images)
-        return Generated(body=body, status=answer.status, images=normalised.images,
-                         upstream_seconds=waited, entry=entry)
+            self._metrics.child(self._metrics.images, prepared.model.id).inc(normalised.images)
+        return Generated(
+            body=body,
+            status=answer.status,
+            images=normalised.images,
+            upstream_seconds=waited,
+            entry=entry,
+        )

@@ -50,8 +50,9 @@ class _Reservation:
 class MemoryStore(Store):
     """Single-process state; see the module docstring for what survives a restart."""
 
-    def __init__(self, path: Path | None, *, cache_max_bytes: int,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, path: Path | None, *, cache_max_bytes: int, clock: Callable[[], float] = time.time
+    ) -> None:
         self._path = path
         self._clock = clock
         self._cache_max = cache_max_bytes
@@ -186,13 +187,17 @@ class MemoryStore(Store):
         ):
             limit = getattr(limits, name)
             if limit is not None:
-                states[name] = LimitState(limit, max(0, limit - self._counters.get(counter, 0)),
-                                          ends)
+                states[name] = LimitState(
+                    limit, max(0, limit - self._counters.get(counter, 0)), ends
+                )
         return states
 
     def _decision(self, outcome: Outcome, states: dict[str, LimitState], **kw: Any) -> Decision:
-        images = [states[n] for n in ("images_per_minute", "images_per_day",
-                                      "images_per_month") if n in states]
+        images = [
+            states[n]
+            for n in ("images_per_minute", "images_per_day", "images_per_month")
+            if n in states
+        ]
         tightest = min(images, key=lambda s: s.remaining) if images else None
         return Decision(outcome, requests=states.get("rpm"), images=tightest, **kw)
 
@@ -226,44 +231,59 @@ class MemoryStore(Store):
                 limit = getattr(limits, name)
                 if limit is None:
                     continue
-                ok, tat, wait = gcra.try_take(self._tat.get(f"{key_id}:{short}", now), now,
-                                              units, limit)
+                ok, tat, wait = gcra.try_take(
+                    self._tat.get(f"{key_id}:{short}", now), now, units, limit
+                )
                 if ok:
                     new_tats[f"{key_id}:{short}"] = tat
-                elif refused is None or (wait is None or (refused[2] is not None
-                                                           and wait > refused[2])):
+                elif refused is None or (
+                    wait is None or (refused[2] is not None and wait > refused[2])
+                ):
                     refused = (Outcome.RATE_LIMITED, name, wait)
         if refused is not None:
             self._count(key_id, window.day, {"refused": 1})
-            return self._decision(refused[0], self._states(key_id, limits, window),
-                                  refused_by=refused[1], retry_after=refused[2])
+            return self._decision(
+                refused[0],
+                self._states(key_id, limits, window),
+                refused_by=refused[1],
+                retry_after=refused[2],
+            )
         self._tat.update(new_tats)
         if entry is not None:
             self._count(key_id, window.day, {"cache_hits": 1, "cached_images": entry.images})
-            return self._decision(Outcome.HIT, self._states(key_id, limits, window),
-                                  cached=entry)
+            return self._decision(Outcome.HIT, self._states(key_id, limits, window), cached=entry)
         for counter in (f"{key_id}:d:{window.day}", f"{key_id}:m:{window.month}"):
             self._counters[counter] = self._counters.get(counter, 0) + n
         self._reservations.setdefault(key_id, {})[request.reservation_id] = _Reservation(
-            n, window.day, window.month, limits.images_per_minute,
-            now + request.reservation_ttl)
+            n, window.day, window.month, limits.images_per_minute, now + request.reservation_ttl
+        )
         leader = False
         if request.cache_key is not None and request.flight_ttl is not None:
-            leader = self._take_lock(flight_lock(request.cache_key), request.reservation_id,
-                                     request.flight_ttl)
-        return self._decision(Outcome.ADMITTED, self._states(key_id, limits, window),
-                              leader=leader)
+            leader = self._take_lock(
+                flight_lock(request.cache_key), request.reservation_id, request.flight_ttl
+            )
+        return self._decision(Outcome.ADMITTED, self._states(key_id, limits, window), leader=leader)
 
-    async def settle(self, key_id: str, reservation_id: str, images: int, window: Window,
-                     usage: Mapping[str, int] | None = None,
-                     limits: Limits | None = None, *, cache: CacheWrite | None = None,
-                     flight: str | None = None, retry: bool = False) -> None:
+    async def settle(
+        self,
+        key_id: str,
+        reservation_id: str,
+        images: int,
+        window: Window,
+        usage: Mapping[str, int] | None = None,
+        limits: Limits | None = None,
+        *,
+        cache: CacheWrite | None = None,
+        flight: str | None = None,
+        retry: bool = False,
+    ) -> None:
         res = self._reservations.get(key_id, {}).pop(reservation_id, None)
         if res is None:
             if retry:
                 return
-            res = _Reservation(0, window.day, window.month,
-                               limits.images_per_minute if limits else None, 0)
+            res = _Reservation(
+                0, window.day, window.month, limits.images_per_minute if limits else None, 0
+            )
         self._release(key_id, res, images, window.now)
         self._count(key_id, window.day, {"images": images, **(usage or {})})
         if cache is not None:
@@ -271,8 +291,9 @@ class MemoryStore(Store):
         if flight is not None:
             self._unlock(flight, reservation_id)
 
-    async def limit_states(self, key_id: str, limits: Limits,
-                           window: Window) -> dict[str, LimitState]:
+    async def limit_states(
+        self, key_id: str, limits: Limits, window: Window
+    ) -> dict[str, LimitState]:
         return self._states(key_id, limits, window)
 
     async def usage(self, key_id: str, days: Sequence[str]) -> list[DailyUsage]:

@@ -59,8 +59,12 @@ class guarded:  # noqa: N801 - used like a function: ``with guarded():``
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         if isinstance(error, TimeoutError | RedisError | OSError):
             raise StorageUnavailable() from error
 
@@ -98,8 +102,9 @@ class RedisStore(Store):
     ``client``.
     """
 
-    def __init__(self, client: aioredis.Redis, pipe: PipelinedRedis, *,
-                 prefix: str = "gw:") -> None:
+    def __init__(
+        self, client: aioredis.Redis, pipe: PipelinedRedis, *, prefix: str = "gw:"
+    ) -> None:
         self._r = client
         self._pipe = pipe
         self._p = prefix
@@ -107,12 +112,17 @@ class RedisStore(Store):
         self._admit_packed: dict[tuple[Any, ...], tuple[Bulks, Bulks]] = {}
 
     @classmethod
-    def from_url(cls, url: str, *, socket_timeout: float = 5.0, connect_timeout: float = 5.0,
-                 prefix: str = "gw:") -> RedisStore:
+    def from_url(
+        cls,
+        url: str,
+        *,
+        socket_timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+        prefix: str = "gw:",
+    ) -> RedisStore:
         """Both clients for one Redis URL; nothing connects until first use."""
         client = connect(url, socket_timeout=socket_timeout, connect_timeout=connect_timeout)
-        pipe = PipelinedRedis(url, socket_timeout=socket_timeout,
-                              connect_timeout=connect_timeout)
+        pipe = PipelinedRedis(url, socket_timeout=socket_timeout, connect_timeout=connect_timeout)
         return cls(client, pipe, prefix=prefix)
 
     async def start(self) -> None:
@@ -142,10 +152,17 @@ class RedisStore(Store):
 
     async def _put_key(self, record: KeyRecord, mode: str, old_hash: str) -> str:
         p = self._p
-        result = await self._run("put_key", [
-            f"{p}key:{record.id}", f"{p}keyver:{record.id}", f"{p}keyhash:{record.key_hash}",
-            f"{p}keys", f"{p}keyhash:{old_hash}",
-        ], [orjson.dumps(record.to_dict()), record.version, record.id, record.created_at, mode])
+        result = await self._run(
+            "put_key",
+            [
+                f"{p}key:{record.id}",
+                f"{p}keyver:{record.id}",
+                f"{p}keyhash:{record.key_hash}",
+                f"{p}keys",
+                f"{p}keyhash:{old_hash}",
+            ],
+            [orjson.dumps(record.to_dict()), record.version, record.id, record.created_at, mode],
+        )
         return result.decode() if isinstance(result, bytes) else str(result)
 
     async def insert_key(self, record: KeyRecord) -> None:
@@ -179,8 +196,12 @@ class RedisStore(Store):
 
     def _limit_keys(self, key_id: str, window: Window) -> list[str]:
         p = self._p
-        return [f"{p}tat:{key_id}:rpm", f"{p}tat:{key_id}:ipm",
-                f"{p}q:{key_id}:d:{window.day}", f"{p}q:{key_id}:m:{window.month}"]
+        return [
+            f"{p}tat:{key_id}:rpm",
+            f"{p}tat:{key_id}:ipm",
+            f"{p}q:{key_id}:d:{window.day}",
+            f"{p}q:{key_id}:m:{window.month}",
+        ]
 
     def _admit_parts(self, request: AdmitRequest) -> tuple[Bulks, Bulks]:
         """The packed parts of an admission that stay the same for a key, its limits and a
@@ -194,13 +215,27 @@ class RedisStore(Store):
             if len(self._admit_packed) > 10_000:
                 self._admit_packed.clear()
             p = self._p
-            names = [f"{p}keyver:{kid}", *self._limit_keys(kid, w), f"{p}res:{kid}",
-                     f"{p}resinfo:{kid}", f"{p}usage:{kid}:{w.day}"]
+            names = [
+                f"{p}keyver:{kid}",
+                *self._limit_keys(kid, w),
+                f"{p}res:{kid}",
+                f"{p}resinfo:{kid}",
+                f"{p}usage:{kid}:{w.day}",
+            ]
             found = self._admit_packed[ident] = (
                 bulks("EVALSHA", self._scripts["admit"].sha, len(names) + 2, *names),
-                bulks(request.key_version, request.reservation_ttl, _limit(lim.rpm),
-                      _limit(lim.images_per_minute), _limit(lim.images_per_day),
-                      _limit(lim.images_per_month), w.day, w.month, USAGE_TTL))
+                bulks(
+                    request.key_version,
+                    request.reservation_ttl,
+                    _limit(lim.rpm),
+                    _limit(lim.images_per_minute),
+                    _limit(lim.images_per_day),
+                    _limit(lim.images_per_month),
+                    w.day,
+                    w.month,
+                    USAGE_TTL,
+                ),
+            )
         return found
 
     async def admit(self, request: AdmitRequest) -> Decision:
@@ -210,20 +245,32 @@ class RedisStore(Store):
         if request.cache_key and request.flight_ttl is not None:
             lock_ms = max(1, int(request.flight_ttl * 1000))
         per_request = bulks(
-            f"{p}cache:{request.cache_key or ''}", f"{p}{flight_lock(request.cache_key or '')}",
-            repr(w.now), request.images, request.reservation_id, repr(w.day_ends_in),
-            repr(w.month_ends_in), 1 if request.cache_key else 0, lock_ms)
+            f"{p}cache:{request.cache_key or ''}",
+            f"{p}{flight_lock(request.cache_key or '')}",
+            repr(w.now),
+            request.images,
+            request.reservation_id,
+            repr(w.day_ends_in),
+            repr(w.month_ends_in),
+            1 if request.cache_key else 0,
+            lock_ms,
+        )
         with guarded():
             reply: Any = await self._pipe.evalsha_packed(
-                self._scripts["admit"], before, per_request, after)
+                self._scripts["admit"], before, per_request, after
+            )
         outcome = OUTCOMES[reply[0]]
         if outcome is Outcome.STALE_KEY:
             return Decision(outcome)
         retry = float(reply[2])
         cached = None
         if outcome is Outcome.HIT:
-            cached = CacheEntry(body=reply[10], stored_at=float(reply[11]),
-                                expires_at=float(reply[12]), images=int(reply[13]))
+            cached = CacheEntry(
+                body=reply[10],
+                stored_at=float(reply[11]),
+                expires_at=float(reply[12]),
+                images=int(reply[13]),
+            )
         return Decision(
             outcome,
             refused_by=reply[1].decode() or None,
@@ -234,10 +281,19 @@ class RedisStore(Store):
             leader=reply[9] == b"1",
         )
 
-    async def settle(self, key_id: str, reservation_id: str, images: int, window: Window,
-                     usage: Mapping[str, int] | None = None,
-                     limits: Limits | None = None, *, cache: CacheWrite | None = None,
-                     flight: str | None = None, retry: bool = False) -> None:
+    async def settle(
+        self,
+        key_id: str,
+        reservation_id: str,
+        images: int,
+        window: Window,
+        usage: Mapping[str, int] | None = None,
+        limits: Limits | None = None,
+        *,
+        cache: CacheWrite | None = None,
+        flight: str | None = None,
+        retry: bool = False,
+    ) -> None:
         p = self._p
         ipm = limits.images_per_minute if limits else None
         write: list[Any] = [0, "", "", "", 0]
@@ -245,22 +301,48 @@ class RedisStore(Store):
             entry = cache.entry
             ttl_ms = int((entry.expires_at - window.now) * 1000)
             if ttl_ms > 0:
-                write = [ttl_ms, entry.body, repr(entry.stored_at), repr(entry.expires_at),
-                         entry.images]
+                write = [
+                    ttl_ms,
+                    entry.body,
+                    repr(entry.stored_at),
+                    repr(entry.expires_at),
+                    entry.images,
+                ]
         extra: list[Any] = []
         for name, value in (usage or {}).items():
             extra += [name, value]
-        await self._run("settle", [
-            f"{p}res:{key_id}", f"{p}resinfo:{key_id}", f"{p}tat:{key_id}:ipm",
-            f"{p}q:{key_id}:d:{window.day}", f"{p}q:{key_id}:m:{window.month}",
-            f"{p}usage:{key_id}:{window.day}", f"{p}cache:{cache.key if cache else ''}",
-            f"{p}{flight or ''}",
-        ], [reservation_id, images, repr(window.now), window.day, window.month, _limit(ipm),
-            repr(window.day_ends_in), repr(window.month_ends_in), USAGE_TTL, *write,
-            1 if flight else 0, 1 if retry else 0, *extra])
+        await self._run(
+            "settle",
+            [
+                f"{p}res:{key_id}",
+                f"{p}resinfo:{key_id}",
+                f"{p}tat:{key_id}:ipm",
+                f"{p}q:{key_id}:d:{window.day}",
+                f"{p}q:{key_id}:m:{window.month}",
+                f"{p}usage:{key_id}:{window.day}",
+                f"{p}cache:{cache.key if cache else ''}",
+                f"{p}{flight or ''}",
+            ],
+            [
+                reservation_id,
+                images,
+                repr(window.now),
+                window.day,
+                window.month,
+                _limit(ipm),
+                repr(window.day_ends_in),
+                repr(window.month_ends_in),
+                USAGE_TTL,
+                *write,
+                1 if flight else 0,
+                1 if retry else 0,
+                *extra,
+            ],
+        )
 
-    async def limit_states(self, key_id: str, limits: Limits,
-                           window: Window) -> dict[str, LimitState]:
+    async def limit_states(
+        self, key_id: str, limits: Limits, window: Window
+    ) -> dict[str, LimitState]:
         with guarded():
             raw = await self._r.mget(self._limit_keys(key_id, window))
         now = window.now
@@ -270,8 +352,10 @@ class RedisStore(Store):
             if limit is not None:
                 left, reset = gcra.remaining(float(value) if value else now, now, limit)
                 states[name] = LimitState(limit, left, reset)
-        for name, value, ends in (("images_per_day", raw[2], window.day_ends_in),
-                                  ("images_per_month", raw[3], window.month_ends_in)):
+        for name, value, ends in (
+            ("images_per_day", raw[2], window.day_ends_in),
+            ("images_per_month", raw[3], window.month_ends_in),
+        ):
             limit = getattr(limits, name)
             if limit is not None:
                 states[name] = LimitState(limit, max(0, limit - int(value or 0)), ends)
@@ -283,15 +367,17 @@ class RedisStore(Store):
                 for day in days:
                     pipe.hgetall(f"{self._p}usage:{key_id}:{day}")
                 rows = await pipe.execute()
-        return [DailyUsage(day, {k.decode(): int(v) for k, v in row.items()})
-                for day, row in zip(days, rows, strict=True)]
+        return [
+            DailyUsage(day, {k.decode(): int(v) for k, v in row.items()})
+            for day, row in zip(days, rows, strict=True)
+        ]
 
     async def cache_get(self, cache_key: str, now: float) -> CacheEntry | None:
         found: Any
         with guarded():
             found = await self._pipe.execute(
-                "HMGET", f"{self._p}cache:{cache_key}", "body", "stored_at", "expires_at",
-                "images")
+                "HMGET", f"{self._p}cache:{cache_key}", "body", "stored_at", "expires_at", "images"
+            )
         body, stored, expires, images = found
         if body is None or float(expires) <= now:
             return None
@@ -304,9 +390,15 @@ class RedisStore(Store):
         name = f"{self._p}cache:{cache_key}"
         with guarded():
             async with self._r.pipeline(transaction=True) as pipe:
-                pipe.hset(name, mapping={"body": entry.body, "stored_at": repr(entry.stored_at),
-                                         "expires_at": repr(entry.expires_at),
-                                         "images": entry.images})
+                pipe.hset(
+                    name,
+                    mapping={
+                        "body": entry.body,
+                        "stored_at": repr(entry.stored_at),
+                        "expires_at": repr(entry.expires_at),
+                        "images": entry.images,
+                    },
+                )
                 pipe.pexpire(name, ttl_ms)
                 await pipe.execute()
 
@@ -337,8 +429,11 @@ class RedisStore(Store):
 
     async def flight_acquire(self, name: str, token: str, ttl: float) -> bool:
         with guarded():
-            return bool(await self._pipe.execute("SET", f"{self._p}{name}", token, "NX", "PX",
-                                                 max(1, int(ttl * 1000))))
+            return bool(
+                await self._pipe.execute(
+                    "SET", f"{self._p}{name}", token, "NX", "PX", max(1, int(ttl * 1000))
+                )
+            )
 
     async def flight_release(self, name: str, token: str) -> None:
         await self._run("release", [f"{self._p}{name}"], [token, f"{self._p}{name}"])
@@ -357,8 +452,9 @@ class RedisStore(Store):
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         return False
-                    message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                       timeout=min(0.25, remaining))
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=min(0.25, remaining)
+                    )
                     if message is not None:
                         return True
             finally:

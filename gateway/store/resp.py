@@ -44,7 +44,7 @@ def bulks(*args: Any) -> Bulks:
     of a command that :meth:`PipelinedRedis.evalsha_packed` puts together (so the parts
     of a command that rarely change can be packed once)."""
     packed = pack(*args)
-    return len(args), packed[packed.index(b"\r\n") + 2:]
+    return len(args), packed[packed.index(b"\r\n") + 2 :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +81,15 @@ class Endpoint:
             if str(options.get("ssl_cert_reqs", "required")).lower() in ("none", "0"):
                 tls.check_hostname = False
                 tls.verify_mode = ssl.CERT_NONE
-        return cls(host=str(options.get("host", "localhost")), port=int(options.get("port", 6379)),
-                   path=options.get("path"), db=int(options.get("db", 0)),
-                   username=options.get("username"), password=options.get("password"),
-                   tls=tls)
+        return cls(
+            host=str(options.get("host", "localhost")),
+            port=int(options.get("port", 6379)),
+            path=options.get("path"),
+            db=int(options.get("db", 0)),
+            username=options.get("username"),
+            password=options.get("password"),
+            tls=tls,
+        )
 
 
 class _Connection(asyncio.Protocol):
@@ -95,8 +100,7 @@ class _Connection(asyncio.Protocol):
         self._timeout = timeout
         self._transport: asyncio.Transport | None = None
         self._reader = hiredis.Reader()
-        self._waiting: collections.deque[tuple[asyncio.Future[Any], float]] = (
-            collections.deque())
+        self._waiting: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
         self._out: list[bytes] = []
         self._heard = loop.time()
         self._watch: asyncio.TimerHandle | None = None
@@ -184,8 +188,9 @@ class _Connection(asyncio.Protocol):
 class PipelinedRedis:
     """Commands and scripts over a few auto-pipelined connections, opened on demand."""
 
-    def __init__(self, url: str, *, socket_timeout: float, connect_timeout: float,
-                 connections: int = 2) -> None:
+    def __init__(
+        self, url: str, *, socket_timeout: float, connect_timeout: float, connections: int = 2
+    ) -> None:
         self._endpoint = Endpoint.from_url(url)
         self._timeout = socket_timeout
         self._connect_timeout = connect_timeout
@@ -199,14 +204,17 @@ class PipelinedRedis:
     async def evalsha(self, script: Script, keys: list[str], args: list[Any]) -> Any:
         """Run a script by SHA-1, loading it first if the server has forgotten it."""
         return await self.evalsha_packed(
-            script, bulks("EVALSHA", script.sha, len(keys), *keys, *args))
+            script, bulks("EVALSHA", script.sha, len(keys), *keys, *args)
+        )
 
     async def evalsha_packed(self, script: Script, *parts: Bulks) -> Any:
         """Run a script from a command packed by the caller in pieces: together, ``parts``
         are ``EVALSHA <sha> <numkeys> keys... args...`` (see :func:`bulks`). If the server
         has forgotten the script it is loaded and the command sent again."""
-        packed = b"*%d\r\n%s" % (sum(count for count, _ in parts),
-                                  b"".join(piece for _, piece in parts))
+        packed = b"*%d\r\n%s" % (
+            sum(count for count, _ in parts),
+            b"".join(piece for _, piece in parts),
+        )
         try:
             return await self._send(packed)
         except ResponseError as exc:
@@ -260,11 +268,12 @@ class PipelinedRedis:
             async with asyncio.timeout(self._connect_timeout):
                 if end.path is not None:
                     _, connection = await loop.create_unix_connection(
-                        lambda: _Connection(loop, self._timeout), end.path)
+                        lambda: _Connection(loop, self._timeout), end.path
+                    )
                 else:
                     _, connection = await loop.create_connection(
-                        lambda: _Connection(loop, self._timeout), end.host, end.port,
-                        ssl=end.tls)
+                        lambda: _Connection(loop, self._timeout), end.host, end.port, ssl=end.tls
+                    )
         except (OSError, TimeoutError) as exc:
             raise RedisConnectionError(f"Cannot connect to Redis: {exc}") from exc
         hello: list[asyncio.Future[Any]] = []

@@ -29,13 +29,29 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-OPENAI = {"dall-e-2": 10, "dall-e-3": 1, "openai/gpt-image-1": 1,
-          "openai/gpt-image-1-mini": 1, "openai/gpt-image-1-5": 1}
-IMAGES = {"flux/schnell", "flux/dev", "flux-pro", "flux-pro/v1.1", "flux-realism",
-          "flux-pro/v1.1-ultra", "stable-diffusion-v3-medium", "stable-diffusion-v35-large",
-          "recraft-v3"}
-IMAGEN = {"imagen-3.0-generate-002", "google/imagen-4.0-generate-001",
-          "google/imagen-4.0-ultra-generate-001"}
+OPENAI = {
+    "dall-e-2": 10,
+    "dall-e-3": 1,
+    "openai/gpt-image-1": 1,
+    "openai/gpt-image-1-mini": 1,
+    "openai/gpt-image-1-5": 1,
+}
+IMAGES = {
+    "flux/schnell",
+    "flux/dev",
+    "flux-pro",
+    "flux-pro/v1.1",
+    "flux-realism",
+    "flux-pro/v1.1-ultra",
+    "stable-diffusion-v3-medium",
+    "stable-diffusion-v35-large",
+    "recraft-v3",
+}
+IMAGEN = {
+    "imagen-3.0-generate-002",
+    "google/imagen-4.0-generate-001",
+    "google/imagen-4.0-ultra-generate-001",
+}
 
 
 def tiny_png(seed: int) -> bytes:
@@ -44,12 +60,20 @@ def tiny_png(seed: int) -> bytes:
     raw = b"".join(b"\x00" + colour * 4 for _ in range(4))
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 @dataclass
@@ -64,23 +88,31 @@ class FakeState:
     calls: int = 0
     by_model: dict[str, int] = field(default_factory=dict)
     bodies: deque[Any] = field(default_factory=lambda: deque(maxlen=50))
-    headers: deque[list[tuple[bytes, bytes]]] = field(
-        default_factory=lambda: deque(maxlen=50))
+    headers: deque[list[tuple[bytes, bytes]]] = field(default_factory=lambda: deque(maxlen=50))
     in_flight: int = 0
     max_in_flight: int = 0
 
 
 def _aiml_error(status: int, message: str) -> Response:
-    body = {"message": message, "path": "/v1/images/generations",
-            "requestId": uuid.uuid4().hex, "statusCode": status,
-            "timestamp": datetime.now(UTC).isoformat()}
+    body = {
+        "message": message,
+        "path": "/v1/images/generations",
+        "requestId": uuid.uuid4().hex,
+        "statusCode": status,
+        "timestamp": datetime.now(UTC).isoformat(),
+    }
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
-DEFAULT_MESSAGES = {400: "Body validation error!", 401: "Invalid API key",
-                    403: "You are out of credits", 429: "Too many requests",
-                    500: "Internal server error", 503: "Service unavailable",
-                    504: "Generation timeout"}
+DEFAULT_MESSAGES = {
+    400: "Body validation error!",
+    401: "Invalid API key",
+    403: "You are out of credits",
+    429: "Too many requests",
+    500: "Internal server error",
+    503: "Service unavailable",
+    504: "Generation timeout",
+}
 
 
 def _valid(body: Any) -> tuple[str, int, str] | None:
@@ -117,8 +149,9 @@ class AsgiEndpoint:
         await self.app(scope, receive, send)
 
 
-def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
-                         latency: float = 0.0) -> Starlette:
+def create_fake_upstream(
+    api_keys: Sequence[str] = ("test-upstream-key",), *, latency: float = 0.0
+) -> Starlette:
     """The fake as an ASGI app; state lives on ``app.state.fake``."""
     state = FakeState(keys=frozenset(api_keys), latency=latency)
     pngs = [tiny_png(i * 2654435761) for i in range(16)]
@@ -136,8 +169,10 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
             stamps.clear()
             window = stamps[created, state.expiry_seconds] = (quote(start), quote(end))
         unique = f"{next(ids):012x}{os.getpid():08x}"
-        return (f"http://{host}/files/img-{unique}-{index}.png?st={window[0]}"
-                f"&se={window[1]}&sp=r&sv=2024-08-04&sr=b&sig={unique[::-1]}")
+        return (
+            f"http://{host}/files/img-{unique}-{index}.png?st={window[0]}"
+            f"&se={window[1]}&sp=r&sv=2024-08-04&sr=b&sig={unique[::-1]}"
+        )
 
     async def generate(scope: Scope, receive: Receive, send: Send) -> None:
         state.calls += 1
@@ -156,13 +191,21 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
         if isinstance(payload, Response):
             await payload(scope, receive, send)
             return
-        await send({"type": "http.response.start", "status": status, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
-    async def answer(headers: list[tuple[bytes, bytes]],
-                     raw: bytes) -> tuple[int, bytes | Response]:
+    async def answer(
+        headers: list[tuple[bytes, bytes]], raw: bytes
+    ) -> tuple[int, bytes | Response]:
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -195,11 +238,16 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
         if state.mode == "hang":
             await asyncio.Event().wait()
         if state.mode == "html":
-            return 200, Response("<html><body>Bad gateway</body></html>", 200,
-                                 media_type="text/html")
+            return 200, Response(
+                "<html><body>Bad gateway</body></html>", 200, media_type="text/html"
+            )
         if state.mode == "reset":
-            return 201, Response(b'{"created": 1, "da', 201, media_type="application/json",
-                                 headers={"content-length": "4096"})
+            return 201, Response(
+                b'{"created": 1, "da',
+                201,
+                media_type="application/json",
+                headers={"content-length": "4096"},
+            )
         if state.mode == "malformed":
             return 201, b'{"created": 1, "data": ['
         checked = _valid(body)
@@ -215,19 +263,39 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
         host = found.get(b"host", b"127.0.0.1").decode("latin-1")
         if family == "openai":
             key = "b64_json" if fmt == "b64_json" else "url"
-            items = [{key: b64s[(seed + i) % 16] if key == "b64_json"
-                      else url(host, created, (seed + i) % 16)} for i in range(count)]
+            items = [
+                {
+                    key: b64s[(seed + i) % 16]
+                    if key == "b64_json"
+                    else url(host, created, (seed + i) % 16)
+                }
+                for i in range(count)
+            ]
             payload: dict[str, Any] = {"created": created, "data": items}
         elif family == "images":
-            payload = {"images": [{"url": url(host, created, (seed + i) % 16), "width": 4,
-                                   "height": 4, "content_type": "image/png"}
-                                  for i in range(count)],
-                       "seed": seed, "timings": {"inference": 0.01},
-                       "has_nsfw_concepts": [False] * count, "prompt": body["prompt"]}
+            payload = {
+                "images": [
+                    {
+                        "url": url(host, created, (seed + i) % 16),
+                        "width": 4,
+                        "height": 4,
+                        "content_type": "image/png",
+                    }
+                    for i in range(count)
+                ],
+                "seed": seed,
+                "timings": {"inference": 0.01},
+                "has_nsfw_concepts": [False] * count,
+                "prompt": body["prompt"],
+            }
         else:
-            payload = {"data": [{"url": url(host, created, (seed + i) % 16),
-                                 "mime_type": "image/png"} for i in range(count)],
-                       "meta": {"usage": {"tokens_used": 100 * count}}}
+            payload = {
+                "data": [
+                    {"url": url(host, created, (seed + i) % 16), "mime_type": "image/png"}
+                    for i in range(count)
+                ],
+                "meta": {"usage": {"tokens_used": 100 * count}},
+            }
         return 201, orjson.dumps(payload)
 
     async def files(request: Request) -> Response:
@@ -239,8 +307,17 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
         data = orjson.loads(await request.body() or b"{}")
         if data.get("reset"):
             fresh = FakeState(keys=state.keys, latency=latency)
-            for name in ("latency", "mode", "expiry_seconds", "fails", "calls", "by_model",
-                         "bodies", "headers", "max_in_flight"):
+            for name in (
+                "latency",
+                "mode",
+                "expiry_seconds",
+                "fails",
+                "calls",
+                "by_model",
+                "bodies",
+                "headers",
+                "max_in_flight",
+            ):
                 setattr(state, name, getattr(fresh, name))
         for name in ("latency", "mode", "expiry_seconds"):
             if name in data:
@@ -249,12 +326,22 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
         return Response(b"{}", media_type="application/json")
 
     async def stats(request: Request) -> Response:
-        return Response(orjson.dumps({
-            "calls": state.calls, "by_model": state.by_model, "bodies": list(state.bodies),
-            "headers": [{k.decode("latin-1").lower(): v.decode("latin-1") for k, v in h}
-                        for h in state.headers],
-            "in_flight": state.in_flight,
-            "max_in_flight": state.max_in_flight}), media_type="application/json")
+        return Response(
+            orjson.dumps(
+                {
+                    "calls": state.calls,
+                    "by_model": state.by_model,
+                    "bodies": list(state.bodies),
+                    "headers": [
+                        {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in h}
+                        for h in state.headers
+                    ],
+                    "in_flight": state.in_flight,
+                    "max_in_flight": state.max_in_flight,
+                }
+            ),
+            media_type="application/json",
+        )
 
     async def reset_stats(request: Request) -> Response:
         state.calls, state.by_model, state.max_in_flight = 0, {}, 0
@@ -262,13 +349,15 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
         state.headers.clear()
         return Response(b"{}", media_type="application/json")
 
-    app = Starlette(routes=[
-        Route("/v1/images/generations", AsgiEndpoint(generate), methods=["POST"]),
-        Route("/files/{name}.png", files, methods=["GET"]),
-        Route("/_control", control, methods=["POST"]),
-        Route("/_stats", stats, methods=["GET"]),
-        Route("/_stats/reset", reset_stats, methods=["POST"]),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/v1/images/generations", AsgiEndpoint(generate), methods=["POST"]),
+            Route("/files/{name}.png", files, methods=["GET"]),
+            Route("/_control", control, methods=["POST"]),
+            Route("/_stats", stats, methods=["GET"]),
+            Route("/_stats/reset", reset_stats, methods=["POST"]),
+        ]
+    )
     app.state.fake = state
     return app
 
@@ -276,13 +365,17 @@ def create_fake_upstream(api_keys: Sequence[str] = ("test-upstream-key",), *,
 def create_fake_upstream_from_env() -> Starlette:
     """Factory for ``uvicorn --factory``: FAKE_UPSTREAM_API_KEYS, FAKE_UPSTREAM_LATENCY."""
     keys = os.environ.get("FAKE_UPSTREAM_API_KEYS", "test-upstream-key").split(",")
-    return create_fake_upstream(keys, latency=float(os.environ.get("FAKE_UPSTREAM_LATENCY",
-                                                                   "0")))
+    return create_fake_upstream(keys, latency=float(os.environ.get("FAKE_UPSTREAM_LATENCY", "0")))
 
 
 def run_fake_upstream(host: str, port: int, api_keys: list[str], latency: float) -> None:
     """Serve the fake with uvicorn (used by ``gateway fake-upstream``)."""
     import uvicorn
 
-    uvicorn.run(create_fake_upstream(api_keys, latency=latency), host=host, port=port,
-                log_level="warning", access_log=False)
+    uvicorn.run(
+        create_fake_upstream(api_keys, latency=latency),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+    )

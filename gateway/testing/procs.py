@@ -113,8 +113,9 @@ def redis_server_binary() -> str:
     return path
 
 
-def start_redis(port: int | None = None, log_dir: Path | None = None,
-                workdir: Path | None = None) -> Proc:
+def start_redis(
+    port: int | None = None, log_dir: Path | None = None, workdir: Path | None = None
+) -> Proc:
     """A private redis-server on loopback; with ``workdir`` it keeps an fsync'd AOF there
     (so a restart on the same port and directory keeps the data), else nothing on disk."""
     port = port or free_port()
@@ -122,13 +123,20 @@ def start_redis(port: int | None = None, log_dir: Path | None = None,
     workdir = workdir or Path(tempfile.mkdtemp(prefix="gw-redis-"))
     argv = [
         redis_server_binary(),
-        "--port", str(port),
-        "--bind", "127.0.0.1",
-        "--save", "",
-        "--appendonly", "yes" if durable else "no",
-        "--appendfsync", "always",
-        "--dir", str(workdir),
-        "--protected-mode", "yes",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "yes" if durable else "no",
+        "--appendfsync",
+        "always",
+        "--dir",
+        str(workdir),
+        "--protected-mode",
+        "yes",
     ]
     return spawn(argv, port, lambda: port_open(port), log_dir=log_dir)
 
@@ -143,8 +151,17 @@ def start_uvicorn_app(
     """Run ``uvicorn --factory <factory>`` on a free loopback port until it answers HTTP."""
     port = port or free_port()
     argv = [
-        sys.executable, "-m", "uvicorn", "--factory", factory,
-        "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        factory,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
     ]
 
     def ready() -> bool:

@@ -67,9 +67,9 @@ class UpstreamCallError(Exception):
         return f"http_{self.status}"
 
 
-def create_transport(*, max_connections: int,
-                     transport: httpx.AsyncBaseTransport | None = None
-                     ) -> httpx.AsyncBaseTransport:
+def create_transport(
+    *, max_connections: int, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncBaseTransport:
     """The one pooled transport of the process (:mod:`gateway.upstream.transport`), unless a test
     passes its own (an ``httpx.MockTransport``)."""
     if transport is not None:
@@ -118,9 +118,16 @@ class Upstream:
     a third of the gateway's CPU per miss.
     """
 
-    def __init__(self, transport: httpx.AsyncBaseTransport, endpoint: str,
-                 api_key: str | None, *, other_keys: tuple[str, ...] = (),
-                 connect_timeout: float = 5.0, read_timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        transport: httpx.AsyncBaseTransport,
+        endpoint: str,
+        api_key: str | None,
+        *,
+        other_keys: tuple[str, ...] = (),
+        connect_timeout: float = 5.0,
+        read_timeout: float = 120.0,
+    ) -> None:
         self._transport = transport
         self._url = httpx.URL(endpoint)
         self._host = self._url.netloc.decode("ascii")
@@ -133,8 +140,9 @@ class Upstream:
             text = text.replace(key, "***")
         return text[:500]
 
-    async def generate(self, body: dict[str, Any], request_id: str,
-                       api_key: str | None = None) -> UpstreamAnswer:
+    async def generate(
+        self, body: dict[str, Any], request_id: str, api_key: str | None = None
+    ) -> UpstreamAnswer:
         """POST one generation; return the parsed 2xx answer or raise UpstreamCallError.
 
         ``api_key`` overrides the default upstream key (key rotation).
@@ -152,9 +160,13 @@ class Upstream:
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
         # ``stream=`` with every header given: httpx then works out none of them itself.
-        request = httpx.Request("POST", self._url, headers=headers,
-                                stream=httpx.ByteStream(content),
-                                extensions={"timeout": self._timeout})
+        request = httpx.Request(
+            "POST",
+            self._url,
+            headers=headers,
+            stream=httpx.ByteStream(content),
+            extensions={"timeout": self._timeout},
+        )
         try:
             response = await self._transport.handle_async_request(request)
             try:
@@ -205,7 +217,8 @@ class Upstream:
         if status in (400, 422):
             error = UpstreamRejected(
                 self._scrub(f"The upstream rejected the request: {message or 'bad request'}"),
-                status=400, code="upstream_rejected",
+                status=400,
+                code="upstream_rejected",
             )
         elif status in (401, 403):
             error = UpstreamError(
@@ -217,7 +230,9 @@ class Upstream:
             hdrs = {"retry-after": str(max(1, round(retry_after)))} if retry_after else {}
             error = UpstreamRejected(
                 "The upstream is throttling the gateway; retry shortly.",
-                status=429, code="upstream_rate_limited", headers=hdrs,
+                status=429,
+                code="upstream_rate_limited",
+                headers=hdrs,
             )
         elif status == 504:
             error = UpstreamTimeout("The upstream timed out generating the image.")

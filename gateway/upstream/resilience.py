@@ -116,8 +116,9 @@ class ResilientUpstream:
             try:
                 answer = await self._upstream.generate(body, request_id, key or None)
             except UpstreamCallError as exc:
-                self._breaker.record(exc.status is not None and exc.status < 500
-                                     and exc.status != 429)
+                self._breaker.record(
+                    exc.status is not None and exc.status < 500 and exc.status != 429
+                )
                 delay = self._next_step(exc, key, tried, retries, switched)
                 if delay is None:
                     raise
@@ -133,8 +134,9 @@ class ResilientUpstream:
             self._breaker.record(True)
             return answer
 
-    def _next_step(self, exc: UpstreamCallError, key: str, tried: set[str], retries: int,
-                   switched: bool) -> float | None:
+    def _next_step(
+        self, exc: UpstreamCallError, key: str, tried: set[str], retries: int, switched: bool
+    ) -> float | None:
         """Seconds to wait before the next try (0: another key now), None: give up."""
         if exc.status in KEY_REFUSALS and key:
             self._pool.rest(key, exc.retry_after or self._policy.key_cooldown)
@@ -144,7 +146,7 @@ class ResilientUpstream:
         retryable = exc.failure is Failure.CONNECT or exc.status in RETRYABLE_STATUS
         if not retryable or retries >= self._policy.max_retries:
             return None
-        backoff = min(self._policy.max_delay, self._policy.base_delay * 2 ** retries)
+        backoff = min(self._policy.max_delay, self._policy.base_delay * 2**retries)
         wait = random.uniform(backoff / 2, backoff)
         if exc.retry_after:
             wait = max(wait, exc.retry_after)

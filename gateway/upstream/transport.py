@@ -63,8 +63,11 @@ class _Connection(asyncio.Protocol):
                 self._keep_alive = False
                 self.on_message_complete()
             else:
-                self._fail(httpx.RemoteProtocolError(
-                    "The upstream closed the connection before a complete response."))
+                self._fail(
+                    httpx.RemoteProtocolError(
+                        "The upstream closed the connection before a complete response."
+                    )
+                )
         # The parser calls back into this object and the transport holds it: dropping both
         # lets reference counting free a closed connection at once instead of leaving a
         # cycle for the collector (a thousand at a time when clients leave en masse).
@@ -97,8 +100,8 @@ class _Connection(asyncio.Protocol):
         self._status = self._parser.get_status_code()
         self._headers_done = True
         self._delimited_by_close = not any(
-            name.lower() in (b"content-length", b"transfer-encoding")
-            for name, _ in self._headers)
+            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self._headers
+        )
 
     def on_body(self, body: bytes) -> None:
         self._body.append(body)
@@ -141,8 +144,9 @@ class _Connection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.abort()
 
-    async def exchange(self, data: bytes, read_timeout: float | None
-                       ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
+    async def exchange(
+        self, data: bytes, read_timeout: float | None
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
         """Send one request; the response's status, headers, body and reusability."""
         if self.closed or self._transport is None:
             raise httpx.RemoteProtocolError("The upstream closed the connection.")
@@ -152,8 +156,9 @@ class _Connection(asyncio.Protocol):
         self._heard = self._loop.time()
         self._transport.write(data)
         if read_timeout is not None:
-            self._timer = self._loop.call_at(self._heard + read_timeout, self._check_silence,
-                                             read_timeout)
+            self._timer = self._loop.call_at(
+                self._heard + read_timeout, self._check_silence, read_timeout
+            )
         try:
             status, headers, body = await answer
         finally:
@@ -175,8 +180,14 @@ class _Connection(asyncio.Protocol):
 class PooledTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 keep-alive connections shared by every upstream call of the process."""
 
-    def __init__(self, *, max_connections: int = 100, max_keepalive: int | None = None,
-                 keepalive_expiry: float = 5.0, verify: ssl.SSLContext | bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        max_keepalive: int | None = None,
+        keepalive_expiry: float = 5.0,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         self._max = max(1, max_connections)
         self._max_idle = self._max if max_keepalive is None else max_keepalive
         self._expiry = keepalive_expiry
@@ -186,7 +197,8 @@ class PooledTransport(httpx.AsyncBaseTransport):
         self._idle_count = 0
         self._open = 0
         self._waiters: collections.deque[tuple[Origin, asyncio.Future[_Connection | None]]] = (
-            collections.deque())
+            collections.deque()
+        )
         self._closing = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -198,12 +210,16 @@ class PooledTransport(httpx.AsyncBaseTransport):
         connection = await self._acquire(origin, timeout.get("connect"), timeout.get("pool"))
         reusable = False
         try:
-            status, headers, body, reusable = await connection.exchange(
-                data, timeout.get("read"))
+            status, headers, body, reusable = await connection.exchange(data, timeout.get("read"))
         finally:
             self._release(connection, reusable)
-        return httpx.Response(status, headers=headers, stream=httpx.ByteStream(body),
-                              request=request, extensions={"http_version": b"HTTP/1.1"})
+        return httpx.Response(
+            status,
+            headers=headers,
+            stream=httpx.ByteStream(body),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
 
     async def aclose(self) -> None:
         """Close every idle connection; connections in use close when their call ends."""
@@ -215,8 +231,9 @@ class PooledTransport(httpx.AsyncBaseTransport):
         self._idle.clear()
         self._idle_count = 0
 
-    async def _acquire(self, origin: Origin, connect_timeout: float | None,
-                       pool_timeout: float | None) -> _Connection:
+    async def _acquire(
+        self, origin: Origin, connect_timeout: float | None, pool_timeout: float | None
+    ) -> _Connection:
         """A live idle connection, a new one if the limit allows, or the next one freed.
 
         Callers that find the pool full queue in order: a released connection (or the
@@ -228,8 +245,11 @@ class PooledTransport(httpx.AsyncBaseTransport):
         while idle:
             connection = idle.pop()
             self._idle_count -= 1
-            if (not connection.closed and now - connection.idle_since < self._expiry
-                    and not connection.has_news()):
+            if (
+                not connection.closed
+                and now - connection.idle_since < self._expiry
+                and not connection.has_news()
+            ):
                 return connection
             connection.close()
             self._free_slot()
@@ -258,8 +278,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 self._open -= 1
                 return
 
-    async def _wait_turn(self, origin: Origin,
-                         pool_timeout: float | None) -> _Connection | None:
+    async def _wait_turn(self, origin: Origin, pool_timeout: float | None) -> _Connection | None:
         """Wait to be handed a connection (or, as None, the slot of a closed one)."""
         waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
         self._waiters.append((origin, waiter))
@@ -316,16 +335,21 @@ class PooledTransport(httpx.AsyncBaseTransport):
         self._idle.setdefault(connection.origin, []).append(connection)
         self._idle_count += 1
 
-    async def _connect(self, loop: asyncio.AbstractEventLoop, origin: Origin,
-                       connect_timeout: float | None) -> _Connection:
+    async def _connect(
+        self, loop: asyncio.AbstractEventLoop, origin: Origin, connect_timeout: float | None
+    ) -> _Connection:
         scheme, host, port = origin
         tls = self._tls_context() if scheme == b"https" else None
         name = host.decode("ascii")
         try:
             async with asyncio.timeout(connect_timeout):
                 _, connection = await loop.create_connection(
-                    lambda: _Connection(loop, origin), name, port, ssl=tls,
-                    server_hostname=name if tls is not None else None)
+                    lambda: _Connection(loop, origin),
+                    name,
+                    port,
+                    ssl=tls,
+                    server_hostname=name if tls is not None else None,
+                )
         except TimeoutError:
             raise httpx.ConnectTimeout("Connecting to the upstream timed out.") from None
         except OSError as exc:
@@ -335,16 +359,23 @@ class PooledTransport(httpx.AsyncBaseTransport):
     def _tls_context(self) -> ssl.SSLContext:
         if self._tls is None:
             verify = self._verify
-            self._tls = verify if isinstance(verify, ssl.SSLContext) else (
-                httpx.create_ssl_context(verify=verify))
+            self._tls = (
+                verify
+                if isinstance(verify, ssl.SSLContext)
+                else (httpx.create_ssl_context(verify=verify))
+            )
             self._tls.set_alpn_protocols(["http/1.1"])
         return self._tls
 
 
 def _serialise(request: httpx.Request, body: bytes) -> bytes:
     """The request as HTTP/1.1 bytes; header values that could split it are refused."""
-    parts: list[bytes] = [request.method.encode("ascii"), b" ", request.url.raw_path,
-                          b" HTTP/1.1\r\n"]
+    parts: list[bytes] = [
+        request.method.encode("ascii"),
+        b" ",
+        request.url.raw_path,
+        b" HTTP/1.1\r\n",
+    ]
     for name, value in request.headers.raw:
         if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name:
             raise httpx.LocalProtocolError("A header contains a line break.")

@@ -54,13 +54,16 @@ def build_store(settings: Settings, clock: Clock) -> Store:
     if settings.redis_url is not None:
         from gateway.store.redis import RedisStore
 
-        return RedisStore.from_url(settings.redis_url.get_secret_value(),
-                                   socket_timeout=settings.redis_socket_timeout,
-                                   connect_timeout=settings.redis_connect_timeout)
+        return RedisStore.from_url(
+            settings.redis_url.get_secret_value(),
+            socket_timeout=settings.redis_socket_timeout,
+            connect_timeout=settings.redis_connect_timeout,
+        )
     from gateway.store.memory import MemoryStore
 
-    return MemoryStore(settings.store_path, cache_max_bytes=settings.cache_memory_bytes,
-                       clock=clock)
+    return MemoryStore(
+        settings.store_path, cache_max_bytes=settings.cache_memory_bytes, clock=clock
+    )
 
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:
@@ -109,8 +112,9 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         the_store = store or build_store(settings, clock)
         await the_store.start()
-        http = create_transport(max_connections=settings.upstream_max_connections,
-                                transport=transport)
+        http = create_transport(
+            max_connections=settings.upstream_max_connections, transport=transport
+        )
         try:
             services = await _services(settings, the_store, registry, http, clock, metrics)
             # What exists now lives as long as the process: full collections scanning it
@@ -127,8 +131,7 @@ def create_app(
             await the_store.aclose()
 
     access = AccessLog(metrics)
-    generations = Route("/v1/images/generations", images.Generations(access),
-                        methods=["POST"])
+    generations = Route("/v1/images/generations", images.Generations(access), methods=["POST"])
     routes = [
         generations,
         Route("/v1/models", models.list_models, methods=["GET"]),
@@ -150,17 +153,31 @@ def create_app(
     if settings.cors_origin_list:
         from starlette.middleware.cors import CORSMiddleware
 
-        outer.append(Middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origin_list,
-            allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["authorization", "content-type", "cache-control", "x-request-id",
-                           "x-gateway-raw-response"],
-            expose_headers=["x-request-id", "x-cache", "age", "retry-after",
-                            *(f"x-ratelimit-{kind}-{what}" for kind in
-                              ("limit", "remaining", "reset")
-                              for what in ("requests", "images"))],
-        ))
+        outer.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origin_list,
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "cache-control",
+                    "x-request-id",
+                    "x-gateway-raw-response",
+                ],
+                expose_headers=[
+                    "x-request-id",
+                    "x-cache",
+                    "age",
+                    "retry-after",
+                    *(
+                        f"x-ratelimit-{kind}-{what}"
+                        for kind in ("limit", "remaining", "reset")
+                        for what in ("requests", "images")
+                    ),
+                ],
+            )
+        )
     return GatewayApp(
         hot_route=generations,
         outer=outer,
@@ -206,10 +223,14 @@ async def _services(
     calendar = Calendar(clock, settings.quota_timezone)
     upstream_keys = settings.upstream_keys
     upstream = ResilientUpstream(
-        Upstream(http, settings.upstream_endpoint,
-                 upstream_keys[0] if upstream_keys else None, other_keys=upstream_keys[1:],
-                 connect_timeout=settings.upstream_connect_timeout,
-                 read_timeout=settings.upstream_read_timeout),
+        Upstream(
+            http,
+            settings.upstream_endpoint,
+            upstream_keys[0] if upstream_keys else None,
+            other_keys=upstream_keys[1:],
+            connect_timeout=settings.upstream_connect_timeout,
+            read_timeout=settings.upstream_read_timeout,
+        ),
         upstream_keys,
         RetryPolicy(
             max_retries=settings.upstream_max_retries,
@@ -226,10 +247,14 @@ async def _services(
         registry=registry,
         upstream=upstream,
         calendar=calendar,
-        policy=CachePolicy(ttl=settings.cache_ttl, url_margin=settings.cache_url_margin,
-                           max_entry_bytes=settings.cache_max_entry_bytes),
-        flight=SingleFlight[Generated](store, clock, lock_ttl=lock_ttl,
-                                       wait=settings.cache_wait_seconds),
+        policy=CachePolicy(
+            ttl=settings.cache_ttl,
+            url_margin=settings.cache_url_margin,
+            max_entry_bytes=settings.cache_max_entry_bytes,
+        ),
+        flight=SingleFlight[Generated](
+            store, clock, lock_ttl=lock_ttl, wait=settings.cache_wait_seconds
+        ),
         clock=clock,
         options=GenerationOptions(
             cache_enabled=settings.cache_enabled,
@@ -239,9 +264,18 @@ async def _services(
         ),
         metrics=metrics,
     )
-    return Services(settings=settings, store=store, keys=keys, registry=registry,
-                    images=images_service, calendar=calendar, http=http, clock=clock,
-                    metrics=metrics, deadlines=Deadlines())
+    return Services(
+        settings=settings,
+        store=store,
+        keys=keys,
+        registry=registry,
+        images=images_service,
+        calendar=calendar,
+        http=http,
+        clock=clock,
+        metrics=metrics,
+        deadlines=Deadlines(),
+    )
 
 
 def create_app_from_env() -> Starlette:

@@ -70,9 +70,16 @@ class Guard:
         self._task = task
         self._deadlines._start(task, self._seconds)
 
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
         assert self._task is not None
-        if self._deadlines._stop(self._task) and self._task.uncancel() == 0 and (
-                kind is asyncio.CancelledError):
+        if (
+            self._deadlines._stop(self._task)
+            and self._task.uncancel() == 0
+            and (kind is asyncio.CancelledError)
+        ):
             raise TimeoutError from None

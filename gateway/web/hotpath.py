@@ -32,8 +32,11 @@ class HotPath:
         self.methods = route.methods or set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"] == self.path and (
-                scope["method"] in self.methods):
+        if (
+            scope["type"] == "http"
+            and scope["path"] == self.path
+            and (scope["method"] in self.methods)
+        ):
             scope["route"] = self.route
             await self.endpoint(scope, receive, send)
             return
@@ -44,8 +47,14 @@ class GatewayApp(Starlette):
     """Starlette whose hot route skips the framework's layers and ``context`` middleware;
     ``outer`` middleware sees every request, hot or not."""
 
-    def __init__(self, *, hot_route: Route, outer: Sequence[Middleware] = (),
-                 context: Sequence[Middleware] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        hot_route: Route,
+        outer: Sequence[Middleware] = (),
+        context: Sequence[Middleware] = (),
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.hot_route = hot_route
         self.outer = list(outer)

@@ -15,8 +15,9 @@ from gateway.pipeline.disconnect import ClientGone
 from gateway.web.deadlines import Deadlines
 
 
-async def read_body(receive: Receive, declared: str | None, limit: int, timeout: float,
-                    deadlines: Deadlines) -> bytes:
+async def read_body(
+    receive: Receive, declared: str | None, limit: int, timeout: float, deadlines: Deadlines
+) -> bytes:
     """The whole request body, refusing (413) as soon as it passes ``limit`` bytes and
     (408) when it has not arrived within ``timeout`` seconds.
 
@@ -38,22 +39,22 @@ async def read_body(receive: Receive, declared: str | None, limit: int, timeout:
                 size += len(chunk)
                 if size > limit:
                     raise BodyTooLarge(
-                        f"The request body is larger than the limit of {limit} bytes.")
+                        f"The request body is larger than the limit of {limit} bytes."
+                    )
                 chunks.append(chunk)
                 if not message.get("more_body", False):
                     break
     except TimeoutError:
         raise RequestTimeout(
-            f"The request body was not received within {timeout:g} seconds.") from None
+            f"The request body was not received within {timeout:g} seconds."
+        ) from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def parse_json(raw: bytes) -> Any:
     """A request body parsed as JSON, or a 400 that says what is wrong."""
     if not raw.strip():
-        raise InvalidRequest(
-            "The request body is empty; send a JSON object.", code="invalid_json"
-        )
+        raise InvalidRequest("The request body is empty; send a JSON object.", code="invalid_json")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -75,11 +76,13 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     return body
 
 
-async def read_json(request: Request, limit: int, timeout: float,
-                    deadlines: Deadlines) -> Any:
+async def read_json(request: Request, limit: int, timeout: float, deadlines: Deadlines) -> Any:
     """The request body parsed as JSON (see :func:`read_body` for the limits)."""
-    return parse_json(await read_body(request.receive, request.headers.get("content-length"),
-                                      limit, timeout, deadlines))
+    return parse_json(
+        await read_body(
+            request.receive, request.headers.get("content-length"), limit, timeout, deadlines
+        )
+    )
 
 
 def bearer(request: Request) -> str | None:
@@ -99,8 +102,9 @@ def bearer_token(header: str | None) -> str | None:
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON response serialised with orjson."""
-    return Response(orjson.dumps(data), status_code=status, headers=headers,
-                    media_type="application/json")
+    return Response(
+        orjson.dumps(data), status_code=status, headers=headers, media_type="application/json"
+    )
 
 
 def error_response(exc: GatewayError, headers: Mapping[str, str] | None = None) -> Response:

@@ -50,24 +50,35 @@ class AccessLog:
         route = scope.get("route")
         template = getattr(route, "path", None) or "unmatched"
         upstream = state.get("upstream_seconds")
-        self.metrics.request_done(template, status, str(state.get("metric_model") or ""),
-                                  elapsed, upstream if isinstance(upstream, float) else 0.0,
-                                  state.get("error_code"), state.get("cache"))
+        self.metrics.request_done(
+            template,
+            status,
+            str(state.get("metric_model") or ""),
+            elapsed,
+            upstream if isinstance(upstream, float) else 0.0,
+            state.get("error_code"),
+            state.get("cache"),
+        )
         if log.isEnabledFor(logging.INFO):
-            log.info("request", extra={"fields": {
-                "request_id": state["request_id"],
-                "method": scope["method"],
-                "path": scope["path"],
-                "status": status,
-                "key_id": state.get("key_id"),
-                "model": state.get("model"),
-                "images": state.get("images"),
-                "cache": state.get("cache"),
-                "upstream_status": state.get("upstream_status"),
-                "error_code": state.get("error_code"),
-                "duration_ms": round(elapsed * 1000, 2),
-                "upstream_ms": round(state.get("upstream_seconds", 0.0) * 1000, 2),
-            }})
+            log.info(
+                "request",
+                extra={
+                    "fields": {
+                        "request_id": state["request_id"],
+                        "method": scope["method"],
+                        "path": scope["path"],
+                        "status": status,
+                        "key_id": state.get("key_id"),
+                        "model": state.get("model"),
+                        "images": state.get("images"),
+                        "cache": state.get("cache"),
+                        "upstream_status": state.get("upstream_status"),
+                        "error_code": state.get("error_code"),
+                        "duration_ms": round(elapsed * 1000, 2),
+                        "upstream_ms": round(state.get("upstream_seconds", 0.0) * 1000, 2),
+                    }
+                },
+            )
 
 
 class RequestContext:

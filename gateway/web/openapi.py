@@ -12,13 +12,20 @@ from gateway import __version__
 from gateway.models.registry import Registry
 
 ERROR = {"$ref": "#/components/schemas/Error"}
-LIMITS = {name: {"type": ["integer", "null"], "minimum": 0}
-          for name in ("rpm", "images_per_minute", "images_per_day", "images_per_month")}
+LIMITS = {
+    name: {"type": ["integer", "null"], "minimum": 0}
+    for name in ("rpm", "images_per_minute", "images_per_day", "images_per_month")
+}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    return {str(s): {"description": "OpenAI-shaped error",
-                     "content": {"application/json": {"schema": ERROR}}} for s in statuses}
+    return {
+        str(s): {
+            "description": "OpenAI-shaped error",
+            "content": {"application/json": {"schema": ERROR}},
+        }
+        for s in statuses
+    }
 
 
 def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
@@ -35,99 +42,205 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
         "metadata": {"type": "object"},
         **LIMITS,
     }
-    key_object = {"type": "object", "required": ["id", "name", "created_at"],
-                  "properties": {"id": {"type": "string"}, "name": {"type": "string"},
-                                 "created_at": {"type": "integer"},
-                                 "key": {"type": "string"}}}
+    key_object = {
+        "type": "object",
+        "required": ["id", "name", "created_at"],
+        "properties": {
+            "id": {"type": "string"},
+            "name": {"type": "string"},
+            "created_at": {"type": "integer"},
+            "key": {"type": "string"},
+        },
+    }
     admin: list[dict[str, list[str]]] = [{"bearerAuth": []}]
     key_id = [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     return {
         "openapi": "3.1.0",
-        "info": {"title": "imagegw", "version": __version__,
-                 "description": "OpenAI-compatible gateway for image generation."},
+        "info": {
+            "title": "imagegw",
+            "version": __version__,
+            "description": "OpenAI-compatible gateway for image generation.",
+        },
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
             "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                    "type": "object", "required": ["message", "type", "param", "code"],
-                    "properties": {"message": {"type": "string"}, "type": {"type": "string"},
-                                   "param": {"type": ["string", "null"]},
-                                   "code": {"type": ["string", "null"]}}}}},
-                "ImageRequest": {"type": "object", "required": ["model", "prompt"],
-                                 "properties": {
-                                     "model": {"type": "string",
-                                               "enum": [m.id for m in registry.models()]},
-                                     "prompt": {"type": "string", "minLength": 1},
-                                     "n": {"type": "integer", "minimum": 1},
-                                     "size": {"type": "string"},
-                                     "response_format": {"enum": ["url", "b64_json"]},
-                                     "user": {"type": "string"}},
-                                 "additionalProperties": True},
-                "ImagesResponse": {"type": "object", "required": ["data"], "properties": {
-                    "created": {"type": "integer"},
-                    "data": {"type": "array", "items": {"type": "object"}}}},
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["message", "type", "param", "code"],
+                            "properties": {
+                                "message": {"type": "string"},
+                                "type": {"type": "string"},
+                                "param": {"type": ["string", "null"]},
+                                "code": {"type": ["string", "null"]},
+                            },
+                        }
+                    },
+                },
+                "ImageRequest": {
+                    "type": "object",
+                    "required": ["model", "prompt"],
+                    "properties": {
+                        "model": {"type": "string", "enum": [m.id for m in registry.models()]},
+                        "prompt": {"type": "string", "minLength": 1},
+                        "n": {"type": "integer", "minimum": 1},
+                        "size": {"type": "string"},
+                        "response_format": {"enum": ["url", "b64_json"]},
+                        "user": {"type": "string"},
+                    },
+                    "additionalProperties": True,
+                },
+                "ImagesResponse": {
+                    "type": "object",
+                    "required": ["data"],
+                    "properties": {
+                        "created": {"type": "integer"},
+                        "data": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
             },
         },
         "security": [{"bearerAuth": []}],
         "paths": {
-            "/v1/images/generations": {"post": {
-                "summary": "Generate images",
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/ImageRequest"}}}},
-                "responses": {"200": _json({"$ref": "#/components/schemas/ImagesResponse"}),
-                              "201": _json({"$ref": "#/components/schemas/ImagesResponse"}),
-                              **_errors(400, 401, 403, 413, 429, 502, 503, 504)}}},
-            "/v1/models": {"get": {"summary": "Models this key may use",
-                                   "responses": {"200": _json({"type": "object"}),
-                                                 **_errors(401)}}},
-            "/v1/usage": {"get": {"summary": "This key's usage",
-                                  "parameters": [{"name": "days", "in": "query",
-                                                  "schema": {"type": "integer", "minimum": 1,
-                                                             "maximum": 90}}],
-                                  "responses": {"200": _json({"type": "object"}),
-                                                **_errors(400, 401, 503)}}},
+            "/v1/images/generations": {
+                "post": {
+                    "summary": "Generate images",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ImageRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": _json({"$ref": "#/components/schemas/ImagesResponse"}),
+                        "201": _json({"$ref": "#/components/schemas/ImagesResponse"}),
+                        **_errors(400, 401, 403, 413, 429, 502, 503, 504),
+                    },
+                }
+            },
+            "/v1/models": {
+                "get": {
+                    "summary": "Models this key may use",
+                    "responses": {"200": _json({"type": "object"}), **_errors(401)},
+                }
+            },
+            "/v1/usage": {
+                "get": {
+                    "summary": "This key's usage",
+                    "parameters": [
+                        {
+                            "name": "days",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 90},
+                        }
+                    ],
+                    "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 503)},
+                }
+            },
             "/admin/keys": {
-                "post": {"summary": "Create a key", "security": admin,
-                         "requestBody": {"required": True, "content": {"application/json": {
-                             "schema": {"type": "object", "required": ["name"],
-                                        "properties": key_fields,
-                                        "additionalProperties": False}}}},
-                         "responses": {"201": _json(key_object, "Created"),
-                                       **_errors(400, 401, 404)}},
-                "get": {"summary": "List keys", "security": admin,
-                        "responses": {"200": _json({"type": "object"}), **_errors(401, 404)}}},
+                "post": {
+                    "summary": "Create a key",
+                    "security": admin,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["name"],
+                                    "properties": key_fields,
+                                    "additionalProperties": False,
+                                }
+                            }
+                        },
+                    },
+                    "responses": {"201": _json(key_object, "Created"), **_errors(400, 401, 404)},
+                },
+                "get": {
+                    "summary": "List keys",
+                    "security": admin,
+                    "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
+                },
+            },
             "/admin/keys/{key_id}": {
                 "parameters": key_id,
-                "get": {"summary": "Show a key", "security": admin,
-                        "responses": {"200": _json(key_object), **_errors(401, 404)}},
-                "patch": {"summary": "Change a key", "security": admin,
-                          "requestBody": {"required": True, "content": {"application/json": {
-                              "schema": {"type": "object", "properties": {
-                                  **key_fields, "disabled": {"type": "boolean"}},
-                                  "additionalProperties": False}}}},
-                          "responses": {"200": _json(key_object), **_errors(400, 401, 404, 409)}},
-                "delete": {"summary": "Revoke a key", "security": admin,
-                           "responses": {"200": _json(key_object), **_errors(401, 404)}}},
+                "get": {
+                    "summary": "Show a key",
+                    "security": admin,
+                    "responses": {"200": _json(key_object), **_errors(401, 404)},
+                },
+                "patch": {
+                    "summary": "Change a key",
+                    "security": admin,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {**key_fields, "disabled": {"type": "boolean"}},
+                                    "additionalProperties": False,
+                                }
+                            }
+                        },
+                    },
+                    "responses": {"200": _json(key_object), **_errors(400, 401, 404, 409)},
+                },
+                "delete": {
+                    "summary": "Revoke a key",
+                    "security": admin,
+                    "responses": {"200": _json(key_object), **_errors(401, 404)},
+                },
+            },
             "/admin/keys/{key_id}/usage": {
                 "parameters": key_id,
-                "get": {"summary": "A key's usage", "security": admin,
-                        "responses": {"200": _json({"type": "object"}),
-                                      **_errors(400, 401, 404)}}},
+                "get": {
+                    "summary": "A key's usage",
+                    "security": admin,
+                    "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 404)},
+                },
+            },
             "/admin/cache": {
-                "get": {"summary": "Cache size", "security": admin,
-                        "responses": {"200": _json({"type": "object"}), **_errors(401, 404)}},
-                "delete": {"summary": "Purge the cache", "security": admin,
-                           "parameters": [{"name": "key_id", "in": "query",
-                                           "schema": {"type": "string"}}],
-                           "responses": {"200": _json({"type": "object"}),
-                                         **_errors(401, 404)}}},
+                "get": {
+                    "summary": "Cache size",
+                    "security": admin,
+                    "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
+                },
+                "delete": {
+                    "summary": "Purge the cache",
+                    "security": admin,
+                    "parameters": [{"name": "key_id", "in": "query", "schema": {"type": "string"}}],
+                    "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
+                },
+            },
             "/healthz": {"get": {"security": [], "responses": {"200": _json({"type": "object"})}}},
-            "/readyz": {"get": {"security": [], "responses": {
-                "200": _json({"type": "object"}), "503": _json({"type": "object"})}}},
-            "/metrics": {"get": {"security": [], "responses": {"200": {
-                "description": "Prometheus text format",
-                "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
-            "/openapi.json": {"get": {"security": [], "responses": {
-                "200": _json({"type": "object"})}}},
+            "/readyz": {
+                "get": {
+                    "security": [],
+                    "responses": {
+                        "200": _json({"type": "object"}),
+                        "503": _json({"type": "object"}),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {"security": [], "responses": {"200": _json({"type": "object"})}}
+            },
         },
     }

@@ -24,11 +24,13 @@ def test_key_ignores_field_order_and_depends_on_values() -> None:
     assert cache_key("k2", {"model": "m", "prompt": "p", "n": 1}) != one
 
 
-@given(st.dictionaries(
-    st.text(max_size=5),
-    st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.text(max_size=5),
-    max_size=6,
-))
+@given(
+    st.dictionaries(
+        st.text(max_size=5),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1) | st.text(max_size=5),
+        max_size=6,
+    )
+)
 def test_key_is_order_independent(fields: dict[str, object]) -> None:
     reordered = dict(reversed(list(fields.items())))
     assert cache_key("s", fields) == cache_key("s", reordered)
@@ -58,10 +60,13 @@ def test_dalle_link_without_expiry_lives_an_hour_after_created() -> None:
 
 def test_ttl_never_passes_the_earliest_link_less_margin() -> None:
     policy = CachePolicy(ttl=3600, url_margin=60, max_entry_bytes=1000)
-    body = {"created": int(NOW), "data": [
-        {"url": f"https://a.blob.core.windows.net/1.png?se={iso(NOW + 3600)}"},
-        {"url": f"https://a.blob.core.windows.net/2.png?se={iso(NOW + 300)}"},
-    ]}
+    body = {
+        "created": int(NOW),
+        "data": [
+            {"url": f"https://a.blob.core.windows.net/1.png?se={iso(NOW + 3600)}"},
+            {"url": f"https://a.blob.core.windows.net/2.png?se={iso(NOW + 300)}"},
+        ],
+    }
     assert policy.expires_at(body, 100, NOW) == NOW + 240
     assert policy.expires_at({"data": [{"b64_json": "x"}]}, 100, NOW) == NOW + 3600
 

@@ -50,8 +50,9 @@ class NoLocks(MemoryStore):
 
 
 async def test_a_lock_taken_at_admission_leads_without_asking_the_store_again() -> None:
-    flight: SingleFlight[int] = SingleFlight(NoLocks(None, cache_max_bytes=10),
-                                             lambda: 0.0, lock_ttl=30, wait=5)
+    flight: SingleFlight[int] = SingleFlight(
+        NoLocks(None, cache_max_bytes=10), lambda: 0.0, lock_ttl=30, wait=5
+    )
     calls = 0
 
     async def call() -> int:

@@ -57,8 +57,13 @@ class Gateway:
         return self.proc.url
 
     def admin(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        return httpx.request(method, f"{self.url}{path}", timeout=10,
-                             headers={"authorization": f"Bearer {ADMIN_TOKEN}"}, **kwargs)
+        return httpx.request(
+            method,
+            f"{self.url}{path}",
+            timeout=10,
+            headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+            **kwargs,
+        )
 
     def create_key(self, **body: Any) -> dict[str, Any]:
         body.setdefault("name", "test")
@@ -82,8 +87,7 @@ class Gateway:
         if key is not None:
             headers["authorization"] = f"Bearer {key}"
         kwargs.setdefault("timeout", 30)
-        return httpx.post(f"{self.url}/v1/images/generations", json=body, headers=headers,
-                          **kwargs)
+        return httpx.post(f"{self.url}/v1/images/generations", json=body, headers=headers, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -116,8 +120,13 @@ def start_gateway(
     started: list[Proc] = []
     gateways: list[Gateway] = []
 
-    def start(mode: str = "embedded", *, store_path: Path | None = None,
-              port: int | None = None, **env: str) -> Gateway:
+    def start(
+        mode: str = "embedded",
+        *,
+        store_path: Path | None = None,
+        port: int | None = None,
+        **env: str,
+    ) -> Gateway:
         port = port or free_port()
         full_env = {
             "GATEWAY_UPSTREAM_URL": fake_proc.url,

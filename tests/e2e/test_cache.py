@@ -15,17 +15,35 @@ def test_equivalent_requests_hit(gateway: Gateway, upstream: FakeUpstream) -> No
     key = gateway.create_key()["key"]
     first = gateway.post({"model": "dall-e-2", "prompt": "same"}, key)
     assert first.headers["x-cache"] == "MISS"
-    second = gateway.post({"size": "1024x1024", "response_format": "url", "n": 1,
-                           "prompt": "same", "model": "dall-e-2", "user": "someone"}, key)
+    second = gateway.post(
+        {
+            "size": "1024x1024",
+            "response_format": "url",
+            "n": 1,
+            "prompt": "same",
+            "model": "dall-e-2",
+            "user": "someone",
+        },
+        key,
+    )
     assert second.headers["x-cache"] == "HIT" and "age" in second.headers
     assert second.json()["data"] == first.json()["data"]
     assert upstream.calls() == 1
 
 
-@pytest.mark.parametrize("change", [{"prompt": "same "}, {"n": 2}, {"size": "512x512"},
-                                    {"quality": "hd"}, {"response_format": "b64_json"}])
-def test_any_output_field_change_misses(gateway: Gateway, upstream: FakeUpstream,
-                                        change: dict[str, object]) -> None:
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"prompt": "same "},
+        {"n": 2},
+        {"size": "512x512"},
+        {"quality": "hd"},
+        {"response_format": "b64_json"},
+    ],
+)
+def test_any_output_field_change_misses(
+    gateway: Gateway, upstream: FakeUpstream, change: dict[str, object]
+) -> None:
     key = gateway.create_key()["key"]
     base = {"model": "dall-e-2", "prompt": "same"}
     gateway.post(base, key)
@@ -37,7 +55,8 @@ def test_per_key_scope_never_shares(gateway: Gateway, upstream: FakeUpstream) ->
     one, two = gateway.create_key()["key"], gateway.create_key()["key"]
     gateway.post({"model": "dall-e-2", "prompt": "tenant"}, one)
     assert gateway.post({"model": "dall-e-2", "prompt": "tenant"}, two).headers["x-cache"] == (
-        "MISS")
+        "MISS"
+    )
     assert upstream.calls() == 2
 
 
@@ -46,7 +65,8 @@ def test_shared_scope_shares(start_gateway: GatewayStarter, upstream: FakeUpstre
     one, two = gw.create_key()["key"], gw.create_key()["key"]
     gw.post({"model": "dall-e-2", "prompt": "shared-scope"}, one)
     assert gw.post({"model": "dall-e-2", "prompt": "shared-scope"}, two).headers["x-cache"] == (
-        "HIT")
+        "HIT"
+    )
 
 
 @pytest.mark.parametrize("mode", ["short", "empty"])
@@ -63,14 +83,13 @@ def test_short_answers_and_errors_are_not_cached(
     assert gateway.post(body, key).headers["x-cache"] == "HIT"
 
 
-def test_link_expiring_soon_is_not_cached_past_it(
-    gateway: Gateway, upstream: FakeUpstream
-) -> None:
+def test_link_expiring_soon_is_not_cached_past_it(gateway: Gateway, upstream: FakeUpstream) -> None:
     key = gateway.create_key()["key"]
     upstream.control(expiry_seconds=30)
     gateway.post({"model": "dall-e-2", "prompt": "expiring"}, key)
-    assert gateway.post({"model": "dall-e-2", "prompt": "expiring"}, key).headers[
-        "x-cache"] == "MISS"
+    assert (
+        gateway.post({"model": "dall-e-2", "prompt": "expiring"}, key).headers["x-cache"] == "MISS"
+    )
 
 
 def test_no_cache_and_no_store(gateway: Gateway, upstream: FakeUpstream) -> None:
@@ -89,8 +108,7 @@ def test_no_cache_and_no_store(gateway: Gateway, upstream: FakeUpstream) -> None
 def test_key_with_cache_off_bypasses(gateway: Gateway, upstream: FakeUpstream) -> None:
     key = gateway.create_key(cache=False)["key"]
     gateway.post({"model": "dall-e-2", "prompt": "off"}, key)
-    assert gateway.post({"model": "dall-e-2", "prompt": "off"}, key).headers[
-        "x-cache"] == "BYPASS"
+    assert gateway.post({"model": "dall-e-2", "prompt": "off"}, key).headers["x-cache"] == "BYPASS"
 
 
 def test_purge_one_key(gateway: Gateway, upstream: FakeUpstream) -> None:
@@ -98,8 +116,10 @@ def test_purge_one_key(gateway: Gateway, upstream: FakeUpstream) -> None:
     gateway.post({"model": "dall-e-2", "prompt": "purge"}, created["key"])
     purged = gateway.admin("DELETE", "/admin/cache", params={"key_id": created["id"]}).json()
     assert purged["deleted"] == 1
-    assert gateway.post({"model": "dall-e-2", "prompt": "purge"}, created["key"]).headers[
-        "x-cache"] == "MISS"
+    assert (
+        gateway.post({"model": "dall-e-2", "prompt": "purge"}, created["key"]).headers["x-cache"]
+        == "MISS"
+    )
 
 
 def test_fifty_identical_requests_over_four_replicas_make_one_call(
@@ -110,8 +130,9 @@ def test_fifty_identical_requests_over_four_replicas_make_one_call(
     upstream.control(latency=0.5)
 
     def fire(i: int) -> list[str]:
-        response = replicas[i % 4].post({"model": "dall-e-2", "prompt": "burst", "n": 2},
-                                        created["key"])
+        response = replicas[i % 4].post(
+            {"model": "dall-e-2", "prompt": "burst", "n": 2}, created["key"]
+        )
         assert response.status_code in (200, 201), response.text
         return [item["url"] for item in response.json()["data"]]
 
@@ -132,8 +153,9 @@ def test_failed_leader_does_not_strand_waiters(
     upstream.control(latency=0.3, fail=[{"status": 500, "times": 1}])
 
     def fire(i: int) -> int:
-        return replicas[i % 2].post({"model": "dall-e-2", "prompt": "leader fails"},
-                                    key).status_code
+        return (
+            replicas[i % 2].post({"model": "dall-e-2", "prompt": "leader fails"}, key).status_code
+        )
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         statuses = list(pool.map(fire, range(10)))

@@ -25,8 +25,12 @@ def test_sdk_generates_two_urls(gateway: Gateway, upstream: FakeUpstream) -> Non
         assert image.url is not None
         fetched = httpx.get(image.url, timeout=5)
         assert fetched.content.startswith(PNG_SIGNATURE)
-    assert upstream.last_body() == {"model": "dall-e-2", "prompt": "a red fox", "n": 2,
-                                    "size": "512x512"}
+    assert upstream.last_body() == {
+        "model": "dall-e-2",
+        "prompt": "a red fox",
+        "n": 2,
+        "size": "512x512",
+    }
 
 
 def test_sdk_b64_json(gateway: Gateway, upstream: FakeUpstream) -> None:
@@ -46,8 +50,7 @@ def test_seed_quick_example_with_requests(gateway: Gateway, upstream: FakeUpstre
         f"{gateway.url}/v1/images/generations",
         headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
         json={
-            "prompt": "A T-Rex relaxing on a beach, lying on a sun lounger and wearing "
-            "sunglasses.",
+            "prompt": "A T-Rex relaxing on a beach, lying on a sun lounger and wearing sunglasses.",
             "model": "dall-e-2",
             "quality": "hd",
         },
@@ -59,12 +62,13 @@ def test_seed_quick_example_with_requests(gateway: Gateway, upstream: FakeUpstre
     assert upstream.last_body()["quality"] == "hd"
 
 
-def test_upstream_sees_gateway_key_and_request_id(
-    gateway: Gateway, upstream: FakeUpstream
-) -> None:
+def test_upstream_sees_gateway_key_and_request_id(gateway: Gateway, upstream: FakeUpstream) -> None:
     key = gateway.create_key()["key"]
-    response = gateway.post({"model": "dall-e-2", "prompt": "id"}, key,
-                            headers={"x-request-id": "req-abc-123", "cookie": "secret=1"})
+    response = gateway.post(
+        {"model": "dall-e-2", "prompt": "id"},
+        key,
+        headers={"x-request-id": "req-abc-123", "cookie": "secret=1"},
+    )
     assert response.status_code == 201
     assert response.headers["x-request-id"] == "req-abc-123"
     seen = upstream.stats()["headers"][-1]
@@ -129,14 +133,22 @@ def test_model_outside_allow_list_is_permission_denied(gateway: Gateway) -> None
 
 @pytest.mark.parametrize(
     ("content", "status"),
-    [(b"{not json", 400), (b"[1, 2]", 400), (b'"text"', 400), (b"", 400),
-     (b'{"model": "dall-e-2", "prompt": "' + b"x" * 2_000_000 + b'"}', 413)],
+    [
+        (b"{not json", 400),
+        (b"[1, 2]", 400),
+        (b'"text"', 400),
+        (b"", 400),
+        (b'{"model": "dall-e-2", "prompt": "' + b"x" * 2_000_000 + b'"}', 413),
+    ],
 )
 def test_malformed_bodies(gateway: Gateway, content: bytes, status: int) -> None:
     key = gateway.create_key()["key"]
-    response = httpx.post(f"{gateway.url}/v1/images/generations", content=content,
-                          headers={"authorization": f"Bearer {key}",
-                                   "content-type": "application/json"}, timeout=10)
+    response = httpx.post(
+        f"{gateway.url}/v1/images/generations",
+        content=content,
+        headers={"authorization": f"Bearer {key}", "content-type": "application/json"},
+        timeout=10,
+    )
     assert response.status_code == status
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
 
@@ -179,8 +191,9 @@ def test_expired_key_is_refused(gateway: Gateway) -> None:
 
 def test_upstream_400_passes_message(gateway: Gateway, upstream: FakeUpstream) -> None:
     key = gateway.create_key()["key"]
-    upstream.control(fail=[{"status": 400, "times": 1,
-                            "body": {"message": "Prompt rejected by safety system"}}])
+    upstream.control(
+        fail=[{"status": 400, "times": 1, "body": {"message": "Prompt rejected by safety system"}}]
+    )
     with pytest.raises(openai.BadRequestError) as caught:
         gateway.client(key).images.generate(model="dall-e-2", prompt="x")
     assert "Prompt rejected by safety system" in str(caught.value)
@@ -212,8 +225,9 @@ def test_admin_key_lifecycle(gateway: Gateway) -> None:
     shown = gateway.admin("GET", f"/admin/keys/{created['id']}").json()
     assert "key" not in shown and shown["name"] == "mobile-app" and shown["rpm"] == 5
     assert created["key"] not in gateway.admin("GET", "/admin/keys").text
-    patched = gateway.admin("PATCH", f"/admin/keys/{created['id']}",
-                            json={"name": "renamed", "images_per_day": 9}).json()
+    patched = gateway.admin(
+        "PATCH", f"/admin/keys/{created['id']}", json={"name": "renamed", "images_per_day": 9}
+    ).json()
     assert patched["name"] == "renamed" and patched["images_per_day"] == 9
     assert patched["rpm"] == 5
     bad = gateway.admin("PATCH", f"/admin/keys/{created['id']}", json={"rpm": -1})
@@ -229,8 +243,10 @@ def test_metrics_count_requests_without_secrets(gateway: Gateway, upstream: Fake
     gateway.post({"model": "dall-e-2", "prompt": "metrics prompt 2"}, key)
     gateway.post({"model": "dall-e-2", "prompt": "x"}, "gwk_wrong-key-for-metrics")
     text = httpx.get(f"{gateway.url}/metrics", timeout=5).text
-    assert 'gateway_requests_total{model="dall-e-2",route="/v1/images/generations",' \
+    assert (
+        'gateway_requests_total{model="dall-e-2",route="/v1/images/generations",'
         'status="201"}' in text
+    )
     assert 'gateway_refusals_total{reason="rate"}' in text
     assert 'gateway_refusals_total{reason="auth"}' in text
     assert 'gateway_upstream_calls_total{outcome="ok"}' in text

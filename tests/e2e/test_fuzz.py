@@ -16,16 +16,34 @@ pytestmark = pytest.mark.e2e
 def schemathesis(url: str, token: str, paths: str, tmp: Path) -> subprocess.CompletedProcess[str]:
     binary = Path(sys.executable).with_name("schemathesis")
     return subprocess.run(
-        [str(binary), "run", f"{url}/openapi.json", "--include-path-regex", paths,
-         "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance",
-         "--max-examples", "25", "--seed", "1", "-H", f"Authorization: Bearer {token}",
-         "--request-timeout", "10"],
-        capture_output=True, text=True, timeout=300, check=False, cwd=tmp,
+        [
+            str(binary),
+            "run",
+            f"{url}/openapi.json",
+            "--include-path-regex",
+            paths,
+            "--checks",
+            "not_a_server_error,response_schema_conformance,status_code_conformance",
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "--request-timeout",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        cwd=tmp,
     )
 
 
-def test_fuzzing_finds_no_server_error(start_gateway: GatewayStarter, upstream: FakeUpstream,
-                                       tmp_path: Path) -> None:
+def test_fuzzing_finds_no_server_error(
+    start_gateway: GatewayStarter, upstream: FakeUpstream, tmp_path: Path
+) -> None:
     gw = start_gateway("embedded")
     key = gw.create_key()["key"]
     client = schemathesis(gw.url, key, "^/(v1|healthz|readyz|openapi)", tmp_path)

@@ -21,8 +21,14 @@ def read_answer(sock: socket.socket) -> str:
     while b"\r\n\r\n" not in data:
         data += sock.recv(65536) or b"\r\n\r\n"
     head, _, body = data.partition(b"\r\n\r\n")
-    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                   if line.lower().startswith(b"content-length:")), 0)
+    length = next(
+        (
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
     while len(body) < length:
         chunk = sock.recv(65536)
         if not chunk:
@@ -38,7 +44,7 @@ def test_stalled_body_times_out_with_408(start_gateway: GatewayStarter) -> None:
         sock.sendall(
             b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\n"
             + f"Authorization: Bearer {key}\r\n".encode()
-            + b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"model\": "
+            + b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"model": '
         )
         answer = read_answer(sock)
     assert answer.startswith("HTTP/1.1 408")
@@ -62,8 +68,7 @@ def test_sigterm_lets_in_flight_requests_finish(
     created = gw.create_key(images_per_day=5)
     upstream.control(latency=1.0)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(gw.post, {"model": "dall-e-2", "prompt": "in flight"},
-                              created["key"])
+        pending = pool.submit(gw.post, {"model": "dall-e-2", "prompt": "in flight"}, created["key"])
         wait_until(lambda: upstream.stats()["in_flight"] == 1, 10, "the request in flight")
         gw.proc.popen.send_signal(signal.SIGTERM)
         assert pending.result(timeout=20).status_code == 201

@@ -18,10 +18,20 @@ pytestmark = pytest.mark.e2e
 
 
 def cli(*args: str, url: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {"PATH": "/usr/bin:/bin", "GATEWAY_URL": url, "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
-                **env}
-    return subprocess.run([sys.executable, "-m", "gateway", *args], capture_output=True,
-                          text=True, env=full_env, timeout=30, check=False)
+    full_env = {
+        "PATH": "/usr/bin:/bin",
+        "GATEWAY_URL": url,
+        "GATEWAY_ADMIN_TOKEN": ADMIN_TOKEN,
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_keys_survive_restart_in_embedded_mode(
@@ -43,8 +53,18 @@ def test_keys_survive_restart_in_embedded_mode(
 
 
 def test_cli_creates_lists_and_revokes(gateway: Gateway, upstream: FakeUpstream) -> None:
-    made = cli("keys", "create", "--name", "mobile-app", "--rpm", "60",
-               "--images-per-day", "100", "--json", url=gateway.url)
+    made = cli(
+        "keys",
+        "create",
+        "--name",
+        "mobile-app",
+        "--rpm",
+        "60",
+        "--images-per-day",
+        "100",
+        "--json",
+        url=gateway.url,
+    )
     assert made.returncode == 0, made.stderr
     created = json.loads(made.stdout)
     assert created["name"] == "mobile-app" and created["images_per_day"] == 100
@@ -53,8 +73,9 @@ def test_cli_creates_lists_and_revokes(gateway: Gateway, upstream: FakeUpstream)
     assert listed.returncode == 0
     assert created["id"] in listed.stdout and "mobile-app" in listed.stdout
     assert created["key"] not in listed.stdout
-    updated = cli("keys", "update", created["id"], "--images-per-month", "5000", "--json",
-                  url=gateway.url)
+    updated = cli(
+        "keys", "update", created["id"], "--images-per-month", "5000", "--json", url=gateway.url
+    )
     assert json.loads(updated.stdout)["images_per_month"] == 5000
     revoked = cli("keys", "revoke", created["id"], url=gateway.url)
     assert revoked.returncode == 0 and "revoked" in revoked.stdout
@@ -83,9 +104,14 @@ def test_cli_reports_errors_in_one_line(gateway: Gateway) -> None:
     ],
 )
 def test_bad_setting_stops_startup_with_one_line(env: dict[str, str], name: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "gateway", "serve"], capture_output=True,
-                          text=True, env={"PATH": "/usr/bin:/bin", **env}, timeout=30,
-                          check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **env},
+        timeout=30,
+        check=False,
+    )
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and name in lines[0], done.stderr
@@ -125,6 +151,9 @@ def test_two_workers_share_redis_and_metrics(
     for i in range(6):
         assert gw.post({"model": "dall-e-2", "prompt": f"w{i}"}, key).status_code == 201
     text = httpx.get(f"{gw.url}/metrics", timeout=5).text
-    line = next(row for row in text.splitlines()
-                if row.startswith('gateway_upstream_calls_total{outcome="ok"}'))
+    line = next(
+        row
+        for row in text.splitlines()
+        if row.startswith('gateway_upstream_calls_total{outcome="ok"}')
+    )
     assert float(line.split()[-1]) == 6

@@ -82,7 +82,9 @@ def test_failed_upstream_call_gives_the_images_back(
     created = gateway.create_key(images_per_day=1)
     upstream.control(fail=[{"status": status, "times": 1}])
     assert gateway.post({"model": "dall-e-2", "prompt": "a"}, created["key"]).status_code in (
-        502, 504)
+        502,
+        504,
+    )
     assert gateway.post({"model": "dall-e-2", "prompt": "a"}, created["key"]).status_code == 201
     usage = gateway.admin("GET", f"/admin/keys/{created['id']}/usage").json()
     assert usage["totals"]["images"] == 1 and usage["totals"]["requests"] == 2
@@ -112,8 +114,9 @@ def test_usage_endpoints(gateway: Gateway, upstream: FakeUpstream) -> None:
     created = gateway.create_key(images_per_month=10)
     gateway.post({"model": "dall-e-2", "prompt": "u", "n": 2}, created["key"])
     gateway.post({"model": "dall-e-2", "prompt": "u", "n": 2}, created["key"])
-    own = httpx.get(f"{gateway.url}/v1/usage",
-                    headers={"authorization": f"Bearer {created['key']}"}, timeout=5).json()
+    own = httpx.get(
+        f"{gateway.url}/v1/usage", headers={"authorization": f"Bearer {created['key']}"}, timeout=5
+    ).json()
     assert own["totals"]["requests"] == 2
     assert own["totals"]["images"] == 2 and own["totals"]["cache_hits"] == 1
     assert own["totals"]["cached_images"] == 2
@@ -131,8 +134,11 @@ def test_four_replicas_admit_exactly_the_quota(
 
     def fire(i: int) -> int:
         gw = replicas[i % 4]
-        return gw.post({"model": "dall-e-2", "prompt": f"unique {i}"}, created["key"],
-                       headers={"cache-control": "no-store"}).status_code
+        return gw.post(
+            {"model": "dall-e-2", "prompt": f"unique {i}"},
+            created["key"],
+            headers={"cache-control": "no-store"},
+        ).status_code
 
     with ThreadPoolExecutor(max_workers=200) as pool:
         statuses = list(pool.map(fire, range(200)))

@@ -21,9 +21,12 @@ def test_frozen_redis_fails_closed_then_recovers(
 ) -> None:
     redis = start_redis()
     try:
-        gw = start_gateway("embedded", GATEWAY_REDIS_URL=f"redis://127.0.0.1:{redis.port}/0",
-                           GATEWAY_REDIS_SOCKET_TIMEOUT="0.3",
-                           GATEWAY_REDIS_CONNECT_TIMEOUT="0.3")
+        gw = start_gateway(
+            "embedded",
+            GATEWAY_REDIS_URL=f"redis://127.0.0.1:{redis.port}/0",
+            GATEWAY_REDIS_SOCKET_TIMEOUT="0.3",
+            GATEWAY_REDIS_CONNECT_TIMEOUT="0.3",
+        )
         key = gw.create_key(images_per_day=10)["key"]
         assert gw.post({"model": "dall-e-2", "prompt": "before"}, key).status_code == 201
         redis.popen.send_signal(signal.SIGSTOP)
@@ -61,16 +64,23 @@ def test_redis_restart_under_load_loses_and_doubles_nothing(
     redis = start_redis(workdir=tmp_path)
     port = redis.port
     try:
-        gw = start_gateway("embedded", GATEWAY_REDIS_URL=f"redis://127.0.0.1:{port}/0",
-                           GATEWAY_REDIS_SOCKET_TIMEOUT="0.3",
-                           GATEWAY_REDIS_CONNECT_TIMEOUT="0.3")
+        gw = start_gateway(
+            "embedded",
+            GATEWAY_REDIS_URL=f"redis://127.0.0.1:{port}/0",
+            GATEWAY_REDIS_SOCKET_TIMEOUT="0.3",
+            GATEWAY_REDIS_CONNECT_TIMEOUT="0.3",
+        )
         created = gw.create_key(images_per_day=10_000)
         upstream.control(latency=0.05)
         statuses: list[int] = []
 
         def fire(i: int) -> int:
-            response = gw.post({"model": "dall-e-2", "prompt": f"load {i}"}, created["key"],
-                               headers={"cache-control": "no-store"}, timeout=15)
+            response = gw.post(
+                {"model": "dall-e-2", "prompt": f"load {i}"},
+                created["key"],
+                headers={"cache-control": "no-store"},
+                timeout=15,
+            )
             statuses.append(response.status_code)
             return response.status_code
 

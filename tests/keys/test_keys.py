@@ -31,8 +31,7 @@ def clock() -> Clock:
 async def service(clock: Clock) -> KeyService:
     store = MemoryStore(None, cache_max_bytes=1000, clock=clock)
     await store.start()
-    return KeyService(store, b"secret", clock, cache_seconds=2,
-                      default_limits=Limits(rpm=10))
+    return KeyService(store, b"secret", clock, cache_seconds=2, default_limits=Limits(rpm=10))
 
 
 def test_keys_are_long_random_and_prefixed() -> None:
@@ -48,7 +47,8 @@ def test_hash_depends_on_secret() -> None:
 
 
 async def test_the_service_hashes_keys_as_gateway_keys_hash_prints_them(
-        service: KeyService) -> None:
+    service: KeyService,
+) -> None:
     for key in (generate_key(), generate_key(), "gwk_short"):
         assert service.hash(key) == hash_key(b"secret", key)
 
@@ -73,9 +73,7 @@ async def test_unknown_missing_and_revoked_keys_are_401(service: KeyService) -> 
         await service.authenticate(plaintext)
 
 
-async def test_cached_record_is_reused_until_it_expires(
-    service: KeyService, clock: Clock
-) -> None:
+async def test_cached_record_is_reused_until_it_expires(service: KeyService, clock: Clock) -> None:
     record, plaintext = await service.create("app")
     await service.authenticate(plaintext)
     other = KeyService(service._store, b"secret", clock)
@@ -149,7 +147,8 @@ async def gated(clock: Clock) -> tuple[KeyService, GatedStore, str]:
 
 
 async def test_concurrent_lookups_of_one_key_read_the_store_once(
-        gated: tuple[KeyService, GatedStore, str]) -> None:
+    gated: tuple[KeyService, GatedStore, str],
+) -> None:
     service, store, plaintext = gated
     waiters = [asyncio.create_task(service.authenticate(plaintext)) for _ in range(50)]
     await asyncio.sleep(0)
@@ -160,7 +159,8 @@ async def test_concurrent_lookups_of_one_key_read_the_store_once(
 
 
 async def test_a_failed_shared_lookup_fails_every_waiter_and_the_next_one_retries(
-        gated: tuple[KeyService, GatedStore, str]) -> None:
+    gated: tuple[KeyService, GatedStore, str],
+) -> None:
     service, store, plaintext = gated
     store.fail = True
     waiters = [asyncio.create_task(service.authenticate(plaintext)) for _ in range(5)]
@@ -174,7 +174,8 @@ async def test_a_failed_shared_lookup_fails_every_waiter_and_the_next_one_retrie
 
 
 async def test_a_cancelled_waiter_does_not_cancel_the_shared_lookup(
-        gated: tuple[KeyService, GatedStore, str]) -> None:
+    gated: tuple[KeyService, GatedStore, str],
+) -> None:
     service, store, plaintext = gated
     first = asyncio.create_task(service.authenticate(plaintext))
     second = asyncio.create_task(service.authenticate(plaintext))
@@ -187,7 +188,8 @@ async def test_a_cancelled_waiter_does_not_cancel_the_shared_lookup(
 
 
 async def test_a_fresh_lookup_does_not_join_a_read_in_flight(
-        gated: tuple[KeyService, GatedStore, str]) -> None:
+    gated: tuple[KeyService, GatedStore, str],
+) -> None:
     service, store, plaintext = gated
     shared = asyncio.create_task(service.authenticate(plaintext))
     fresh = asyncio.create_task(service.authenticate(plaintext, fresh=True))

@@ -13,8 +13,15 @@ from gateway.store.types import Decision, LimitState, Outcome
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0.012, "12ms"), (0.0, "0ms"), (1.0, "1s"), (1.2, "2s"), (59.5, "1m0s"), (360, "6m0s"),
-     (3725, "1h2m5s")],
+    [
+        (0.012, "12ms"),
+        (0.0, "0ms"),
+        (1.0, "1s"),
+        (1.2, "2s"),
+        (59.5, "1m0s"),
+        (360, "6m0s"),
+        (3725, "1h2m5s"),
+    ],
 )
 def test_go_duration(seconds: float, text: str) -> None:
     assert go_duration(seconds) == text
@@ -55,8 +62,9 @@ def test_recent_days() -> None:
 
 
 def test_headers_for_requests_and_images() -> None:
-    decision = Decision(Outcome.ADMITTED, requests=LimitState(60, 59, 1.0),
-                        images=LimitState(100, 98, 360.0))
+    decision = Decision(
+        Outcome.ADMITTED, requests=LimitState(60, 59, 1.0), images=LimitState(100, 98, 360.0)
+    )
     assert limit_headers(decision) == {
         "x-ratelimit-limit-requests": "60",
         "x-ratelimit-remaining-requests": "59",

@@ -17,8 +17,15 @@ def test_exception_tracebacks_are_redacted() -> None:
     try:
         raise RuntimeError(f"boom with {CLIENT_KEY} and Bearer {UPSTREAM} and {UPSTREAM}")
     except RuntimeError as exc:
-        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed %s", (CLIENT_KEY,),
-                                   (type(exc), exc, exc.__traceback__))
+        record = logging.LogRecord(
+            "t",
+            logging.ERROR,
+            __file__,
+            1,
+            "failed %s",
+            (CLIENT_KEY,),
+            (type(exc), exc, exc.__traceback__),
+        )
     line = formatter.format(record)
     data = orjson.loads(line)
     assert "RuntimeError" in data["exception"]

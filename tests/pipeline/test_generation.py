@@ -44,9 +44,11 @@ def test_a_failed_settlement_still_answers_and_is_counted_later() -> None:
     with TestClient(app) as client:
         admin = {"authorization": f"Bearer {ADMIN}"}
         created = client.post("/admin/keys", json={"name": "t"}, headers=admin).json()
-        response = client.post("/v1/images/generations",
-                               json={"model": "dall-e-2", "prompt": "x"},
-                               headers={"authorization": f"Bearer {created['key']}"})
+        response = client.post(
+            "/v1/images/generations",
+            json={"model": "dall-e-2", "prompt": "x"},
+            headers={"authorization": f"Bearer {created['key']}"},
+        )
         assert response.status_code == 201
         assert response.headers["x-cache"] == "MISS"
 
@@ -73,15 +75,17 @@ class AdmitReplyLost(MemoryStore):
 
 
 def test_an_admission_whose_reply_was_lost_gives_its_images_and_lock_back() -> None:
-    settings = Settings(admin_token=SecretStr(ADMIN), upstream_api_key=SecretStr("k"),
-                        cache_wait_seconds=1)
+    settings = Settings(
+        admin_token=SecretStr(ADMIN), upstream_api_key=SecretStr("k"), cache_wait_seconds=1
+    )
     store = AdmitReplyLost(None, cache_max_bytes=1000)
     store.leaders = []
     app = create_app(settings, store=store, transport=httpx.MockTransport(upstream))
     with TestClient(app) as client:
         admin = {"authorization": f"Bearer {ADMIN}"}
-        created = client.post("/admin/keys", json={"name": "t", "images_per_day": 1},
-                              headers=admin).json()
+        created = client.post(
+            "/admin/keys", json={"name": "t", "images_per_day": 1}, headers=admin
+        ).json()
         auth = {"authorization": f"Bearer {created['key']}"}
         body = {"model": "dall-e-2", "prompt": "same prompt"}
         lost = client.post("/v1/images/generations", json=body, headers=auth)
@@ -106,22 +110,30 @@ class DeadStore(MemoryStore):
 
 
 def test_fail_open_admits_keys_without_quotas_only() -> None:
-    settings = Settings(admin_token=SecretStr(ADMIN), upstream_api_key=SecretStr("k"),
-                        limits_fail_open=True)
-    app = create_app(settings, store=DeadStore(None, cache_max_bytes=1000),
-                     transport=httpx.MockTransport(upstream))
+    settings = Settings(
+        admin_token=SecretStr(ADMIN), upstream_api_key=SecretStr("k"), limits_fail_open=True
+    )
+    app = create_app(
+        settings,
+        store=DeadStore(None, cache_max_bytes=1000),
+        transport=httpx.MockTransport(upstream),
+    )
     with TestClient(app) as client:
         admin = {"authorization": f"Bearer {ADMIN}"}
-        per_minute = client.post("/admin/keys", json={"name": "a", "rpm": 5},
-                                 headers=admin).json()
-        quota = client.post("/admin/keys", json={"name": "b", "images_per_day": 5},
-                            headers=admin).json()
+        per_minute = client.post("/admin/keys", json={"name": "a", "rpm": 5}, headers=admin).json()
+        quota = client.post(
+            "/admin/keys", json={"name": "b", "images_per_day": 5}, headers=admin
+        ).json()
         body = {"model": "dall-e-2", "prompt": "x"}
-        opened = client.post("/v1/images/generations", json=body,
-                             headers={"authorization": f"Bearer {per_minute['key']}"})
+        opened = client.post(
+            "/v1/images/generations",
+            json=body,
+            headers={"authorization": f"Bearer {per_minute['key']}"},
+        )
         assert opened.status_code == 201 and opened.headers["x-cache"] == "BYPASS"
-        closed = client.post("/v1/images/generations", json=body,
-                             headers={"authorization": f"Bearer {quota['key']}"})
+        closed = client.post(
+            "/v1/images/generations", json=body, headers={"authorization": f"Bearer {quota['key']}"}
+        )
         assert closed.status_code == 503
         assert closed.json()["error"]["code"] == "store_unavailable"
         assert closed.headers["retry-after"] == "1"
@@ -149,9 +161,15 @@ async def test_a_settlement_cancelled_midway_is_finished_in_the_background() -> 
         assert state is not None
         services = state["services"]
         record, key = await services.keys.create("t", limits={"images_per_day": 1})
-        request = asyncio.ensure_future(services.images.generate(
-            record, key, {"model": "dall-e-2", "prompt": "x"},
-            cache_control=CacheControl(), request_id="r1"))
+        request = asyncio.ensure_future(
+            services.images.generate(
+                record,
+                key,
+                {"model": "dall-e-2", "prompt": "x"},
+                cache_control=CacheControl(),
+                request_id="r1",
+            )
+        )
         await store.hung.wait()
         request.cancel()
         with pytest.raises(asyncio.CancelledError):

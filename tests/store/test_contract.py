@@ -29,20 +29,44 @@ def window(now: float = T0, day: str = "2027-01-15", month: str = "2027-01") -> 
 
 
 async def make_key(store: Store, limits: Limits, key_id: str = "key_1") -> KeyRecord:
-    record = KeyRecord(id=key_id, name="t", key_hash=key_id.ljust(64, "0"), prefix="gwk_x",
-                       created_at=T0, limits=limits)
+    record = KeyRecord(
+        id=key_id,
+        name="t",
+        key_hash=key_id.ljust(64, "0"),
+        prefix="gwk_x",
+        created_at=T0,
+        limits=limits,
+    )
     await store.insert_key(record)
     return record
 
 
-async def admit(store: Store, record: KeyRecord, images: int = 1, *, now: float = T0,
-                rid: str = "r", ttl: float = 300, cache_key: str | None = None,
-                day: str = "2027-01-15", month: str = "2027-01",
-                flight_ttl: float | None = None) -> Decision:
-    return await store.admit(AdmitRequest(
-        key_id=record.id, key_version=record.version, limits=record.limits, images=images,
-        reservation_id=rid, reservation_ttl=ttl, window=window(now, day, month),
-        cache_key=cache_key, flight_ttl=flight_ttl))
+async def admit(
+    store: Store,
+    record: KeyRecord,
+    images: int = 1,
+    *,
+    now: float = T0,
+    rid: str = "r",
+    ttl: float = 300,
+    cache_key: str | None = None,
+    day: str = "2027-01-15",
+    month: str = "2027-01",
+    flight_ttl: float | None = None,
+) -> Decision:
+    return await store.admit(
+        AdmitRequest(
+            key_id=record.id,
+            key_version=record.version,
+            limits=record.limits,
+            images=images,
+            reservation_id=rid,
+            reservation_ttl=ttl,
+            window=window(now, day, month),
+            cache_key=cache_key,
+            flight_ttl=flight_ttl,
+        )
+    )
 
 
 async def test_key_crud_and_conflicts(store: Store) -> None:
@@ -109,8 +133,9 @@ async def test_quota_before_rate_and_roll_over(store: Store) -> None:
     await store.settle(record.id, "c", 1, window(T0 + 86400, "2027-01-16"))
     month_full = await admit(store, record, 1, rid="d", day="2027-01-17", now=T0 + 2 * 86400)
     assert month_full.refused_by == "images_per_month"
-    new_month = await admit(store, record, 2, rid="e", day="2027-02-01", month="2027-02",
-                            now=T0 + 20 * 86400)
+    new_month = await admit(
+        store, record, 2, rid="e", day="2027-02-01", month="2027-02", now=T0 + 20 * 86400
+    )
     assert new_month.outcome is Outcome.ADMITTED
 
 
@@ -133,8 +158,7 @@ async def test_settle_gives_back_what_was_not_generated(store: Store) -> None:
 async def test_expired_reservation_is_reclaimed_and_late_settle_counts(store: Store) -> None:
     record = await make_key(store, Limits(images_per_day=2))
     await admit(store, record, 2, rid="lost", ttl=10)
-    assert (await admit(store, record, 1, rid="x", now=T0 + 5)).outcome is (
-        Outcome.QUOTA_EXCEEDED)
+    assert (await admit(store, record, 1, rid="x", now=T0 + 5)).outcome is (Outcome.QUOTA_EXCEEDED)
     assert (await admit(store, record, 2, rid="y", now=T0 + 11)).outcome is Outcome.ADMITTED
     await store.settle(record.id, "lost", 1, window(T0 + 12))
     states = await store.limit_states(record.id, record.limits, window(T0 + 12))
@@ -155,10 +179,10 @@ async def test_retried_settle_counts_once(store: Store) -> None:
 
 async def test_retried_release_gives_back_a_held_reservation(store: Store) -> None:
     record = await make_key(store, Limits(images_per_day=2))
-    assert (await admit(store, record, 2, rid="lost-reply", cache_key="key_1:q",
-                        flight_ttl=60)).leader
-    await store.settle(record.id, "lost-reply", 0, window(), flight="flight:key_1:q",
-                       retry=True)
+    assert (
+        await admit(store, record, 2, rid="lost-reply", cache_key="key_1:q", flight_ttl=60)
+    ).leader
+    await store.settle(record.id, "lost-reply", 0, window(), flight="flight:key_1:q", retry=True)
     assert (await admit(store, record, 2, rid="b")).outcome is Outcome.ADMITTED
     assert await store.flight_acquire("flight:key_1:q", "c", 60)
 
@@ -169,8 +193,7 @@ async def test_cache_hit_uses_rpm_but_no_images(store: Store) -> None:
     await store.cache_put("key_1:abc", entry, T0)
     hit = await admit(store, record, 1, cache_key="key_1:abc", rid="a")
     assert hit.outcome is Outcome.HIT and hit.cached == entry
-    assert (await admit(store, record, 1, cache_key="key_1:abc", rid="b")).outcome is (
-        Outcome.HIT)
+    assert (await admit(store, record, 1, cache_key="key_1:abc", rid="b")).outcome is (Outcome.HIT)
     limited = await admit(store, record, 1, cache_key="key_1:abc", rid="c")
     assert limited.outcome is Outcome.RATE_LIMITED
     usage = await store.usage(record.id, ["2027-01-15"])
@@ -218,8 +241,9 @@ async def test_admission_elects_one_leader_and_settlement_hands_over_the_answer(
     await store.settle(record.id, "b", 0, window(), flight="flight:key_1:q")
     assert not await store.flight_acquire("flight:key_1:q", "z", 30)
     assert await store.cache_get("key_1:q", T0) is None
-    await store.settle(record.id, "a", 1, window(), cache=CacheWrite("key_1:q", entry),
-                       flight="flight:key_1:q")
+    await store.settle(
+        record.id, "a", 1, window(), cache=CacheWrite("key_1:q", entry), flight="flight:key_1:q"
+    )
     assert await asyncio.wait_for(waiter, 5)
     assert await store.cache_get("key_1:q", T0) == entry
     usage = await store.usage(record.id, ["2027-01-15"])

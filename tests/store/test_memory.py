@@ -13,8 +13,14 @@ async def test_keys_secret_and_quotas_survive_restart(tmp_path: Path) -> None:
     path = tmp_path / "s" / "store.json"
     first = MemoryStore(path, cache_max_bytes=100)
     await first.start()
-    record = KeyRecord(id="k", name="n", key_hash="h" * 64, prefix="p", created_at=T0,
-                       limits=Limits(images_per_day=3))
+    record = KeyRecord(
+        id="k",
+        name="n",
+        key_hash="h" * 64,
+        prefix="p",
+        created_at=T0,
+        limits=Limits(images_per_day=3),
+    )
     await first.insert_key(record)
     await first.server_secret(b"s3cret")
     await admit(first, record, 2)

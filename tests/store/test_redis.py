@@ -22,8 +22,9 @@ async def test_200_concurrent_admits_over_several_connections_admit_exactly_the_
     for store in stores:
         await store.start()
     record = await make_key(stores[0], Limits(images_per_day=37))
-    decisions = await asyncio.gather(*(
-        admit(stores[i % 4], record, 1, rid=f"r{i}") for i in range(200)))
+    decisions = await asyncio.gather(
+        *(admit(stores[i % 4], record, 1, rid=f"r{i}") for i in range(200))
+    )
     assert sum(d.outcome is Outcome.ADMITTED for d in decisions) == 37
     assert sum(d.outcome is Outcome.QUOTA_EXCEEDED for d in decisions) == 163
     for store in stores:
@@ -44,8 +45,9 @@ async def test_admission_survives_a_flushed_script_cache(redis_url: str) -> None
 
 
 async def test_unreachable_redis_fails_fast() -> None:
-    store = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.2,
-                                connect_timeout=0.2)
+    store = RedisStore.from_url(
+        f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.2, connect_timeout=0.2
+    )
     await store.start()
     started = time.monotonic()
     with pytest.raises(StorageUnavailable):

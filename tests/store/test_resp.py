@@ -30,8 +30,11 @@ async def test_concurrent_callers_each_get_their_own_reply(pipe: PipelinedRedis)
 
 async def test_errors_reach_only_their_caller(pipe: PipelinedRedis) -> None:
     replies: list[object] = await asyncio.gather(
-        pipe.execute("SET", "k", "1"), pipe.execute("INCRBY", "k", "x"),
-        pipe.execute("GET", "k"), return_exceptions=True)
+        pipe.execute("SET", "k", "1"),
+        pipe.execute("INCRBY", "k", "x"),
+        pipe.execute("GET", "k"),
+        return_exceptions=True,
+    )
     good, bad, after = replies
     assert good == b"OK" and isinstance(bad, ResponseError) and after == b"1"
 
@@ -57,8 +60,9 @@ async def test_the_database_in_the_url_is_selected(redis_url: str) -> None:
 
 
 async def test_nobody_listening_fails_at_once() -> None:
-    pipe = PipelinedRedis(f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.2,
-                          connect_timeout=0.2)
+    pipe = PipelinedRedis(
+        f"redis://127.0.0.1:{free_port()}/0", socket_timeout=0.2, connect_timeout=0.2
+    )
     with pytest.raises(RedisConnectionError):
         await pipe.execute("PING")
     await pipe.aclose()
@@ -73,11 +77,13 @@ async def test_a_silent_server_times_out_and_the_next_command_reconnects() -> No
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    pipe = PipelinedRedis(f"redis://127.0.0.1:{port}/0", socket_timeout=0.2,
-                          connect_timeout=1, connections=1)
+    pipe = PipelinedRedis(
+        f"redis://127.0.0.1:{port}/0", socket_timeout=0.2, connect_timeout=1, connections=1
+    )
     started = time.monotonic()
-    results = await asyncio.gather(*(pipe.execute("PING") for _ in range(5)),
-                                   return_exceptions=True)
+    results = await asyncio.gather(
+        *(pipe.execute("PING") for _ in range(5)), return_exceptions=True
+    )
     assert all(isinstance(r, RedisTimeoutError) for r in results)
     assert time.monotonic() - started < 2
     with pytest.raises(RedisTimeoutError):

@@ -17,8 +17,10 @@ from gateway.testing.procs import free_port
 from gateway.upstream.transport import PooledTransport, _Connection, timeouts
 
 Reply = Callable[[bytes], Awaitable[bytes | None]]
-OK = (b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n"
-      b'{"ok":true}')
+OK = (
+    b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n"
+    b'{"ok":true}'
+)
 
 
 class Server:
@@ -68,8 +70,9 @@ Serve = Callable[..., Awaitable[tuple[Server, str]]]
 async def serve() -> AsyncIterator[Serve]:
     servers: list[tuple[Server, asyncio.Server]] = []
 
-    async def start(reply: Reply, *, close_after: bool = False,
-                    tls: ssl.SSLContext | None = None) -> tuple[Server, str]:
+    async def start(
+        reply: Reply, *, close_after: bool = False, tls: ssl.SSLContext | None = None
+    ) -> tuple[Server, str]:
         server = Server(reply, close_after=close_after)
         port = free_port()
         listening = await asyncio.start_server(server.handle, "127.0.0.1", port, ssl=tls)
@@ -94,8 +97,14 @@ def replies(*answers: bytes | None) -> Reply:
     return reply
 
 
-def request(url: str, *, read: float = 5.0, pool: float = 5.0, body: bytes = b"{}",
-            headers: dict[str, str] | None = None) -> httpx.Request:
+def request(
+    url: str,
+    *,
+    read: float = 5.0,
+    pool: float = 5.0,
+    body: bytes = b"{}",
+    headers: dict[str, str] | None = None,
+) -> httpx.Request:
     extensions = {"timeout": {**timeouts(5.0, read), "pool": pool}}
     return httpx.Request("POST", url, content=body, headers=headers, extensions=extensions)
 
@@ -121,23 +130,22 @@ async def test_answers_and_reuses_one_connection(serve: Serve) -> None:
 
 
 async def test_chunked_and_close_delimited_bodies(serve: Serve) -> None:
-    chunked = (b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
-               b"4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n")
+    chunked = (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n4\r\nabcd\r\n3\r\nefg\r\n0\r\n\r\n"
+    )
     server, url = await serve(replies(chunked))
     transport = PooledTransport(max_connections=2)
     assert (await send(transport, request(url))).content == b"abcdefg"
     assert (await send(transport, request(url))).content == b"abcdefg"
     assert server.connections == 1
-    closing, url = await serve(replies(b"HTTP/1.1 200 OK\r\n\r\nuntil the end"),
-                               close_after=True)
+    closing, url = await serve(replies(b"HTTP/1.1 200 OK\r\n\r\nuntil the end"), close_after=True)
     assert (await send(transport, request(url))).content == b"until the end"
     assert (await send(transport, request(url))).content == b"until the end"
     assert closing.connections == 2
     await transport.aclose()
 
 
-async def test_connection_close_and_idle_closes_open_new_connections(
-        serve: Serve) -> None:
+async def test_connection_close_and_idle_closes_open_new_connections(serve: Serve) -> None:
     told, url = await serve(replies(OK.replace(b"\r\n\r\n", b"\r\nconnection: close\r\n\r\n")))
     transport = PooledTransport(max_connections=2)
     await send(transport, request(url))
@@ -153,8 +161,7 @@ async def test_connection_close_and_idle_closes_open_new_connections(
     await transport.aclose()
 
 
-async def test_silence_is_a_read_timeout_and_the_connection_is_dropped(
-        serve: Serve) -> None:
+async def test_silence_is_a_read_timeout_and_the_connection_is_dropped(serve: Serve) -> None:
     server, url = await serve(replies(None, OK))
     transport = PooledTransport(max_connections=1)
     with pytest.raises(httpx.ReadTimeout):
@@ -171,12 +178,16 @@ async def test_refused_connection_is_a_connect_error() -> None:
     await transport.aclose()
 
 
-@pytest.mark.parametrize("answer", [
-    b"NOT HTTP AT ALL\r\n\r\n",
-    b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\ntoo short",
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"NOT HTTP AT ALL\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\ntoo short",
+    ],
+)
 async def test_malformed_or_truncated_answers_are_protocol_errors(
-        serve: Serve, answer: bytes) -> None:
+    serve: Serve, answer: bytes
+) -> None:
     _, url = await serve(replies(answer), close_after=True)
     transport = PooledTransport(max_connections=1)
     with pytest.raises(httpx.RemoteProtocolError):
@@ -184,8 +195,7 @@ async def test_malformed_or_truncated_answers_are_protocol_errors(
     await transport.aclose()
 
 
-async def test_header_values_cannot_split_the_request(
-        serve: Serve) -> None:
+async def test_header_values_cannot_split_the_request(serve: Serve) -> None:
     server, url = await serve(replies(OK))
     transport = PooledTransport(max_connections=1)
     with pytest.raises(httpx.LocalProtocolError):
@@ -194,8 +204,7 @@ async def test_header_values_cannot_split_the_request(
     await transport.aclose()
 
 
-async def test_callers_beyond_the_limit_wait_their_turn_or_time_out(
-        serve: Serve) -> None:
+async def test_callers_beyond_the_limit_wait_their_turn_or_time_out(serve: Serve) -> None:
     release = asyncio.Event()
 
     async def reply(request: bytes) -> bytes:
@@ -216,8 +225,7 @@ async def test_callers_beyond_the_limit_wait_their_turn_or_time_out(
     await transport.aclose()
 
 
-async def test_a_cancelled_call_frees_its_connection(
-        serve: Serve) -> None:
+async def test_a_cancelled_call_frees_its_connection(serve: Serve) -> None:
     server, url = await serve(replies(None, OK))
     transport = PooledTransport(max_connections=1)
     stuck = asyncio.ensure_future(send(transport, request(url)))
@@ -230,8 +238,7 @@ async def test_a_cancelled_call_frees_its_connection(
     await transport.aclose()
 
 
-async def test_tls_with_a_verified_certificate(
-        serve: Serve) -> None:
+async def test_tls_with_a_verified_certificate(serve: Serve) -> None:
     authority = trustme.CA()
     server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("localhost").configure_cert(server_tls)
@@ -268,8 +275,7 @@ async def test_reuse_works_past_a_thousand_open_files(serve: Serve) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
-async def test_closed_connections_are_freed_without_the_garbage_collector(
-        serve: Serve) -> None:
+async def test_closed_connections_are_freed_without_the_garbage_collector(serve: Serve) -> None:
     server, url = await serve(replies(None))
     transport = PooledTransport(max_connections=10)
 

@@ -44,9 +44,16 @@ async def test_sends_only_its_own_headers_and_the_body() -> None:
 
 
 async def test_upstream_400_keeps_its_message() -> None:
-    failure = await call(lambda r: httpx.Response(400, json={
-        "message": "Body validation error!", "path": "/v1/images/generations",
-        "statusCode": 400}))
+    failure = await call(
+        lambda r: httpx.Response(
+            400,
+            json={
+                "message": "Body validation error!",
+                "path": "/v1/images/generations",
+                "statusCode": 400,
+            },
+        )
+    )
     assert failure.error.status == 400
     assert "Body validation error!" in failure.error.message
 

@@ -41,9 +41,12 @@ async def cold(request: Request) -> Response:
 
 def client() -> TestClient:
     route = Route("/hot", Hot(), methods=["POST"])
-    app = GatewayApp(hot_route=route, outer=[Middleware(Tag, header=b"x-outer")],
-                     context=[Middleware(Tag, header=b"x-context")],
-                     routes=[route, Route("/cold", cold, methods=["GET"])])
+    app = GatewayApp(
+        hot_route=route,
+        outer=[Middleware(Tag, header=b"x-outer")],
+        context=[Middleware(Tag, header=b"x-context")],
+        routes=[route, Route("/cold", cold, methods=["GET"])],
+    )
     return TestClient(app, raise_server_exceptions=False)
 
 

@@ -12,11 +12,20 @@ from gateway.web.openapi import build_openapi
 
 def test_every_route_is_documented_and_every_documented_route_exists() -> None:
     app = create_app(Settings())
-    routes = {(r.path, m.lower()) for r in app.routes if isinstance(r, Route)
-              for m in (r.methods or ()) if m != "HEAD"}
+    routes = {
+        (r.path, m.lower())
+        for r in app.routes
+        if isinstance(r, Route)
+        for m in (r.methods or ())
+        if m != "HEAD"
+    }
     document = build_openapi(Registry.load())
-    documented = {(path, method) for path, item in document["paths"].items()
-                  for method in item if method != "parameters"}
+    documented = {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
     assert routes == documented
 
 

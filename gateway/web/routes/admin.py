@@ -31,8 +31,9 @@ def admin(request: Request) -> Services:
 async def json_of(request: Request, svc: Services) -> Any:
     """The request body as JSON, within the gateway's body size and read-time limits."""
     settings = svc.settings
-    return await read_json(request, settings.max_body_bytes, settings.body_read_timeout,
-                           svc.deadlines)
+    return await read_json(
+        request, settings.max_body_bytes, settings.body_read_timeout, svc.deadlines
+    )
 
 
 async def create_key(request: Request) -> Response:
@@ -83,9 +84,7 @@ async def key_usage(request: Request) -> Response:
     """Usage figures of any key."""
     svc = admin(request)
     record = await svc.keys.get(request.path_params["key_id"])
-    return json_response(
-        await usage_report(svc.store, svc.calendar, record, days_param(request))
-    )
+    return json_response(await usage_report(svc.store, svc.calendar, record, days_param(request)))
 
 
 async def purge_cache(request: Request) -> Response:
@@ -102,5 +101,4 @@ async def cache_stats(request: Request) -> Response:
     """Entries and bytes in the response cache."""
     svc = admin(request)
     stats = await svc.store.cache_stats()
-    return json_response({"object": "cache.stats", "entries": stats.entries,
-                          "bytes": stats.bytes})
+    return json_response({"object": "cache.stats", "entries": stats.entries, "bytes": stats.bytes})

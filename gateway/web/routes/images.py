@@ -20,8 +20,9 @@ from gateway.web.http import bearer_token, parse_object, read_body
 from gateway.web.middleware import AccessLog
 from gateway.web.services import Services
 
-WANTED = frozenset((b"authorization", b"cache-control", b"x-gateway-raw-response",
-                    b"content-length"))
+WANTED = frozenset(
+    (b"authorization", b"cache-control", b"x-gateway-raw-response", b"content-length")
+)
 
 
 class Generations:
@@ -44,13 +45,13 @@ class Generations:
                 status = await self.refuse(scope, send, client_error(exc), request_id)
                 return
             status = result.status
-            await answer(send, status, result.body, request_id,
-                         {"x-cache": result.cache, **result.headers})
+            await answer(
+                send, status, result.body, request_id, {"x-cache": result.cache, **result.headers}
+            )
         finally:
             self.access.done(scope, status, started)
 
-    async def refuse(self, scope: Scope, send: Send, exc: GatewayError,
-                     request_id: str) -> int:
+    async def refuse(self, scope: Scope, send: Send, exc: GatewayError, request_id: str) -> int:
         """Send ``exc`` in OpenAI's shape; its status."""
         scope["state"]["error_code"] = exc.code
         status, headers, body = render(exc)
@@ -70,15 +71,20 @@ class Generations:
         assert key is not None
         state["key_id"] = record.id
         settings = svc.settings
-        body = parse_object(await read_body(receive, headers.get(b"content-length"),
-                                            settings.max_body_bytes,
-                                            settings.body_read_timeout, svc.deadlines))
+        body = parse_object(
+            await read_body(
+                receive,
+                headers.get(b"content-length"),
+                settings.max_body_bytes,
+                settings.body_read_timeout,
+                svc.deadlines,
+            )
+        )
         model = body.get("model")
         if isinstance(model, str):
             state["model"] = model[:100]
         if body.get("stream"):
-            raise InvalidRequest("Streaming image generation is not supported.",
-                                 param="stream")
+            raise InvalidRequest("Streaming image generation is not supported.", param="stream")
 
         async def gone() -> None:
             while (await receive())["type"] != "http.disconnect":
@@ -100,12 +106,15 @@ class Generations:
         return result
 
 
-async def answer(send: Send, status: int, body: bytes, request_id: str,
-                 headers: dict[str, str]) -> None:
+async def answer(
+    send: Send, status: int, body: bytes, request_id: str, headers: dict[str, str]
+) -> None:
     """Send one whole JSON response with its request id and ``headers``."""
-    head = [(b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"x-request-id", request_id.encode())]
+    head = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"x-request-id", request_id.encode()),
+    ]
     head += [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})

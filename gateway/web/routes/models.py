@@ -16,8 +16,13 @@ async def list_models(request: Request) -> Response:
     request.state.key_id = record.id
     allowed = set(record.models) if record.models is not None else None
     data = [
-        {"id": spec.id, "object": "model", "created": 0, "owned_by": spec.owned_by,
-         "family": spec.family}
+        {
+            "id": spec.id,
+            "object": "model",
+            "created": 0,
+            "owned_by": spec.owned_by,
+            "family": spec.family,
+        }
         for spec in svc.registry.models()
         if allowed is None or spec.id in allowed
     ]

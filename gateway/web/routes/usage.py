@@ -26,6 +26,4 @@ async def own_usage(request: Request) -> Response:
     svc = services(request)
     record = await svc.keys.authenticate(bearer(request), fresh=True)
     request.state.key_id = record.id
-    return json_response(
-        await usage_report(svc.store, svc.calendar, record, days_param(request))
-    )
+    return json_response(await usage_report(svc.store, svc.calendar, record, days_param(request)))
