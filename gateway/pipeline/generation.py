@@ -28,6 +28,7 @@ from gateway.observability.clock import Clock
 from gateway.observability.ids import Ids
 from gateway.observability.metrics import Metrics
 from gateway.pipeline.disconnect import Gone, unless_gone
+from gateway.pipeline.settlement import Settlement, Settler
 from gateway.store.base import Store
 from gateway.store.errors import StorageUnavailable
 from gateway.store.types import (
@@ -46,7 +47,6 @@ from gateway.upstream.resilience import ResilientUpstream
 log = logging.getLogger("gateway.generation")
 
 HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
-MAX_PENDING = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ class ImageService:
         self._clock = clock
         self._options = options
         self._metrics = metrics
-        self._pending: set[asyncio.Task[None]] = set()
+        self._settler = Settler(store, clock, options.reservation_ttl)
         self._ids = Ids()
 
     async def generate(
@@ -148,7 +148,7 @@ class ImageService:
             # The admission may have run with its reply lost: give back whatever it
             # reserved (and the lock it took) once the store answers again.
             lock = flight_lock(lookup) if lookup is not None else None
-            self._settle_later(record, reservation, 0, window, {}, lock)
+            self._settler.later(Settlement(record, reservation, window, lock=lock))
             if not self._may_fail_open(record):
                 raise
             log.warning("store unavailable: admitting without limits (fail-open)")
@@ -250,104 +250,14 @@ class ImageService:
             return result
         finally:
             lock = flight_lock(ckey) if ckey is not None and single_flight else None
+            done = Settlement(record, reservation, window, images, usage, lock)
             try:
-                await self._settle(record, reservation, images, window, usage, write, lock)
+                await self._settler.settle(done, write)
             except asyncio.CancelledError:
                 # Cancelled while settling (shutdown): whether the settlement ran is
                 # unknown, so it is retried as such in the background.
-                self._settle_later(record, reservation, images, window, usage, lock)
+                self._settler.later(done)
                 raise
-
-    async def _settle(
-        self,
-        record: KeyRecord,
-        reservation: str,
-        images: int,
-        window: Window,
-        usage: dict[str, int],
-        write: CacheWrite | None = None,
-        lock: str | None = None,
-    ) -> None:
-        """Settle now (storing the answer and freeing the single-flight lock in the same
-        step), or keep retrying in the background while the store is down.
-
-        A settlement lost to a store outage would let the reservation expire and give
-        back images that were really generated; retrying keeps the count exact.
-        """
-        try:
-            await self._store.settle(
-                record.id,
-                reservation,
-                images,
-                window,
-                usage,
-                record.limits,
-                cache=write,
-                flight=lock,
-            )
-        except StorageUnavailable:
-            log.warning("store unavailable: settlement will be retried")
-            self._settle_later(record, reservation, images, window, usage, lock)
-
-    def _settle_later(
-        self,
-        record: KeyRecord,
-        reservation: str,
-        images: int,
-        window: Window,
-        usage: dict[str, int],
-        lock: str | None,
-    ) -> None:
-        """Retry a settlement in the background until the store answers.
-
-        At most ``MAX_PENDING`` wait at once (a long outage under load must not grow
-        without bound); past that, the reservation's own expiry gives its images back.
-        """
-        if len(self._pending) >= MAX_PENDING:
-            return
-        task = asyncio.create_task(
-            self._retry_settle(record, reservation, images, window, usage, lock)
-        )
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
-
-    async def _retry_settle(
-        self,
-        record: KeyRecord,
-        reservation: str,
-        images: int,
-        window: Window,
-        usage: dict[str, int],
-        lock: str | None,
-    ) -> None:
-        """Retries are marked as such (the lost attempt may have run, and must not count
-        twice) and stop when the reservation expires: a reservation no longer held is
-        then known to have been closed by the lost attempt."""
-        delay = 0.2
-        loop = asyncio.get_running_loop()
-        left = self._options.reservation_ttl - (self._clock() - window.now)
-        deadline = loop.time() + left
-        while loop.time() + delay < deadline:
-            await asyncio.sleep(delay)
-            try:
-                await self._store.settle(
-                    record.id,
-                    reservation,
-                    images,
-                    window,
-                    usage,
-                    record.limits,
-                    flight=lock,
-                    retry=True,
-                )
-            except StorageUnavailable:
-                delay = min(5.0, delay * 2)
-                continue
-            return
-        log.error(
-            "could not settle a reservation before it expired",
-            extra={"fields": {"key_id": record.id, "images": images}},
-        )
 
     async def _flighted(
         self,
