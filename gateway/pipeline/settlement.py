@@ -58,19 +58,23 @@ class Settler:
         """Settle now (storing the answer ``write`` and freeing the lock in the same step),
         or keep retrying in the background while the store is down."""
         try:
-            await self._store.settle(
-                done.record.id,
-                done.reservation,
-                done.images,
-                done.window,
-                done.usage,
-                done.record.limits,
-                cache=write,
-                flight=done.lock,
-            )
+            await self._attempt(done, write, retry=False)
         except StorageUnavailable:
             log.warning("store unavailable: settlement will be retried")
             self.later(done)
+
+    async def _attempt(self, done: Settlement, write: CacheWrite | None, *, retry: bool) -> None:
+        await self._store.settle(
+            done.record.id,
+            done.reservation,
+            done.images,
+            done.window,
+            done.usage,
+            done.record.limits,
+            cache=write,
+            flight=done.lock,
+            retry=retry,
+        )
 
     def later(self, done: Settlement) -> None:
         """Retry ``done`` in the background until the store answers or it expires."""
@@ -88,16 +92,7 @@ class Settler:
         while loop.time() + delay < deadline:
             await asyncio.sleep(delay)
             try:
-                await self._store.settle(
-                    done.record.id,
-                    done.reservation,
-                    done.images,
-                    done.window,
-                    done.usage,
-                    done.record.limits,
-                    flight=done.lock,
-                    retry=True,
-                )
+                await self._attempt(done, None, retry=True)
             except StorageUnavailable:
                 delay = min(5.0, delay * 2)
                 continue
