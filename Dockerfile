@@ -2,9 +2,9 @@ FROM python:3.12-slim
 
 RUN useradd --create-home --uid 10001 gateway
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md requirements.lock ./
 COPY gateway ./gateway
-RUN pip install --no-cache-dir . && mkdir -p /data && chown gateway /data
+RUN pip install --no-cache-dir -c requirements.lock . && mkdir -p /data && chown gateway /data
 
 USER gateway
 ENV GATEWAY_HOST=0.0.0.0 \

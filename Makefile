@@ -5,12 +5,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint bench bench-smoke wrk clean
+.PHONY: serve test lint bench bench-smoke wrk clean lock
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
 serve: $(STAMP)
@@ -40,3 +40,10 @@ wrk:
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Pin the runtime dependencies (and theirs) as resolved today, in a throw-away venv.
+lock:
+	rm -rf .lock-venv && python3 -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet .
+	{ sed -n 1,2p requirements.lock; .lock-venv/bin/pip freeze --exclude imagegw; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
