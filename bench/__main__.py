@@ -247,6 +247,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; exit non-zero when an expected-clean scenario had errors."""
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--smoke", action="store_true", help="about a second per scenario")
+    parser.add_argument(
+        "--core",
+        action="store_true",
+        help="only miss and hit at c=32 on Redis, full length: for before/after comparisons",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results/latest.json"))
     parser.add_argument(
         "--repeat",
@@ -257,9 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    full = not args.smoke
-    repeat = args.repeat or (3 if full else 1)
-    seconds, slow_seconds, slow_c = (10.0, 20.0, 1000) if full else (1.0, 3.0, 50)
+    full = not (args.smoke or args.core)
+    repeat = args.repeat or (1 if args.smoke else 3)
+    seconds, slow_seconds, slow_c = (1.0, 3.0, 50) if args.smoke else (10.0, 20.0, 1000)
     idle = after = startup = float("nan")
     rows: list[Row] = []
     procs: list[Proc] = []
@@ -286,17 +291,31 @@ def main(argv: list[str] | None = None) -> int:
         gateway, startup = start_gateway(upstream, {"GATEWAY_REDIS_URL": redis_url})
         procs.append(gateway)
         idle = rss_mb(gateway.popen.pid)
-        rows += scenarios(gateway, upstream, "redis", seconds, slow_seconds, slow_c, True, repeat)
+        rows += scenarios(gateway, upstream, "redis", seconds, slow_seconds, slow_c, full, repeat)
         after = rss_mb(gateway.popen.pid)
-        store = Path(tempfile.mkdtemp(prefix="bench-store-")) / "store.json"
-        embedded, _ = start_gateway(upstream, {"GATEWAY_STORE_PATH": str(store)})
-        procs.append(embedded)
-        rows += scenarios(
-            embedded, upstream, "embedded", seconds, slow_seconds, slow_c, False, repeat
-        )
+        if not args.core:
+            store = Path(tempfile.mkdtemp(prefix="bench-store-")) / "store.json"
+            embedded, _ = start_gateway(upstream, {"GATEWAY_STORE_PATH": str(store)})
+            procs.append(embedded)
+            rows += scenarios(
+                embedded, upstream, "embedded", seconds, slow_seconds, slow_c, False, repeat
+            )
     finally:
         for proc in reversed(procs):
             proc.stop()
+    return report(args, rows, repeat, idle, after, startup)
+
+
+def report(
+    args: argparse.Namespace,
+    rows: list[Row],
+    repeat: int,
+    idle: float,
+    after: float,
+    startup: float,
+) -> int:
+    """Print the table and the machine, write the JSON; non-zero when an expected-clean
+    scenario had errors."""
     print(table(rows))
     print(
         f"latencies in ms; +p50 = gateway median minus direct median; cpu us = gateway CPU "
