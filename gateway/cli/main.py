@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from gateway.cli.admin_client import AdminClient, AdminError
 from gateway.cli.tables import key_table, usage_table
+from gateway.models.files import RegistryError
 
 LIMIT_OPTIONS = (
     click.option("--rpm", type=click.IntRange(min=0), help="Requests per minute."),
@@ -30,7 +31,9 @@ def fail(message: str, code: int = 1) -> NoReturn:
 
 
 def settings_error(exc: Exception) -> str:
-    """One line that names the bad setting."""
+    """One line that names the bad setting (or the model file, model and field)."""
+    if isinstance(exc, RegistryError):
+        return str(exc)
     if isinstance(exc, ValidationError):
         first = exc.errors()[0]
         loc = [str(part) for part in first["loc"]]

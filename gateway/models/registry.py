@@ -15,54 +15,69 @@ from typing import Any
 
 from gateway.errors import InvalidRequest
 from gateway.models.adapters import NormalisedResponse, PreparedRequest, normalise, prepare
-from gateway.models.spec import (
-    RESPONSE_SHAPES,
-    SIZE_KINDS,
-    Count,
-    ModelSpec,
-    Size,
-    passthrough_spec,
-)
+from gateway.models.files import FieldsData, ModelData, RegistryError, parse_file
+from gateway.models.spec import Count, ModelSpec, Size, passthrough_spec
+
+BUILTIN = "built-in models (gateway/models/data/models.toml)"
 
 
-def _spec(model_id: str, raw: dict[str, Any], families: dict[str, dict[str, Any]]) -> ModelSpec:
-    family_name = raw.get("family")
-    if not isinstance(family_name, str) or family_name not in families:
-        raise ValueError(f"model {model_id!r}: unknown family {family_name!r}")
-    merged = {**families[family_name], **raw}
-    response = merged.get("response", "openai")
-    if response not in RESPONSE_SHAPES:
-        raise ValueError(f"model {model_id!r}: response must be one of {RESPONSE_SHAPES}")
-    size_raw = merged.get("size")
-    size = None
-    if size_raw is not None:
-        if size_raw.get("kind") not in SIZE_KINDS:
-            raise ValueError(f"model {model_id!r}: size.kind must be one of {SIZE_KINDS}")
-        size = Size(
-            str(size_raw["field"]),
-            size_raw["kind"],
-            tuple(size_raw.get("values", ())),
-            size_raw.get("default"),
-        )
-    fmt = merged.get("response_format", {})
+def _read(source: str, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise RegistryError(f"{source}: not valid TOML: {exc}") from None
+
+
+def _merged(layers: list[FieldsData]) -> dict[str, Any]:
+    """The fields set anywhere in ``layers``, later layers winning."""
+    out: dict[str, Any] = {}
+    for layer in layers:
+        out.update({name: getattr(layer, name) for name in layer.model_fields_set})
+    return out
+
+
+def _layers(
+    model_id: str,
+    raw: ModelData,
+    models: dict[str, tuple[str, ModelData]],
+    families: dict[str, FieldsData],
+    seen: tuple[str, ...] = (),
+) -> tuple[str, list[FieldsData]]:
+    """The family name and the layers (family, ``like`` chain, the model) of one model."""
+    if raw.like is not None:
+        if raw.family is not None:
+            raise ValueError("field 'family': give either 'family' or 'like', not both")
+        if raw.like in seen or raw.like == model_id:
+            raise ValueError(f"field 'like': {raw.like!r} refers back to {model_id!r}")
+        if raw.like not in models:
+            raise ValueError(f"field 'like': unknown model {raw.like!r}")
+        family, layers = _layers(raw.like, models[raw.like][1], models, families, (*seen, model_id))
+        return family, [*layers, raw]
+    if raw.family is None:
+        raise ValueError("field 'family': missing (or 'like' another model)")
+    if raw.family not in families:
+        known = ", ".join(sorted(families))
+        raise ValueError(f"field 'family': unknown family {raw.family!r} (known: {known})")
+    return raw.family, [families[raw.family], raw]
+
+
+def _spec(family: str, model_id: str, fields: dict[str, Any]) -> ModelSpec:
+    size = fields.get("size")
+    fmt = fields.get("response_format")
+    count = fields.get("count")
     return ModelSpec(
         id=model_id,
-        family=family_name,
-        owned_by=str(merged.get("owned_by", "upstream")),
-        response=response,
-        prompt_max=int(merged.get("prompt_max", 4000)),
-        count=Count(**merged.get("count", {})),
-        size=size,
-        formats=tuple(fmt.get("values", ("url",))),
-        format_default=str(fmt.get("default", "url")),
-        format_native=bool(fmt.get("native", False)),
-        enums={
-            name: (tuple(e["values"]), e.get("default"))
-            for name, e in merged.get("enums", {}).items()
-        },
-        ranges={
-            name: (float(r["min"]), float(r["max"])) for name, r in merged.get("ranges", {}).items()
-        },
+        family=family,
+        owned_by=fields.get("owned_by") or "upstream",
+        response=fields.get("response") or "openai",
+        prompt_max=fields.get("prompt_max") or 4000,
+        count=Count(count.field, count.min, count.max, count.default) if count else Count(),
+        size=Size(size.field, size.kind, size.values, size.default) if size else None,
+        formats=fmt.values if fmt else ("url",),
+        format_default=fmt.default if fmt else "url",
+        format_native=fmt.native if fmt else False,
+        enums={k: (e.values, e.default) for k, e in (fields.get("enums") or {}).items()},
+        ranges={k: (r.min, r.max) for k, r in (fields.get("ranges") or {}).items()},
     )
 
 
@@ -75,32 +90,33 @@ class Registry:
 
     @classmethod
     def load(cls, override: Path | None = None, *, allow_unknown: bool = False) -> Registry:
-        """Built-in models, then the operator's file on top. A bad file raises ValueError."""
-        builtin = resources.files("gateway.models").joinpath("data/models.toml").read_text()
-        data = tomllib.loads(builtin)
-        families: dict[str, dict[str, Any]] = dict(data.get("family", {}))
-        raw_models: dict[str, dict[str, Any]] = dict(data.get("models", {}))
+        """Built-in models, then the operator's file on top.
+
+        Any error (unreadable file, unknown field, bad value, unknown family) raises
+        RegistryError with one line naming the file, the model and the field.
+        """
+        text = resources.files("gateway.models").joinpath("data/models.toml").read_text()
+        builtin = parse_file(BUILTIN, _read(BUILTIN, text))
+        families: dict[str, FieldsData] = dict(builtin.family)
+        models = {mid: (BUILTIN, m) for mid, m in builtin.models.items()}
         if override is not None:
+            source = f"models file {override}"
             try:
-                extra = tomllib.loads(Path(override).read_text())
-            except (OSError, tomllib.TOMLDecodeError) as exc:
-                raise ValueError(f"models file {override}: {exc}") from None
-            families.update(extra.get("family", {}))
-            raw_models.update(extra.get("models", {}))
-            allow_unknown = allow_unknown or bool(extra.get("allow_unknown", False))
-        models: dict[str, ModelSpec] = {}
-        try:
-            for model_id, raw in raw_models.items():
-                if "like" in raw:
-                    raw = {
-                        **raw_models[raw["like"]],
-                        **{k: v for k, v in raw.items() if k != "like"},
-                    }
-                models[model_id] = _spec(model_id, raw, families)
-        except (KeyError, TypeError, ValueError) as exc:
-            where = f"models file {override}" if override else "built-in models"
-            raise ValueError(f"{where}: {exc}") from None
-        return cls(models, allow_unknown=allow_unknown)
+                text = Path(override).read_text()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise RegistryError(f"{source}: cannot be read: {exc}") from None
+            extra = parse_file(source, _read(source, text))
+            families.update(extra.family)
+            models.update({mid: (source, m) for mid, m in extra.models.items()})
+            allow_unknown = allow_unknown or extra.allow_unknown
+        specs: dict[str, ModelSpec] = {}
+        for model_id, (source, raw) in models.items():
+            try:
+                family, layers = _layers(model_id, raw, models, families)
+            except ValueError as exc:
+                raise RegistryError(f"{source}: model {model_id!r}: {exc}") from None
+            specs[model_id] = _spec(family, model_id, _merged(layers))
+        return cls(specs, allow_unknown=allow_unknown)
 
     def get(self, model_id: str) -> ModelSpec | None:
         """The spec of a known model."""

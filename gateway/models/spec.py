@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SIZE_KINDS = ("enum", "image_size", "aspect_ratio")
-RESPONSE_SHAPES = ("openai", "images", "data_meta", "any")
-
 
 @dataclass(frozen=True, slots=True)
 class Count:
