@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 import httpx
 import orjson
 
+from gateway.observability.outage import Outage
+
 log = logging.getLogger("gateway.alerts")
 
 SIGNATURE_HEADER = "x-gateway-signature"
@@ -70,11 +72,9 @@ class WebhookSink:
         self._on_failed = on_failed
         self._queue: asyncio.Queue[bytes] = asyncio.Queue(self._delivery.queue_size)
         self._worker: asyncio.Task[None] | None = None
-        self._healthy = True
         parts = urlsplit(url)
-        self._where = f"{parts.scheme}://{parts.hostname}" + (
-            f":{parts.port}" if parts.port else ""
-        )
+        where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        self._outage = Outage(log, f"alert webhook {where}")
 
     def start(self) -> None:
         if self._worker is None:
@@ -116,13 +116,9 @@ class WebhookSink:
         for attempt in range(1, self._delivery.attempts + 1):
             problem = await self._post(body, headers)
             if problem is None:
-                if not self._healthy:
-                    self._healthy = True
-                    log.info("alert webhook %s is receiving again", self._where)
+                self._outage.recovered()
                 return
-            if self._healthy:
-                self._healthy = False
-                log.warning("alert webhook %s is failing: %s", self._where, problem)
+            self._outage.failed(problem)
             if attempt < self._delivery.attempts:
                 await self._sleep(delay)
                 delay = min(self._delivery.max_delay, delay * 2)

@@ -95,7 +95,7 @@ async def test_failures_are_retried_with_back_off_and_logged_once_per_outage(
     assert delays == [0.5, 1.0, 1.5]
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "hidden" not in warnings[0].getMessage()
-    assert any("receiving again" in r.getMessage() for r in caplog.records)
+    assert any("working again" in r.getMessage() for r in caplog.records)
 
 
 async def test_a_dead_webhook_never_blocks_and_a_full_queue_drops_and_counts() -> None:
