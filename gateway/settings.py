@@ -8,6 +8,7 @@ are validated once, at start-up, and a bad value stops the gateway with one line
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -82,6 +83,10 @@ class Settings(BaseSettings):
     cors_origins: str = ""
     models_file: Path | None = None
     allow_unknown_models: bool = False
+    prices_file: Path | None = None
+    default_image_price_usd: Decimal = Field(
+        default=Decimal("0.20"), ge=0, le=1_000_000, decimal_places=9
+    )
 
     default_rpm: int | None = Field(default=None, ge=0)
     default_images_per_minute: int | None = Field(default=None, ge=0)
@@ -107,6 +112,7 @@ class Settings(BaseSettings):
         "redis_url",
         "upstream_extra_api_keys",
         "models_file",
+        "prices_file",
         mode="before",
     )
     @classmethod
