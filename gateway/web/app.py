@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.billing.price_file import load_price_table
+from gateway.billing.prices import PriceTable
 from gateway.cache.flight import SingleFlight
 from gateway.cache.policy import CachePolicy
 from gateway.errors import (
@@ -44,6 +46,7 @@ from gateway.web.http import error_response
 from gateway.web.middleware import AccessLog, RequestContext
 from gateway.web.openapi import build_openapi
 from gateway.web.routes import admin, health, images, models, usage
+from gateway.web.routes import prices as prices_route
 from gateway.web.services import Services
 
 YOUNG_COLLECTION_EVERY = 20_000
@@ -102,6 +105,7 @@ def create_app(
 ) -> Starlette:
     """Build the ASGI app. ``store``, ``transport`` and ``clock`` are for tests."""
     registry = Registry.load(settings.models_file, allow_unknown=settings.allow_unknown_models)
+    prices = load_price_table(settings.prices_file, settings.default_image_price_usd)
     metrics = Metrics()
     document = orjson.dumps(build_openapi(registry))
 
@@ -116,7 +120,7 @@ def create_app(
             max_connections=settings.upstream_max_connections, transport=transport
         )
         try:
-            services = await _services(settings, the_store, registry, http, clock, metrics)
+            services = await _services(settings, the_store, registry, http, clock, metrics, prices)
             # What exists now lives as long as the process: full collections scanning it
             # were the p99 tail of cache hits, so the collector leaves it alone. A request
             # makes hundreds of short-lived objects that reference counting frees; young
@@ -144,6 +148,7 @@ def create_app(
         Route("/admin/keys/{key_id}/usage", admin.key_usage, methods=["GET"]),
         Route("/admin/cache", admin.cache_stats, methods=["GET"]),
         Route("/admin/cache", admin.purge_cache, methods=["DELETE"]),
+        Route("/admin/prices", prices_route.list_prices, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
@@ -201,6 +206,7 @@ async def _services(
     http: httpx.AsyncBaseTransport,
     clock: Clock,
     metrics: Metrics,
+    prices: PriceTable,
 ) -> Services:
     secret = (
         settings.key_secret.get_secret_value().encode()
@@ -275,6 +281,7 @@ async def _services(
         clock=clock,
         metrics=metrics,
         deadlines=Deadlines(),
+        prices=prices,
     )
 
 

@@ -218,6 +218,13 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
                 },
             },
+            "/admin/prices": {
+                "get": {
+                    "summary": "The price table costs are estimated with",
+                    "security": admin,
+                    "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
+                },
+            },
             "/healthz": {"get": {"security": [], "responses": {"200": _json({"type": "object"})}}},
             "/readyz": {
                 "get": {

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 from starlette.requests import Request
 
+from gateway.billing.prices import PriceTable
 from gateway.keys.service import KeyService
 from gateway.limits.admission import Calendar
 from gateway.models.registry import Registry
@@ -32,6 +33,7 @@ class Services:
     clock: Clock
     metrics: Metrics
     deadlines: Deadlines
+    prices: PriceTable
 
 
 def services(request: Request) -> Services:
