@@ -3,6 +3,7 @@
 It checks the bearer key, validates each family's own fields like AIML does (so a test can
 prove the gateway translated ``n`` and ``size``), answers 201 with small real PNGs as
 signed-looking links or base64, and can be told to fail or be slow through ``/_control``.
+Its price list and the cost each answer reports are :mod:`gateway.testing.fake_pricing`'s.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.testing.fake_pricing import mount_billing
 
 OPENAI = {
     "dall-e-2": 10,
@@ -359,6 +362,7 @@ def create_fake_upstream(
         ]
     )
     app.state.fake = state
+    mount_billing(app)
     return app
 
 
