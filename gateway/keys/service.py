@@ -20,6 +20,7 @@ from dataclasses import replace
 from typing import Any
 
 from gateway.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
+from gateway.keys.search import KeyPage, KeyQuery, order, select
 from gateway.observability.clock import Clock
 from gateway.settings import DeclaredKey
 from gateway.store.base import Store
@@ -184,6 +185,23 @@ class KeyService:
     async def list(self) -> list[KeyRecord]:
         """Every key record, oldest first."""
         return await self._store.list_keys()
+
+    async def search(self, query: KeyQuery) -> KeyPage:
+        """One page of the keys matching ``query`` (see :mod:`gateway.keys.search`).
+
+        The filtering runs here over the store's list; a store with an index of its own
+        takes the same query and answers it without reading every key.
+        """
+        cursor = None
+        if query.after is not None:
+            last = await self._store.get_key(query.after)
+            if last is None:
+                raise InvalidRequest(
+                    f"after names no key: {query.after!r}; pass the next_after of a listing.",
+                    param="after",
+                )
+            cursor = order(last)
+        return select(await self._store.list_keys(), query, self._clock(), cursor)
 
     async def update(self, key_id: str, changes: dict[str, Any]) -> KeyRecord:
         """Apply admin changes (name, expiry, models, disabled, limits, cache) to a key."""

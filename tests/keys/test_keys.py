@@ -12,26 +12,7 @@ from gateway.settings import DeclaredKey
 from gateway.store.errors import StorageUnavailable
 from gateway.store.memory import MemoryStore
 from gateway.store.types import KeyRecord, Limits
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_800_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def service(clock: Clock) -> KeyService:
-    store = MemoryStore(None, cache_max_bytes=1000, clock=clock)
-    await store.start()
-    return KeyService(store, b"secret", clock, cache_seconds=2, default_limits=Limits(rpm=10))
+from tests.keys.conftest import Clock
 
 
 def test_keys_are_long_random_and_prefixed() -> None:
