@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     store_path: Path = Path(".gateway-data/store.json")
 
     admin_token: SecretStr | None = None
+    admin_readonly_token: SecretStr | None = None
     key_secret: SecretStr | None = None
     key_cache_seconds: float = Field(default=2.0, ge=0)
 
@@ -107,6 +108,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "admin_token",
+        "admin_readonly_token",
         "key_secret",
         "upstream_api_key",
         "redis_url",
@@ -137,12 +139,25 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "admin_readonly_token")
     @classmethod
     def _admin_token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH:
             raise ValueError(f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters long")
         return value
+
+    @model_validator(mode="after")
+    def _readonly_token(self) -> Settings:
+        readonly = self.admin_readonly_token
+        if readonly is None:
+            return self
+        if self.admin_token is None:
+            raise ValueError(
+                "GATEWAY_ADMIN_READONLY_TOKEN needs GATEWAY_ADMIN_TOKEN: the admin API is off"
+            )
+        if readonly.get_secret_value() == self.admin_token.get_secret_value():
+            raise ValueError("GATEWAY_ADMIN_READONLY_TOKEN must differ from GATEWAY_ADMIN_TOKEN")
+        return self
 
     @model_validator(mode="after")
     def _embedded_single_worker(self) -> Settings:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from gateway.limits.admission import Calendar
@@ -18,6 +20,7 @@ COUNTERS = (
     "refused",
 )
 MAX_DAYS = 90
+READS_IN_FLIGHT = 64
 
 
 async def usage_report(
@@ -55,3 +58,33 @@ async def usage_report(
         "totals": totals,
         "limits": limits,
     }
+
+
+async def day_usage(store: Store, key_ids: Sequence[str], day: str) -> dict[str, dict[str, int]]:
+    """Each key's counters for one quota day (every counter of :data:`COUNTERS`, 0 when
+    unused), with at most :data:`READS_IN_FLIGHT` store reads at a time; the first failed
+    read stops the others and is raised."""
+    found: dict[str, dict[str, int]] = {}
+    pending = iter(key_ids)
+
+    async def reader() -> None:
+        for key_id in pending:
+            (row,) = await store.usage(key_id, [day])
+            found[key_id] = {name: int(row.counters.get(name, 0)) for name in COUNTERS}
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(min(READS_IN_FLIGHT, len(key_ids))):
+                group.create_task(reader())
+    except ExceptionGroup as failed:
+        raise failed.exceptions[0] from None
+    return {key_id: found[key_id] for key_id in key_ids}
+
+
+def sum_counters(rows: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Counters summed over keys."""
+    summed = dict.fromkeys(COUNTERS, 0)
+    for row in rows:
+        for name in COUNTERS:
+            summed[name] += row.get(name, 0)
+    return summed

@@ -47,6 +47,7 @@ from gateway.web.middleware import AccessLog, RequestContext
 from gateway.web.openapi import build_openapi
 from gateway.web.routes import admin, health, images, models, usage
 from gateway.web.routes import prices as prices_route
+from gateway.web.routes.overview import Overview
 from gateway.web.services import Services
 
 YOUNG_COLLECTION_EVERY = 20_000
@@ -149,6 +150,8 @@ def create_app(
         Route("/admin/cache", admin.cache_stats, methods=["GET"]),
         Route("/admin/cache", admin.purge_cache, methods=["DELETE"]),
         Route("/admin/prices", prices_route.list_prices, methods=["GET"]),
+        Route("/admin/whoami", admin.whoami, methods=["GET"]),
+        Route("/admin/overview", Overview(clock()).endpoint, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
@@ -297,7 +300,12 @@ def create_app_from_env() -> Starlette:
 
 def _secrets(settings: Settings) -> list[str]:
     """Every configured secret, for log redaction."""
-    values = [settings.admin_token, settings.key_secret, settings.redis_url]
+    values = [
+        settings.admin_token,
+        settings.admin_readonly_token,
+        settings.key_secret,
+        settings.redis_url,
+    ]
     found = [v.get_secret_value() for v in values if v is not None]
     found += list(settings.upstream_keys)
     if settings.redis_url is not None:

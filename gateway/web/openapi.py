@@ -17,6 +17,34 @@ LIMITS = {
     for name in ("rpm", "images_per_minute", "images_per_day", "images_per_month")
 }
 
+KEY_LIST_PARAMETERS = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    {"name": "after", "in": "query", "schema": {"type": "string", "minLength": 1}},
+    {"name": "q", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+    {"name": "team_id", "in": "query", "schema": {"type": "string", "minLength": 1}},
+    {
+        "name": "status",
+        "in": "query",
+        "schema": {"enum": ["active", "disabled", "expired", "revoked"]},
+    },
+    {"name": "include", "in": "query", "schema": {"enum": ["usage"]}},
+]
+KEY_LIST = {
+    "type": "object",
+    "required": ["object", "data", "has_more", "next_after"],
+    "properties": {
+        "object": {"const": "list"},
+        "data": {"type": "array", "items": {"type": "object"}},
+        "has_more": {"type": "boolean"},
+        "next_after": {"type": ["string", "null"]},
+    },
+}
+IDENTITY = {
+    "type": "object",
+    "required": ["role"],
+    "properties": {"role": {"enum": ["admin", "readonly"]}},
+}
+
 
 def _errors(*statuses: int) -> dict[str, Any]:
     return {
@@ -159,12 +187,16 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": {"201": _json(key_object, "Created"), **_errors(400, 401, 404)},
+                    "responses": {
+                        "201": _json(key_object, "Created"),
+                        **_errors(400, 401, 403, 404),
+                    },
                 },
                 "get": {
-                    "summary": "List keys",
+                    "summary": "List, search and page keys",
                     "security": admin,
-                    "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
+                    "parameters": KEY_LIST_PARAMETERS,
+                    "responses": {"200": _json(KEY_LIST), **_errors(400, 401, 404)},
                 },
             },
             "/admin/keys/{key_id}": {
@@ -189,12 +221,12 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": {"200": _json(key_object), **_errors(400, 401, 404, 409)},
+                    "responses": {"200": _json(key_object), **_errors(400, 401, 403, 404, 409)},
                 },
                 "delete": {
                     "summary": "Revoke a key",
                     "security": admin,
-                    "responses": {"200": _json(key_object), **_errors(401, 404)},
+                    "responses": {"200": _json(key_object), **_errors(401, 403, 404)},
                 },
             },
             "/admin/keys/{key_id}/usage": {
@@ -215,7 +247,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "summary": "Purge the cache",
                     "security": admin,
                     "parameters": [{"name": "key_id", "in": "query", "schema": {"type": "string"}}],
-                    "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
+                    "responses": {"200": _json({"type": "object"}), **_errors(401, 403, 404)},
                 },
             },
             "/admin/prices": {
@@ -224,6 +256,20 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "security": admin,
                     "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
                 },
+            },
+            "/admin/whoami": {
+                "get": {
+                    "summary": "The calling token's role: admin, or readonly (reads only)",
+                    "security": admin,
+                    "responses": {"200": _json(IDENTITY), **_errors(401, 404)},
+                }
+            },
+            "/admin/overview": {
+                "get": {
+                    "summary": "Today's figures, refusals, upstream and store health",
+                    "security": admin,
+                    "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
+                }
             },
             "/healthz": {"get": {"security": [], "responses": {"200": _json({"type": "object"})}}},
             "/readyz": {

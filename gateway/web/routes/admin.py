@@ -1,31 +1,20 @@
-"""The admin API: ``/admin/keys`` and the cache purge, behind the admin token."""
+"""The admin API: ``/admin/keys`` and the cache purge, behind the admin tokens (reads take
+either; changes only the full one, see :mod:`gateway.web.admin_auth`)."""
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.errors import AuthenticationFailed, NotFound
-from gateway.limits.usage import usage_report
+from gateway.limits.usage import day_usage, usage_report
+from gateway.web.admin_auth import admin, admin_change, role_of
 from gateway.web.admin_bodies import KeyCreate, KeyUpdate, changes_of, parse_body, render_key
-from gateway.web.http import bearer, json_response, read_json
+from gateway.web.admin_queries import includes, key_query
+from gateway.web.http import json_response, read_json
 from gateway.web.routes.usage import days_param
-from gateway.web.services import Services, services
-
-
-def admin(request: Request) -> Services:
-    """The services, once the admin token checks out (every failure answers the same)."""
-    svc = services(request)
-    token = svc.settings.admin_token
-    if token is None:
-        raise NotFound("The admin API is disabled: set GATEWAY_ADMIN_TOKEN to enable it.")
-    given = (bearer(request) or "").encode()
-    if not hmac.compare_digest(given, token.get_secret_value().encode()):
-        raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
-    return svc
+from gateway.web.services import Services
 
 
 async def json_of(request: Request, svc: Services) -> Any:
@@ -38,7 +27,7 @@ async def json_of(request: Request, svc: Services) -> Any:
 
 async def create_key(request: Request) -> Response:
     """Create a key; the plaintext key is in this answer only."""
-    svc = admin(request)
+    svc = admin_change(request)
     body = parse_body(KeyCreate, await json_of(request, svc))
     changes = changes_of(body)
     record, plaintext = await svc.keys.create(
@@ -53,10 +42,27 @@ async def create_key(request: Request) -> Response:
 
 
 async def list_keys(request: Request) -> Response:
-    """Every key, revoked ones included."""
+    """Keys, revoked ones included, oldest first: every key up to the unpaged maximum, or
+    one page of a search (``limit``, ``after``, ``q``, ``team_id``, ``status``);
+    ``include=usage`` adds each key's counters for the current quota day."""
     svc = admin(request)
-    records = await svc.keys.list()
-    return json_response({"object": "list", "data": [render_key(r) for r in records]})
+    query = key_query(request.query_params)
+    extra = includes(request.query_params)
+    page = await svc.keys.search(query)
+    data = [render_key(r) for r in page.records]
+    if "usage" in extra:
+        today = await day_usage(svc.store, [r.id for r in page.records], svc.calendar.window().day)
+        for item in data:
+            item["usage_today"] = today[item["id"]]
+    return json_response(
+        {"object": "list", "data": data, "has_more": page.has_more, "next_after": page.next_after}
+    )
+
+
+async def whoami(request: Request) -> Response:
+    """The caller's admin role, so a client (the console) shows only what it may do."""
+    _, role = role_of(request)
+    return json_response({"object": "admin.identity", "role": role})
 
 
 async def get_key(request: Request) -> Response:
@@ -67,7 +73,7 @@ async def get_key(request: Request) -> Response:
 
 async def update_key(request: Request) -> Response:
     """Change name, expiry, models, limits, cache or ``disabled``."""
-    svc = admin(request)
+    svc = admin_change(request)
     body = parse_body(KeyUpdate, await json_of(request, svc))
     record = await svc.keys.update(request.path_params["key_id"], changes_of(body))
     return json_response(render_key(record))
@@ -75,7 +81,7 @@ async def update_key(request: Request) -> Response:
 
 async def revoke_key(request: Request) -> Response:
     """Revoke a key; it is refused on the next request on every replica."""
-    svc = admin(request)
+    svc = admin_change(request)
     record = await svc.keys.revoke(request.path_params["key_id"])
     return json_response(render_key(record))
 
@@ -89,7 +95,7 @@ async def key_usage(request: Request) -> Response:
 
 async def purge_cache(request: Request) -> Response:
     """Delete cached answers: all, or one key's (``?key_id=``)."""
-    svc = admin(request)
+    svc = admin_change(request)
     key_id = request.query_params.get("key_id")
     if key_id is not None:
         await svc.keys.get(key_id)

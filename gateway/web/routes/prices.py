@@ -6,8 +6,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.billing.price_file import price_table_json
+from gateway.web.admin_auth import admin
 from gateway.web.http import json_response
-from gateway.web.routes.admin import admin
 
 
 async def list_prices(request: Request) -> Response:
