@@ -47,6 +47,7 @@ from gateway.web.middleware import AccessLog, RequestContext
 from gateway.web.openapi import build_openapi
 from gateway.web.routes import admin, health, images, models, usage
 from gateway.web.routes import prices as prices_route
+from gateway.web.routes.console import Console
 from gateway.web.routes.overview import Overview
 from gateway.web.services import Services
 
@@ -136,6 +137,7 @@ def create_app(
             await the_store.aclose()
 
     access = AccessLog(metrics)
+    console = Console.load()
     generations = Route("/v1/images/generations", images.Generations(access), methods=["POST"])
     routes = [
         generations,
@@ -152,6 +154,8 @@ def create_app(
         Route("/admin/prices", prices_route.list_prices, methods=["GET"]),
         Route("/admin/whoami", admin.whoami, methods=["GET"]),
         Route("/admin/overview", Overview(clock()).endpoint, methods=["GET"]),
+        Route("/console", console.page, methods=["GET"]),
+        Route("/console/{path:path}", console.asset, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
         Route("/readyz", health.readyz, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),

@@ -44,6 +44,21 @@ IDENTITY = {
     "required": ["role"],
     "properties": {"role": {"enum": ["admin", "readonly"]}},
 }
+CONSOLE = {
+    "summary": "The operator console (only while the admin API is on)",
+    "security": [],
+    "responses": {
+        "200": {
+            "description": "The console's page or one of its files",
+            "content": {"text/html": {"schema": {"type": "string"}}},
+        },
+        "304": {"description": "Not modified"},
+        "404": {
+            "description": "The admin API is off, or no such file",
+            "content": {"application/json": {"schema": ERROR}},
+        },
+    },
+}
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
@@ -270,6 +285,13 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "security": admin,
                     "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
                 }
+            },
+            "/console": {"get": CONSOLE},
+            "/console/{path}": {
+                "parameters": [
+                    {"name": "path", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+                "get": CONSOLE,
             },
             "/healthz": {"get": {"security": [], "responses": {"200": _json({"type": "object"})}}},
             "/readyz": {
