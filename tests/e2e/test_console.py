@@ -292,31 +292,6 @@ def test_create_find_use_disable_enable_and_revoke_a_key(
     assert tab.errors == [] and tab.dialogs == []
 
 
-def test_paging_and_the_status_filter(tab: Tab) -> None:
-    prefix = f"page-{secrets.token_hex(3)}"
-    made = [tab.gateway.create_key(name=f"{prefix}-{i:02}") for i in range(53)]
-    tab.gateway.admin("DELETE", f"/admin/keys/{made[7]['id']}")
-    page = tab.page
-    tab.sign_in(route="#/keys")
-    tab.search(prefix)
-    expect(page.get_by_text("Keys 1\u201350")).to_be_visible()
-    expect(page.get_by_role("row")).to_have_count(51)
-    expect(page.get_by_role("button", name="Previous")).to_be_disabled()
-    page.get_by_role("button", name="Next").click()
-    expect(page.get_by_text("Keys 51\u201353")).to_be_visible()
-    expect(page.get_by_role("row").nth(1)).to_contain_text(f"{prefix}-50")
-    expect(page.get_by_role("button", name="Next")).to_be_disabled()
-    expect(page.get_by_role("button", name="Previous")).to_be_focused()
-    page.get_by_role("button", name="Previous").click()
-    expect(page.get_by_role("row").nth(1)).to_contain_text(f"{prefix}-00")
-    page.get_by_label("Status").select_option("revoked")
-    expect(page.get_by_role("row")).to_have_count(2)
-    expect(tab.row(f"{prefix}-07")).to_contain_text("revoked")
-    tab.search(f"{prefix}-9")
-    expect(page.get_by_role("cell", name="No keys match this search.")).to_be_visible()
-    assert tab.errors == []
-
-
 def test_names_are_shown_as_text_and_never_run(tab: Tab) -> None:
     page = tab.page
     tab.sign_in(route="#/keys")
@@ -431,3 +406,28 @@ def test_the_first_load_stays_small_and_local(tab: Tab) -> None:
     assert len(sizes) == len(tab.requests)
     assert all(u.startswith(f"{tab.gateway.url}/") for u in tab.requests), tab.requests
     assert UPSTREAM_KEY not in "".join(tab.requests)
+
+
+def test_paging_and_the_status_filter(tab: Tab) -> None:
+    prefix = f"page-{secrets.token_hex(3)}"
+    made = [tab.gateway.create_key(name=f"{prefix}-{i:02}") for i in range(53)]
+    tab.gateway.admin("DELETE", f"/admin/keys/{made[7]['id']}")
+    page = tab.page
+    tab.sign_in(route="#/keys")
+    tab.search(prefix)
+    expect(page.get_by_text("Keys 1\u201350")).to_be_visible()
+    expect(page.get_by_role("row")).to_have_count(51)
+    expect(page.get_by_role("button", name="Previous")).to_be_disabled()
+    page.get_by_role("button", name="Next").click()
+    expect(page.get_by_text("Keys 51\u201353")).to_be_visible()
+    expect(page.get_by_role("row").nth(1)).to_contain_text(f"{prefix}-50")
+    expect(page.get_by_role("button", name="Next")).to_be_disabled()
+    expect(page.get_by_role("button", name="Previous")).to_be_focused()
+    page.get_by_role("button", name="Previous").click()
+    expect(page.get_by_role("row").nth(1)).to_contain_text(f"{prefix}-00")
+    page.get_by_label("Status").select_option("revoked")
+    expect(page.get_by_role("row")).to_have_count(2)
+    expect(tab.row(f"{prefix}-07")).to_contain_text("revoked")
+    tab.search(f"{prefix}-9")
+    expect(page.get_by_role("cell", name="No keys match this search.")).to_be_visible()
+    assert tab.errors == []
