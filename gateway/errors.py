@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
@@ -22,7 +23,12 @@ from gateway.store.errors import (
 
 
 class GatewayError(Exception):
-    """Base of every error that reaches a client; never carries a secret in its message."""
+    """Base of every error that reaches a client; never carries a secret in its message.
+
+    ``log_fields`` carries what the request's access-log line should say that only the
+    raiser knew (the id of a refused key, the status and time of a failed upstream call);
+    it is never part of the answer.
+    """
 
     status: int = 500
     type: str = "server_error"
@@ -42,6 +48,7 @@ class GatewayError(Exception):
         if code is not None:
             self.code = code
         self.headers: dict[str, str] = dict(headers or {})
+        self.log_fields: dict[str, Any] = {}
 
     def body(self) -> dict[str, dict[str, str | None]]:
         """The OpenAI-shaped JSON body for this error."""

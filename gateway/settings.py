@@ -7,43 +7,90 @@ are validated once, at start-up, and a bad value stops the gateway with one line
 
 from __future__ import annotations
 
+import difflib
 import os
+import tomllib
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_type_hints
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
+from gateway.store.types import LIMIT_DESCRIPTIONS, LIMIT_NAMES, Limits
+
 MIN_ADMIN_TOKEN_LENGTH = 24
+MIN_KEY_SECRET_BYTES = 32
+MAX_LIMIT = 2**53 - 1
+OTHER_VARIABLES = frozenset(("GATEWAY_CONFIG", "GATEWAY_URL"))
+"""``GATEWAY_*`` variables that are not settings: the config file's path, the CLI's URL."""
 
 
-class DeclaredKey(BaseModel):
+def limit_fields(prefix: str = "") -> dict[str, Any]:
+    """The limits of :class:`Limits` as pydantic field definitions named ``prefix + name``:
+    the dataclass's own type (``None`` for unlimited), from 0 to the largest integer every
+    store holds exactly, with its description."""
+    hints = get_type_hints(Limits)
+    return {
+        prefix + name: (
+            hints[name],
+            Field(default=None, ge=0, le=MAX_LIMIT, description=LIMIT_DESCRIPTIONS[name]),
+        )
+        for name in LIMIT_NAMES
+    }
+
+
+if TYPE_CHECKING:
+    LimitFields = BaseModel
+    DefaultLimitFields = BaseModel
+else:
+    LimitFields = create_model("LimitFields", **limit_fields())
+    DefaultLimitFields = create_model("DefaultLimitFields", **limit_fields("default_"))
+
+
+class DeclaredKey(LimitFields):
     """A client key declared in the config file by its hash (declarative deployments).
 
     ``key_hash`` is what ``gateway keys hash`` prints for the secret under the configured
-    ``GATEWAY_KEY_SECRET``.
+    ``GATEWAY_KEY_SECRET``. A field it does not know is refused (a typo would otherwise
+    leave a limit unset).
     """
+
+    model_config = ConfigDict(extra="forbid")
 
     id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     name: str
     key_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
     models: list[str] | None = None
     expires_at: float | None = None
-    rpm: int | None = Field(default=None, ge=0)
-    images_per_minute: int | None = Field(default=None, ge=0)
-    images_per_day: int | None = Field(default=None, ge=0)
-    images_per_month: int | None = Field(default=None, ge=0)
     cache: bool = True
 
+    @property
+    def limits(self) -> Limits:
+        """The key's limits as the stores take them."""
+        return Limits(**{name: getattr(self, name) for name in LIMIT_NAMES})
 
-class Settings(BaseSettings):
-    """Every setting of the gateway; see the configuration table in the README."""
+
+class Settings(BaseSettings, DefaultLimitFields):
+    """Every setting of the gateway; see the configuration table in the README.
+
+    The limits of new keys, ``default_<limit>`` for every limit, come from
+    :class:`DefaultLimitFields`."""
 
     model_config = SettingsConfigDict(
         env_prefix="GATEWAY_",
@@ -89,10 +136,6 @@ class Settings(BaseSettings):
         default=Decimal("0.20"), ge=0, le=1_000_000, decimal_places=9
     )
 
-    default_rpm: int | None = Field(default=None, ge=0)
-    default_images_per_minute: int | None = Field(default=None, ge=0)
-    default_images_per_day: int | None = Field(default=None, ge=0)
-    default_images_per_month: int | None = Field(default=None, ge=0)
     quota_timezone: str = "UTC"
     limits_fail_open: bool = False
 
@@ -146,6 +189,13 @@ class Settings(BaseSettings):
             raise ValueError(f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters long")
         return value
 
+    @field_validator("key_secret")
+    @classmethod
+    def _key_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_key_secret(value.get_secret_value())
+        return value
+
     @model_validator(mode="after")
     def _readonly_token(self) -> Settings:
         readonly = self.admin_readonly_token
@@ -166,6 +216,11 @@ class Settings(BaseSettings):
                 "workers > 1 needs GATEWAY_REDIS_URL: the embedded store lives in one process"
             )
         return self
+
+    @property
+    def default_limits(self) -> Limits:
+        """The limits a new key gets when its creator names none."""
+        return Limits(**{name: getattr(self, f"default_{name}") for name in LIMIT_NAMES})
 
     @property
     def cors_origin_list(self) -> list[str]:
@@ -197,19 +252,124 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Init arguments, then the environment, then the TOML file named by GATEWAY_CONFIG."""
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get("GATEWAY_CONFIG")
-        if config_file:
-            path = Path(config_file)
-            if not path.is_file():
-                raise ConfigFileError(f"GATEWAY_CONFIG: no such file: {path}")
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        path = config_path(os.environ)
+        if path is not None:
+            sources.append(InitSettingsSource(settings_cls, read_config(path)))
         return tuple(sources)
 
 
-class ConfigFileError(ValueError):
-    """The file named by GATEWAY_CONFIG is missing or unreadable."""
+class SettingsError(ValueError):
+    """Settings the gateway cannot run with; the message is the one line to show."""
+
+
+class ConfigFileError(SettingsError):
+    """The file named by GATEWAY_CONFIG is missing, unreadable or not TOML."""
+
+
+def check_key_secret(secret: str) -> None:
+    """Refuse a key secret too short to make key hashes unguessable (ValueError)."""
+    if len(secret.encode()) < MIN_KEY_SECRET_BYTES:
+        raise ValueError(f"must be at least {MIN_KEY_SECRET_BYTES} bytes long")
+
+
+def config_path(environ: Mapping[str, str]) -> Path | None:
+    """The config file named by GATEWAY_CONFIG, if any."""
+    name = environ.get("GATEWAY_CONFIG")
+    return Path(name) if name else None
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The config file's contents; ConfigFileError names the file (and the line of a
+    syntax error) when it cannot be used."""
+    try:
+        text = path.read_bytes().decode()
+    except FileNotFoundError:
+        raise ConfigFileError(f"GATEWAY_CONFIG: no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigFileError(f"GATEWAY_CONFIG: cannot read {path}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(f"{path}: not valid TOML: {exc}") from None
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from the environment and config file, with explicit overrides on top."""
-    return Settings(**overrides)
+    """Settings from the environment and config file, with explicit overrides on top.
+
+    A bad value raises SettingsError naming it where it was given: the option, the
+    environment variable, or the config file and the key as written there.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_error(exc, os.environ, overrides)) from None
+
+
+def describe_error(
+    exc: ValidationError, environ: Mapping[str, str], overrides: Mapping[str, Any]
+) -> str:
+    """One line naming the first bad setting the way its author wrote it."""
+    first = exc.errors()[0]
+    loc = [str(part) if not isinstance(part, int) else part for part in first["loc"]]
+    message = str(first["msg"]).removeprefix("Value error, ")
+    if not loc:
+        return f"invalid settings: {message}"
+    name = str(loc[0])
+    inner = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc[1:])
+    unknown = first["type"] == "extra_forbidden"
+    if name in overrides:
+        return f"invalid option --{name.replace('_', '-')}: {message}"
+    variable = f"GATEWAY_{name.upper()}"
+    path = config_path(environ)
+    if not any(v.upper() == variable for v in environ) and path is not None:
+        written = _written(read_config(path), [name, *loc[1:]])
+        if written is not None:
+            if unknown:
+                hint = _suggestion(written.rsplit(".", 1)[-1], _known_fields(loc))
+                return f"unknown setting {written} in {path}{hint}"
+            return f"invalid setting {written} in {path}: {message}"
+    return f"invalid setting {variable}{inner}: {message}"
+
+
+def _written(data: Any, loc: list[Any]) -> str | None:
+    """The path of ``loc`` in the config file's data, spelled as the file spells it."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            if not isinstance(data, list) or not 0 <= part < len(data):
+                return None
+            data = data[part]
+            parts.append(f"[{part}]")
+            continue
+        if not isinstance(data, dict):
+            return None
+        key = next((k for k in data if k.lower() == part.lower()), None)
+        if key is None:
+            return None
+        data = data[key]
+        parts.append(f".{key}" if parts else key)
+    return "".join(parts)
+
+
+def _known_fields(loc: list[Any]) -> list[str]:
+    """The fields allowed where the unknown one at ``loc`` was found."""
+    if len(loc) > 1 and loc[0] == "keys":
+        return list(DeclaredKey.model_fields)
+    return list(Settings.model_fields)
+
+
+def _suggestion(name: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(name.lower(), known, n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def unknown_variables(environ: Mapping[str, str]) -> Iterator[str]:
+    """One warning for each ``GATEWAY_*`` variable that names no setting (a typo would
+    otherwise be ignored without a word)."""
+    known = {f"GATEWAY_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
+    for variable in sorted(environ):
+        upper = variable.upper()
+        if upper.startswith("GATEWAY_") and upper not in known:
+            close = difflib.get_close_matches(upper, sorted(known), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            yield f"{variable} is not a setting and is ignored{hint}"

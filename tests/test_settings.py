@@ -1,49 +1,162 @@
-"""Settings: environment over the TOML file, declared keys, refusals."""
+"""Settings: environment over the TOML file, declared keys, refusals that name the setting."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 
-from gateway.cli.main import settings_error
-from gateway.settings import Settings
+from gateway.settings import (
+    DeclaredKey,
+    Settings,
+    SettingsError,
+    load_settings,
+    unknown_variables,
+)
+from gateway.store.types import LIMIT_NAMES, Limits
+
+HASH = "a" * 64
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty config file named by GATEWAY_CONFIG; tests write their own text in it."""
+    path = tmp_path / "gateway.toml"
+    path.write_text("")
+    monkeypatch.setenv("GATEWAY_CONFIG", str(path))
+    return path
+
+
+def refusal(**overrides: object) -> str:
+    with pytest.raises(SettingsError) as caught:
+        load_settings(**overrides)
+    return str(caught.value)
 
 
 def test_toml_file_with_declared_keys_and_env_override(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    config: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "gateway.toml"
-    path.write_text(
+    config.write_text(
         'port = 9001\ncache_scope = "shared"\n'
-        '[[keys]]\nid = "ci"\nname = "CI"\nkey_hash = "' + "a" * 64 + '"\nimages_per_day = 5\n'
+        f'[[keys]]\nid = "ci"\nname = "CI"\nkey_hash = "{HASH}"\nimages_per_day = 5\n'
     )
-    monkeypatch.setenv("GATEWAY_CONFIG", str(path))
     monkeypatch.setenv("GATEWAY_PORT", "9002")
     settings = Settings()
     assert settings.port == 9002 and settings.cache_scope == "shared"
-    assert settings.keys[0].images_per_day == 5
+    assert settings.keys[0].limits == Limits(images_per_day=5)
 
 
 @pytest.mark.parametrize(
-    ("env", "name"),
+    ("env", "line"),
     [
-        ({"GATEWAY_WORKERS": "2"}, "workers > 1 needs GATEWAY_REDIS_URL"),
-        ({"GATEWAY_CACHE_SCOPE": "everyone"}, "GATEWAY_CACHE_SCOPE"),
-        ({"GATEWAY_DEFAULT_RPM": "-1"}, "GATEWAY_DEFAULT_RPM"),
+        ({"GATEWAY_WORKERS": "2"}, "invalid settings: workers > 1 needs GATEWAY_REDIS_URL"),
+        ({"GATEWAY_CACHE_SCOPE": "everyone"}, "invalid setting GATEWAY_CACHE_SCOPE: "),
+        ({"GATEWAY_DEFAULT_RPM": "-1"}, "invalid setting GATEWAY_DEFAULT_RPM: "),
     ],
 )
-def test_errors_name_the_setting(
-    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], name: str
+def test_environment_errors_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], line: str
 ) -> None:
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    with pytest.raises(ValidationError) as caught:
-        Settings()
-    assert name in settings_error(caught.value)
+    assert refusal().startswith(line)
+
+
+def test_option_errors_name_the_option() -> None:
+    assert refusal(port=70000).startswith("invalid option --port: ")
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ('cache_ttl = "soon"\n', "invalid setting cache_ttl in {path}: "),
+        ("Cache_TTL = -5\n", "invalid setting Cache_TTL in {path}: "),
+        (
+            f'[[keys]]\nid = "a"\nname = "A"\nkey_hash = "{HASH}"\n'
+            f'[[keys]]\nid = "b"\nname = "B"\nkey_hash = "{HASH}"\nrpm = -1\n',
+            "invalid setting keys[1].rpm in {path}: Input should be greater than or equal to 0",
+        ),
+        (
+            "cahce_ttl = 5\n",
+            "unknown setting cahce_ttl in {path} (did you mean cache_ttl?)",
+        ),
+        (
+            f'[[keys]]\nid = "a"\nname = "A"\nkey_hash = "{HASH}"\nimages_per_dya = 1\n',
+            "unknown setting keys[0].images_per_dya in {path} (did you mean images_per_day?)",
+        ),
+    ],
+)
+def test_config_file_errors_name_the_file_and_the_key_as_written(
+    config: Path, text: str, line: str
+) -> None:
+    config.write_text(text)
+    message = refusal()
+    assert message.startswith(line.format(path=config)), message
+    assert "GATEWAY_" not in message
+
+
+def test_the_environment_wins_and_is_named_when_both_set_a_bad_value(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config.write_text("cache_ttl = 5\n")
+    monkeypatch.setenv("GATEWAY_CACHE_TTL", "soon")
+    assert refusal().startswith("invalid setting GATEWAY_CACHE_TTL: ")
+
+
+def test_a_toml_syntax_error_names_the_file_and_the_line(config: Path) -> None:
+    config.write_text('port = 9001\nlog_level = "info"\ncache_ttl = = 5\n')
+    message = refusal()
+    assert message.startswith(f"{config}: not valid TOML: "), message
+    assert "line 3" in message and "\n" not in message
+
+
+def test_a_missing_config_file_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("GATEWAY_CONFIG", str(tmp_path / "nope.toml"))
+    assert refusal() == f"GATEWAY_CONFIG: no such file: {tmp_path / 'nope.toml'}"
+
+
+@pytest.mark.parametrize("secret", ["x", "k" * 31, "é" * 15 + "k"])
+def test_a_key_secret_under_32_bytes_is_refused(
+    monkeypatch: pytest.MonkeyPatch, secret: str
+) -> None:
+    monkeypatch.setenv("GATEWAY_KEY_SECRET", secret)
+    assert refusal() == "invalid setting GATEWAY_KEY_SECRET: must be at least 32 bytes long"
+
+
+@pytest.mark.parametrize("secret", ["k" * 32, "é" * 16])
+def test_a_key_secret_of_32_bytes_is_accepted(monkeypatch: pytest.MonkeyPatch, secret: str) -> None:
+    monkeypatch.setenv("GATEWAY_KEY_SECRET", secret)
+    key_secret = load_settings().key_secret
+    assert key_secret is not None and key_secret.get_secret_value() == secret
 
 
 def test_empty_secret_means_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GATEWAY_ADMIN_TOKEN", "")
     assert Settings().admin_token is None
+
+
+def test_unknown_gateway_variables_are_reported_with_a_suggestion() -> None:
+    environ = {
+        "GATEWAY_UPSTRAEM_URL": "http://x",
+        "GATEWAY_PORT": "1",
+        "gateway_log_level": "info",
+        "GATEWAY_CONFIG": "/etc/gateway.toml",
+        "GATEWAY_URL": "http://gw",
+        "PATH": "/bin",
+    }
+    assert list(unknown_variables(environ)) == [
+        "GATEWAY_UPSTRAEM_URL is not a setting and is ignored (did you mean GATEWAY_UPSTREAM_URL?)"
+    ]
+
+
+def test_every_limit_is_a_default_setting_and_a_declared_key_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for index, name in enumerate(LIMIT_NAMES):
+        monkeypatch.setenv(f"GATEWAY_DEFAULT_{name.upper()}", str(index + 1))
+    expected = Limits(**{name: index + 1 for index, name in enumerate(LIMIT_NAMES)})
+    assert Settings().default_limits == expected
+    declared = DeclaredKey.model_validate(
+        {"id": "a", "name": "A", "key_hash": HASH, **expected.as_dict()}
+    )
+    assert declared.limits == expected

@@ -151,6 +151,23 @@ def _urls(items: Any) -> Iterable[str]:
                 yield item["url"]
 
 
+def stored_body(status: int, body: bytes) -> bytes:
+    """What the cache keeps of an answer: its body, after its status unless that is 200.
+
+    A hit replays the status the upstream gave the miss (AIML answers 201). Stores keep
+    the bytes as they are; a JSON object never starts with a digit, so entries stored
+    before statuses were kept read back as 200, as they were answered then.
+    """
+    return body if status == 200 else b"%d\n%s" % (status, body)
+
+
+def stored_answer(stored: bytes) -> tuple[int, bytes]:
+    """Inverse of :func:`stored_body`: the status and the body to answer with."""
+    if stored[:3].isdigit() and stored[3:4] == b"\n":
+        return int(stored[:3]), stored[4:]
+    return 200, stored
+
+
 def is_complete(body: Mapping[str, Any], asked: int) -> bool:
     """Only answers holding every image asked for may be cached."""
     data = body.get("data")

@@ -3,27 +3,37 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
 
 class AdminError(Exception):
-    """The gateway answered an admin call with an error (its message is shown to the user)."""
+    """An admin call failed; its message is the one line shown to the user."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AdminClient:
     """Calls ``/admin/*`` on a running gateway with the admin token."""
 
     def __init__(self, url: str, token: str, *, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
         self._http = httpx.Client(
-            base_url=url.rstrip("/"),
+            base_url=self.url,
             timeout=timeout,
             trust_env=False,
             headers={"authorization": f"Bearer {token}"},
         )
 
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._http.request(method, path, **kwargs)
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            reason = str(exc) or type(exc).__name__
+            raise AdminError(f"cannot reach the gateway at {self.url}: {reason}") from None
         try:
             data = response.json()
         except ValueError:
@@ -32,7 +42,10 @@ class AdminClient:
             message = None
             if isinstance(data, dict) and isinstance(data.get("error"), dict):
                 message = data["error"].get("message")
-            raise AdminError(f"{response.status_code}: {message or response.reason_phrase}")
+            raise AdminError(
+                f"{response.status_code}: {message or response.reason_phrase}",
+                response.status_code,
+            )
         return data
 
     def create_key(self, body: dict[str, Any]) -> Any:
@@ -45,19 +58,40 @@ class AdminClient:
 
     def get_key(self, key_id: str) -> Any:
         """GET /admin/keys/{id}."""
-        return self._request("GET", f"/admin/keys/{key_id}")
+        return self._request("GET", f"/admin/keys/{_segment(key_id)}")
+
+    def find_key(self, ref: str) -> Any:
+        """The key whose id is ``ref`` or, failing that, the one named ``ref``.
+
+        A name shared by several keys is refused unless only one of them is not revoked
+        (a key rotated under the same name).
+        """
+        try:
+            return self.get_key(ref)
+        except AdminError as exc:
+            if exc.status != 404:
+                raise
+        named = [k for k in self.list_keys()["data"] if k["name"] == ref]
+        if len(named) > 1:
+            named = [k for k in named if not k.get("revoked")] or named
+        if not named:
+            raise AdminError(f"no key has the id or name {ref!r}", 404)
+        if len(named) > 1:
+            ids = ", ".join(k["id"] for k in named)
+            raise AdminError(f"{len(named)} keys are named {ref!r} ({ids}): give the id")
+        return named[0]
 
     def update_key(self, key_id: str, body: dict[str, Any]) -> Any:
         """PATCH /admin/keys/{id}."""
-        return self._request("PATCH", f"/admin/keys/{key_id}", json=body)
+        return self._request("PATCH", f"/admin/keys/{_segment(key_id)}", json=body)
 
     def revoke_key(self, key_id: str) -> Any:
         """DELETE /admin/keys/{id}."""
-        return self._request("DELETE", f"/admin/keys/{key_id}")
+        return self._request("DELETE", f"/admin/keys/{_segment(key_id)}")
 
     def usage(self, key_id: str, days: int) -> Any:
         """GET /admin/keys/{id}/usage."""
-        return self._request("GET", f"/admin/keys/{key_id}/usage", params={"days": days})
+        return self._request("GET", f"/admin/keys/{_segment(key_id)}/usage", params={"days": days})
 
     def purge_cache(self, key_id: str | None) -> Any:
         """DELETE /admin/cache."""
@@ -67,3 +101,8 @@ class AdminClient:
     def cache_stats(self) -> Any:
         """GET /admin/cache."""
         return self._request("GET", "/admin/cache")
+
+
+def _segment(text: str) -> str:
+    """``text`` as one path segment (a name may hold ``/`` or spaces)."""
+    return quote(text, safe="")

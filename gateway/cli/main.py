@@ -4,48 +4,24 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 import httpx
 import orjson
-from pydantic import ValidationError
 
 from gateway.cli.admin_client import AdminClient, AdminError
 from gateway.cli.tables import key_table, usage_table
-from gateway.models.files import RegistryError
-
-LIMIT_OPTIONS = (
-    click.option("--rpm", type=click.IntRange(min=0), help="Requests per minute."),
-    click.option("--images-per-minute", type=click.IntRange(min=0)),
-    click.option("--images-per-day", type=click.IntRange(min=0)),
-    click.option("--images-per-month", type=click.IntRange(min=0)),
-)
+from gateway.limits.usage import MAX_DAYS
+from gateway.store.types import LIMIT_DESCRIPTIONS, LIMIT_NAMES
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
     """Print one line to stderr and exit without a traceback."""
     click.echo(f"gateway: {message}", err=True)
     sys.exit(code)
-
-
-def settings_error(exc: Exception) -> str:
-    """One line that names the bad setting (or the model file, model and field)."""
-    if isinstance(exc, RegistryError):
-        return str(exc)
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        loc = [str(part) for part in first["loc"]]
-        message = first["msg"].removeprefix("Value error, ")
-        if not loc:
-            return f"invalid settings: {message}"
-        return (
-            f"invalid setting GATEWAY_{loc[0].upper()}{''.join(f'[{p}]' for p in loc[1:])}: "
-            f"{message}"
-        )
-    return f"invalid settings: {exc}"
 
 
 @click.group()
@@ -60,10 +36,13 @@ def main() -> None:
 @click.option("--workers", type=int, help="Processes (GATEWAY_WORKERS); >1 needs Redis.")
 def serve(host: str | None, port: int | None, workers: int | None) -> None:
     """Run the gateway."""
+    import logging
+
     import uvicorn
 
+    from gateway.models.files import RegistryError
     from gateway.observability.logs import configure_logging
-    from gateway.settings import load_settings
+    from gateway.settings import SettingsError, load_settings, unknown_variables
     from gateway.web.app import _secrets, create_app
 
     overrides = {
@@ -72,9 +51,13 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     try:
         settings = load_settings(**overrides)
         configure_logging(settings.log_level, _secrets(settings))
+        for warning in unknown_variables(os.environ):
+            logging.getLogger("gateway").warning(warning)
         app = create_app(settings)
-    except (ValidationError, ValueError) as exc:
-        fail(settings_error(exc), 2)
+    except (SettingsError, RegistryError) as exc:
+        fail(str(exc), 2)
+    except ValueError as exc:
+        fail(f"invalid settings: {exc}", 2)
     common: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -99,8 +82,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
 
 @main.command("fake-upstream")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=9000, show_default=True, type=int)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=9000, show_default=True, type=int, help="Port (0: any free port).")
 @click.option(
     "--api-key",
     "api_keys",
@@ -118,9 +101,27 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 )
 def fake_upstream(host: str, port: int, api_keys: Sequence[str], latency: float) -> None:
     """Run a fake AI/ML API for trials, tests and benchmarks."""
-    from gateway.testing.fake_upstream import run_fake_upstream
+    import socket
 
-    run_fake_upstream(host, port, list(api_keys), latency)
+    import uvicorn
+
+    from gateway.testing.fake_upstream import create_fake_upstream
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        sock = socket.create_server((host, port), family=family)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    bound = sock.getsockname()[1]
+    url = f"http://[{host}]:{bound}" if family == socket.AF_INET6 else f"http://{host}:{bound}"
+    click.echo(f"fake AI/ML API listening on {url}")
+    click.echo(f"point the gateway at it: GATEWAY_UPSTREAM_URL={url}")
+    config = uvicorn.Config(
+        create_fake_upstream(list(api_keys), latency=latency),
+        log_level="warning",
+        access_log=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 def _client(url: str) -> AdminClient:
@@ -139,20 +140,21 @@ def _emit(data: Any, as_json: bool, human: str) -> None:
 
 def _limits(options: dict[str, Any]) -> dict[str, int]:
     return {
-        name: value
-        for name, value in options.items()
-        if name in ("rpm", "images_per_minute", "images_per_day", "images_per_month")
-        and value is not None
+        name: value for name, value in options.items() if name in LIMIT_NAMES and value is not None
     }
 
 
-def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     try:
         return fn(*args, **kwargs)
     except AdminError as exc:
         fail(str(exc))
-    except httpx.HTTPError as exc:
-        fail(f"cannot reach the gateway: {type(exc).__name__}")
+
+
+def _key_id(client: AdminClient, ref: str) -> str:
+    """The id of the key ``ref`` names: its id, or its name where that is unique."""
+    found: str = _call(client.find_key, ref)["id"]
+    return found
 
 
 url_option = click.option(
@@ -166,10 +168,20 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 
 def limit_options(fn: Any) -> Any:
-    """Attach the four limit options to a command."""
-    for option in reversed(LIMIT_OPTIONS):
+    """Attach one option per limit (``--images-per-day``, ...) to a command."""
+    for name in reversed(LIMIT_NAMES):
+        option = click.option(
+            f"--{name.replace('_', '-')}",
+            name,
+            type=click.IntRange(min=0),
+            help=LIMIT_DESCRIPTIONS[name],
+        )
         fn = option(fn)
     return fn
+
+
+key_argument = click.argument("key", metavar="KEY")
+KEY_HELP = "KEY is a key's id, or its name where no other key has it."
 
 
 @main.group()
@@ -178,7 +190,7 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--name", required=True)
+@click.option("--name", required=True, help="A name for people (and for the CLI to find it).")
 @click.option("--expires-at", help="Unix seconds or ISO 8601 (e.g. 2027-01-01T00:00:00Z).")
 @click.option("--models", help="Comma-separated allow-list of models.")
 @click.option("--no-cache", is_flag=True, help="Never serve this key from the cache.")
@@ -227,34 +239,38 @@ def keys_list(url: str, as_json: bool) -> None:
     _emit(listed, as_json, key_table(listed["data"]))
 
 
-@keys.command("show")
-@click.argument("key_id")
+@keys.command("show", epilog=KEY_HELP)
+@key_argument
 @url_option
 @json_option
-def keys_show(key_id: str, url: str, as_json: bool) -> None:
+def keys_show(key: str, url: str, as_json: bool) -> None:
     """Show one key."""
-    record = _call(_client(url).get_key, key_id)
-    _emit(record, as_json, key_table([record], wide=True))
+    record = _call(_client(url).find_key, key)
+    _emit(record, as_json, key_table([record]))
 
 
-@keys.command("update")
-@click.argument("key_id")
-@click.option("--name")
-@click.option("--expires-at")
+@keys.command("update", epilog=KEY_HELP)
+@key_argument
+@click.option("--name", help="A new name.")
+@click.option("--expires-at", help="Unix seconds or ISO 8601; 'never' removes the expiry.")
 @click.option("--models", help="Comma-separated allow-list; 'all' removes the list.")
-@click.option("--disable/--enable", "disabled", default=None)
-@click.option("--cache/--no-cache", "cache", default=None)
+@click.option(
+    "--disable/--enable", "disabled", default=None, help="Refuse the key, or accept it again."
+)
+@click.option(
+    "--cache/--no-cache", "cache", default=None, help="Serve this key from the cache, or never."
+)
 @click.option(
     "--unlimited",
     multiple=True,
-    type=click.Choice(["rpm", "images_per_minute", "images_per_day", "images_per_month"]),
+    type=click.Choice(LIMIT_NAMES),
     help="Remove a limit (repeatable).",
 )
 @limit_options
 @url_option
 @json_option
 def keys_update(
-    key_id: str,
+    key: str,
     name: str | None,
     expires_at: str | None,
     models: str | None,
@@ -286,17 +302,19 @@ def keys_update(
         body["disabled"] = disabled
     if cache is not None:
         body["cache"] = cache
-    record = _call(_client(url).update_key, key_id, body)
-    _emit(record, as_json, key_table([record], wide=True))
+    client = _client(url)
+    record = _call(client.update_key, _key_id(client, key), body)
+    _emit(record, as_json, key_table([record]))
 
 
-@keys.command("revoke")
-@click.argument("key_id")
+@keys.command("revoke", epilog=KEY_HELP)
+@key_argument
 @url_option
 @json_option
-def keys_revoke(key_id: str, url: str, as_json: bool) -> None:
+def keys_revoke(key: str, url: str, as_json: bool) -> None:
     """Revoke a key: refused from the next request on, everywhere."""
-    record = _call(_client(url).revoke_key, key_id)
+    client = _client(url)
+    record = _call(client.revoke_key, _key_id(client, key))
     _emit(record, as_json, key_table([record]))
 
 
@@ -305,27 +323,42 @@ def keys_revoke(key_id: str, url: str, as_json: bool) -> None:
 def keys_hash(key: str | None) -> None:
     """Print a new key (or hash KEY) for declaring it in the config file by hash.
 
-    Needs GATEWAY_KEY_SECRET, the secret the gateway hashes keys with.
+    Needs GATEWAY_KEY_SECRET, the secret the gateway hashes keys with. KEY must be a key
+    as `gateway keys create` makes them (gwk_ and 43 characters).
     """
-    from gateway.keys.service import generate_key, hash_key
+    from gateway.keys.service import generate_key, hash_key, is_well_formed
+    from gateway.settings import check_key_secret
 
     secret = os.environ.get("GATEWAY_KEY_SECRET")
     if not secret:
         fail("set GATEWAY_KEY_SECRET (the same value the gateway uses) to hash keys")
+    try:
+        check_key_secret(secret)
+    except ValueError as exc:
+        fail(f"invalid setting GATEWAY_KEY_SECRET: {exc}", 2)
+    if key is not None and not is_well_formed(key):
+        fail("not a gateway key: a key is gwk_ followed by 43 URL-safe characters", 2)
     if key is None:
         key = generate_key()
         click.echo(f"key:      {key}")
     click.echo(f"key_hash: {hash_key(secret.encode(), key)}")
 
 
-@main.command("usage")
-@click.argument("key_id")
-@click.option("--days", default=7, show_default=True, type=click.IntRange(1, 90))
+@main.command("usage", epilog=KEY_HELP)
+@key_argument
+@click.option(
+    "--days",
+    default=7,
+    show_default=True,
+    type=click.IntRange(1, MAX_DAYS),
+    help="Days of history, newest first.",
+)
 @url_option
 @json_option
-def usage_cmd(key_id: str, days: int, url: str, as_json: bool) -> None:
+def usage_cmd(key: str, days: int, url: str, as_json: bool) -> None:
     """Show a key's usage: daily counters and what is left of each limit."""
-    report = _call(_client(url).usage, key_id, days)
+    client = _client(url)
+    report = _call(client.usage, _key_id(client, key), days)
     _emit(report, as_json, usage_table(report))
 
 
@@ -335,12 +368,15 @@ def cache() -> None:
 
 
 @cache.command("purge")
-@click.option("--key", "key_id", help="Only this key's entries (per-key cache scope).")
+@click.option(
+    "--key", "key", help="Only this key's entries, by id or unique name (per-key cache scope)."
+)
 @url_option
 @json_option
-def cache_purge(key_id: str | None, url: str, as_json: bool) -> None:
+def cache_purge(key: str | None, url: str, as_json: bool) -> None:
     """Delete cached answers."""
-    result = _call(_client(url).purge_cache, key_id)
+    client = _client(url)
+    result = _call(client.purge_cache, _key_id(client, key) if key is not None else None)
     _emit(result, as_json, f"deleted {result['deleted']} cached answer(s)")
 
 
@@ -359,12 +395,12 @@ def prices() -> None:
 
 
 def _price_settings() -> Any:
-    from gateway.settings import load_settings
+    from gateway.settings import SettingsError, load_settings
 
     try:
         return load_settings()
-    except (ValidationError, ValueError) as exc:
-        fail(settings_error(exc), 2)
+    except SettingsError as exc:
+        fail(str(exc), 2)
 
 
 def _price_table() -> tuple[Any, Path | None]:

@@ -6,6 +6,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.limits.admission import go_duration
+from gateway.store.types import LIMIT_NAMES
+
 
 def _when(value: Any) -> str:
     if value is None:
@@ -27,45 +30,28 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def _status(key: dict[str, Any]) -> str:
-    if key.get("revoked"):
-        return "revoked"
-    if key.get("disabled"):
-        return "disabled"
-    return "active"
+def limit_column(name: str) -> str:
+    """A limit's column title: ``images_per_day`` is ``IMAGES/DAY``."""
+    return name.upper().replace("_PER_", "/")
 
 
-def key_table(keys: Sequence[dict[str, Any]], *, wide: bool = False) -> str:
-    """Keys as a table; ``wide`` adds expiry and models."""
-    headers = [
-        "ID",
-        "NAME",
-        "STATUS",
-        "PREFIX",
-        "CREATED",
-        "RPM",
-        "IMG/MIN",
-        "IMG/DAY",
-        "IMG/MONTH",
-    ]
-    if wide:
-        headers += ["EXPIRES", "MODELS"]
+def key_table(keys: Sequence[dict[str, Any]]) -> str:
+    """Keys as a table: status (``expired`` included), limits, expiry and allow-list."""
+    headers = ["ID", "NAME", "STATUS", "PREFIX", "CREATED", "EXPIRES", "MODELS"]
+    headers += [limit_column(name) for name in LIMIT_NAMES]
     rows = []
     for key in keys:
+        models = key.get("models")
         row = [
             key["id"],
             key["name"],
-            _status(key),
+            str(key.get("status", "")),
             key.get("prefix", ""),
             _when(key.get("created_at")),
-            _limit(key.get("rpm")),
-            _limit(key.get("images_per_minute")),
-            _limit(key.get("images_per_day")),
-            _limit(key.get("images_per_month")),
+            _when(key.get("expires_at")) if key.get("expires_at") is not None else "never",
+            "all" if models is None else ",".join(models) or "none",
         ]
-        if wide:
-            models = key.get("models")
-            row += [_when(key.get("expires_at")), ",".join(models) if models else "all"]
+        row += [_limit(key.get(name)) for name in LIMIT_NAMES]
         rows.append(row)
     return table(headers, rows)
 
@@ -79,7 +65,12 @@ def usage_table(report: dict[str, Any]) -> str:
             limit_rows.append([name, "unlimited", "-", "-"])
         else:
             limit_rows.append(
-                [name, str(state["limit"]), str(state["remaining"]), f"{state['reset_seconds']}s"]
+                [
+                    name,
+                    str(state["limit"]),
+                    str(state["remaining"]),
+                    go_duration(float(state["reset_seconds"])),
+                ]
             )
     lines.append(table(["LIMIT", "VALUE", "REMAINING", "RESETS IN"], limit_rows))
     lines.append("")

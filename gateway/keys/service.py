@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Any
 
 from gateway.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
-from gateway.keys.search import KeyPage, KeyQuery, order, select
+from gateway.keys.search import KeyPage, KeyQuery, order, select, status_of
 from gateway.observability.clock import Clock
 from gateway.settings import DeclaredKey
 from gateway.store.base import Store
@@ -28,7 +29,9 @@ from gateway.store.types import KeyRecord, Limits
 
 KEY_PREFIX = "gwk_"
 KEY_RANDOM_BYTES = 32
+KEY_FORMAT = re.compile(r"gwk_[A-Za-z0-9_-]{43}")
 SHOWN_CHARS = 8
+REASONS = {"revoked": "has been revoked", "disabled": "is disabled", "expired": "has expired"}
 
 
 def generate_key() -> str:
@@ -44,6 +47,11 @@ def generate_id() -> str:
 def hash_key(secret: bytes, key: str) -> str:
     """HMAC-SHA256 of the key under the server secret, as hex."""
     return hmac.digest(secret, key.encode(), "sha256").hex()
+
+
+def is_well_formed(key: str) -> bool:
+    """True for what :func:`generate_key` can make: the prefix and 43 URL-safe characters."""
+    return KEY_FORMAT.fullmatch(key) is not None
 
 
 def mask(key: str) -> str:
@@ -105,16 +113,11 @@ class KeyService:
 
     def check_usable(self, record: KeyRecord, key: str) -> None:
         """Refuse revoked, disabled and expired keys with the same 401 as unknown ones."""
-        now = self._clock()
-        if record.revoked_at is not None:
-            reason = "has been revoked"
-        elif record.disabled:
-            reason = "is disabled"
-        elif record.expires_at is not None and record.expires_at <= now:
-            reason = "has expired"
-        else:
-            return
-        raise AuthenticationFailed(f"The API key {mask(key)} {reason}.")
+        status = status_of(record, self._clock())
+        if status != "active":
+            error = AuthenticationFailed(f"The API key {mask(key)} {REASONS[status]}.")
+            error.log_fields["key_id"] = record.id
+            raise error
 
     def _cached(self, digest: str) -> KeyRecord | None:
         hit = self._cache.get(digest)
@@ -234,12 +237,6 @@ class KeyService:
     async def sync_declared(self, declared: Iterable[DeclaredKey]) -> None:
         """Make the store hold exactly the config file's declared keys (by id)."""
         for spec in declared:
-            limits = Limits(
-                rpm=spec.rpm,
-                images_per_minute=spec.images_per_minute,
-                images_per_day=spec.images_per_day,
-                images_per_month=spec.images_per_month,
-            )
             existing = await self._store.get_key(spec.id)
             wanted = KeyRecord(
                 id=spec.id,
@@ -250,7 +247,7 @@ class KeyService:
                 version=existing.version if existing else 1,
                 expires_at=spec.expires_at,
                 models=tuple(spec.models) if spec.models is not None else None,
-                limits=limits,
+                limits=spec.limits,
                 cache=spec.cache,
                 declared=True,
             )

@@ -118,6 +118,11 @@ class Registry:
             specs[model_id] = _spec(family, model_id, _merged(layers))
         return cls(specs, allow_unknown=allow_unknown)
 
+    @property
+    def allows_unknown(self) -> bool:
+        """Unknown models are passed through instead of refused."""
+        return self._allow_unknown
+
     def get(self, model_id: str) -> ModelSpec | None:
         """The spec of a known model."""
         return self._models.get(model_id)

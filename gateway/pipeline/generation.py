@@ -18,7 +18,14 @@ from typing import Any
 import orjson
 
 from gateway.cache.flight import Followed, SingleFlight
-from gateway.cache.policy import CacheControl, CachePolicy, cache_key, is_complete
+from gateway.cache.policy import (
+    CacheControl,
+    CachePolicy,
+    cache_key,
+    is_complete,
+    stored_answer,
+    stored_body,
+)
 from gateway.errors import PermissionDenied, StoreUnavailable
 from gateway.keys.service import KeyService
 from gateway.limits.admission import Calendar, limit_headers, refusal
@@ -26,6 +33,7 @@ from gateway.models.adapters import PreparedRequest
 from gateway.models.registry import Registry
 from gateway.observability.clock import Clock
 from gateway.observability.ids import Ids
+from gateway.observability.incidents import Incidents
 from gateway.observability.metrics import Metrics
 from gateway.pipeline.disconnect import Gone, unless_gone
 from gateway.pipeline.settlement import Settlement, Settler
@@ -41,7 +49,7 @@ from gateway.store.types import (
     Window,
     flight_lock,
 )
-from gateway.upstream.client import UpstreamCallError
+from gateway.upstream.client import Failure, UpstreamCallError
 from gateway.upstream.resilience import ResilientUpstream
 
 log = logging.getLogger("gateway.generation")
@@ -81,6 +89,7 @@ class GenerationResult:
     model: str
     headers: dict[str, str] = field(default_factory=dict)
     upstream_seconds: float = 0.0
+    upstream_status: int | None = None
 
 
 class ImageService:
@@ -112,6 +121,7 @@ class ImageService:
         self._metrics = metrics
         self._settler = Settler(store, clock, options.reservation_ttl)
         self._ids = Ids()
+        self._incidents = Incidents(log)
 
     async def generate(
         self,
@@ -158,8 +168,9 @@ class ImageService:
         if decision.outcome is Outcome.HIT and decision.cached is not None:
             entry = decision.cached
             age = max(0, int(window.now - entry.stored_at))
+            status, cached = stored_answer(entry.body)
             return GenerationResult(
-                entry.body, 200, entry.images, HIT, model, {**headers, "age": str(age)}
+                cached, status, entry.images, HIT, model, {**headers, "age": str(age)}
             )
         if decision.outcome is not Outcome.ADMITTED:
             raise refusal(decision, headers)
@@ -280,8 +291,9 @@ class ImageService:
             return self._result(outcome.value, MISS, model, {}), outcome.value.entry
         if outcome.entry is not None:
             age = max(0, int(self._clock() - outcome.entry.stored_at))
+            status, cached = stored_answer(outcome.entry.body)
             return GenerationResult(
-                outcome.entry.body, 200, outcome.entry.images, HIT, model, {"age": str(age)}
+                cached, status, outcome.entry.images, HIT, model, {"age": str(age)}
             ), None
         assert outcome.value is not None
         return self._result(outcome.value, HIT, model, {"age": "0"}), None
@@ -298,6 +310,7 @@ class ImageService:
             model,
             dict(headers),
             generated.upstream_seconds,
+            generated.status,
         )
 
     async def _call(
@@ -309,12 +322,17 @@ class ImageService:
             answer = await self._upstream.generate(prepared.upstream_body, request_id)
         except UpstreamCallError as exc:
             outcome = exc.outcome
-            raise exc.error from None
+            self._trouble(exc)
+            error = exc.error
+            error.log_fields["upstream_status"] = exc.status
+            error.log_fields["upstream_seconds"] = time.perf_counter() - started
+            raise error from None
         finally:
             waited = time.perf_counter() - started
             if self._metrics is not None:
                 self._metrics.child(self._metrics.upstream_calls, outcome).inc()
                 self._metrics.upstream_duration.observe(waited)
+        self._incidents.resolve()
         now = self._clock()
         normalised = self._registry.normalise(prepared, answer.body, created=int(now))
         same = raw or normalised.body is answer.body
@@ -324,7 +342,10 @@ class ImageService:
             expires_at = self._policy.expires_at(normalised.body, len(body), now)
             if expires_at is not None:
                 entry = CacheEntry(
-                    body=body, stored_at=now, expires_at=expires_at, images=normalised.images
+                    body=stored_body(answer.status, body),
+                    stored_at=now,
+                    expires_at=expires_at,
+                    images=normalised.images,
                 )
         if self._metrics is not None:
             self._metrics.child(self._metrics.images, prepared.model.id).inc(normalised.images)
@@ -335,3 +356,20 @@ class ImageService:
             upstream_seconds=waited,
             entry=entry,
         )
+
+    def _trouble(self, exc: UpstreamCallError) -> None:
+        """Warn once (until the upstream answers again) about failures that are the
+        operator's to fix rather than one request's bad luck."""
+        if exc.error.code == "upstream_auth_failed":
+            self._incidents.report(
+                "upstream_auth_failed",
+                f"the upstream refused the gateway's credentials (HTTP {exc.status}): check "
+                "GATEWAY_UPSTREAM_API_KEY and the account's credits",
+                upstream_status=exc.status,
+            )
+        elif exc.failure is Failure.CONNECT:
+            self._incidents.report(
+                "upstream_unreachable",
+                "the upstream cannot be reached: check GATEWAY_UPSTREAM_URL and the network "
+                "(or proxy) between the gateway and it",
+            )

@@ -7,27 +7,40 @@ module can share these types without import cycles.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+
+def _limit(description: str) -> Any:
+    """A limit field: unlimited by default, described once for every layer that shows it."""
+    return field(default=None, metadata={"description": description})
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """A key's limits; ``None`` means unlimited, ``0`` means nothing is allowed."""
+    """A key's limits; ``None`` means unlimited, ``0`` means nothing is allowed.
 
-    rpm: int | None = None
-    images_per_minute: int | None = None
-    images_per_day: int | None = None
-    images_per_month: int | None = None
+    The one definition of the limits a key can have: the admin API's bodies and OpenAPI
+    schemas, the CLI's options and tables, declared keys, the ``GATEWAY_DEFAULT_*`` settings
+    and usage reports are all derived from these fields (:data:`LIMIT_NAMES`) and their
+    descriptions, so a new limit is declared here (and enforced by the stores).
+    """
+
+    rpm: int | None = _limit("Requests per minute.")
+    images_per_minute: int | None = _limit("Images per minute.")
+    images_per_day: int | None = _limit("Images per quota day.")
+    images_per_month: int | None = _limit("Images per quota month.")
 
     def as_dict(self) -> dict[str, int | None]:
         """The limits by their public names."""
-        return {
-            "rpm": self.rpm,
-            "images_per_minute": self.images_per_minute,
-            "images_per_day": self.images_per_day,
-            "images_per_month": self.images_per_month,
-        }
+        return {name: getattr(self, name) for name in LIMIT_NAMES}
+
+
+LIMIT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Limits))
+"""The public names of the limits, in declaration order."""
+
+LIMIT_DESCRIPTIONS: dict[str, str] = {f.name: f.metadata["description"] for f in fields(Limits)}
+"""What each limit counts, for help texts and schemas."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -370,16 +370,3 @@ def create_fake_upstream_from_env() -> Starlette:
     """Factory for ``uvicorn --factory``: FAKE_UPSTREAM_API_KEYS, FAKE_UPSTREAM_LATENCY."""
     keys = os.environ.get("FAKE_UPSTREAM_API_KEYS", "test-upstream-key").split(",")
     return create_fake_upstream(keys, latency=float(os.environ.get("FAKE_UPSTREAM_LATENCY", "0")))
-
-
-def run_fake_upstream(host: str, port: int, api_keys: list[str], latency: float) -> None:
-    """Serve the fake with uvicorn (used by ``gateway fake-upstream``)."""
-    import uvicorn
-
-    uvicorn.run(
-        create_fake_upstream(api_keys, latency=latency),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-    )

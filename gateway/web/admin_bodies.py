@@ -1,23 +1,38 @@
-"""The admin API's request bodies and key rendering (the HTTP-free half of the admin API)."""
+"""The admin API's request and response bodies (the HTTP-free half of the admin API).
+
+The pydantic models here validate what the admin API accepts and shape what it answers,
+and :mod:`gateway.web.openapi` publishes their JSON schemas: the document cannot drift
+from what is enforced. The limit fields come from :class:`gateway.store.types.Limits`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.errors import InvalidRequest
-from gateway.store.types import KeyRecord
+from gateway.keys.search import Status, status_of
+from gateway.models.registry import Registry
+from gateway.settings import LimitFields
+from gateway.store.types import LIMIT_NAMES, KeyRecord
 
 NOT_NULL = ("name", "disabled", "cache", "metadata")
-LIMIT_FIELDS = ("rpm", "images_per_minute", "images_per_day", "images_per_month")
+LATEST = 253_402_300_799
+NAME = "A name for people; the CLI also finds a key by its name where it is unique."
 
 
 def _timestamp(value: Any) -> float | None:
-    """Expiry as unix seconds; ISO 8601 strings are accepted too."""
-    if value is None or (isinstance(value, int | float) and not isinstance(value, bool)):
-        return None if value is None else float(value)
+    """Expiry as unix seconds (from 1970 to the end of year 9999); ISO 8601 strings are
+    accepted too."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not 0 <= value <= LATEST:
+            raise ValueError("must be unix seconds between 0 and 253402300799 (year 9999)")
+        return float(value)
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -29,17 +44,35 @@ def _timestamp(value: Any) -> float | None:
     raise ValueError("must be unix seconds or an ISO 8601 date-time")
 
 
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+def _not_null(schema: dict[str, Any]) -> None:
+    """Say in the schema that the ``NOT_NULL`` fields may be left out but not be null."""
+    for name in NOT_NULL:
+        field = schema.get("properties", {}).get(name)
+        if field is None or "anyOf" not in field:
+            continue
+        kinds = [kind for kind in field.pop("anyOf") if kind.get("type") != "null"]
+        field.pop("default", None)
+        field.update(kinds[0] if len(kinds) == 1 else {"anyOf": kinds})
 
-    expires_at: float | str | None = None
-    models: list[str] | None = None
-    rpm: int | None = Field(default=None, ge=0)
-    images_per_minute: int | None = Field(default=None, ge=0)
-    images_per_day: int | None = Field(default=None, ge=0)
-    images_per_month: int | None = Field(default=None, ge=0)
-    cache: bool | None = None
-    metadata: dict[str, Any] | None = None
+
+class _Body(LimitFields):
+    """Fields of both bodies. Those that cannot be null (``NOT_NULL``) default to None only
+    to tell "not given" apart: ``changes_of`` reads only the fields a body sets."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_not_null)
+
+    expires_at: float | str | None = Field(
+        default=None,
+        description="When the key stops working: unix seconds or an ISO 8601 date-time "
+        "with a time zone; null: never.",
+    )
+    models: list[str] | None = Field(
+        default=None, description="The models the key may use (registry ids); null: all."
+    )
+    cache: bool | None = Field(default=None, description="Serve this key from the cache.")
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="Free-form JSON kept with the key (owner, ticket, ...)."
+    )
 
     @field_validator("expires_at", mode="before")
     @classmethod
@@ -50,14 +83,73 @@ class _Body(BaseModel):
 class KeyCreate(_Body):
     """``POST /admin/keys``."""
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, description=NAME)
 
 
 class KeyUpdate(_Body):
-    """``PATCH /admin/keys/{id}``: only the fields present change."""
+    """``PATCH /admin/keys/{id}``: only the fields present change; ``null`` removes a limit."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    disabled: bool | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200, description=NAME)
+    disabled: bool | None = Field(default=None, description="Refuse the key until enabled.")
+
+
+class KeyObject(LimitFields):
+    """A key as the admin API shows it (never the key or its hash)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    object: Literal["gateway.key"] = "gateway.key"
+    name: str
+    prefix: str = Field(description="The key's first characters, to recognise it.")
+    status: Status
+    created_at: int
+    expires_at: int | None
+    expired: bool
+    models: list[str] | None
+    disabled: bool
+    revoked: bool
+    revoked_at: int | None
+    cache: bool
+    declared: bool = Field(description="Declared in the config file (see the README).")
+    metadata: dict[str, Any]
+
+
+class KeyCreated(KeyObject):
+    """The answer to ``POST /admin/keys``: the only time the key itself is shown."""
+
+    key: str
+
+
+def _optional(*names: str) -> Any:
+    """A schema hook: ``names`` may be left out of an answer (serialisation schemas call
+    every field with a default required)."""
+
+    def hook(schema: dict[str, Any]) -> None:
+        schema["required"] = [n for n in schema.get("required", []) if n not in names]
+
+    return hook
+
+
+class ListedKey(KeyObject):
+    """A key in a listing; ``include=usage`` adds its counters for the current quota day."""
+
+    model_config = ConfigDict(json_schema_extra=_optional("usage_today"))
+
+    usage_today: dict[str, int] | None = Field(
+        default=None, description="With include=usage: the counters of the current quota day."
+    )
+
+
+class KeyList(BaseModel):
+    """``GET /admin/keys``: every key, or one page of a search."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object: Literal["list"] = "list"
+    data: list[ListedKey]
+    has_more: bool
+    next_after: str | None = Field(description="The ``after`` of the next page; null: last.")
 
 
 def parse_body(model: type[_Body], data: Any) -> _Body:
@@ -72,33 +164,56 @@ def parse_body(model: type[_Body], data: Any) -> _Body:
     except ValidationError as exc:
         first = exc.errors()[0]
         param = ".".join(str(part) for part in first["loc"]) or None
-        raise InvalidRequest(f"Invalid value for {param}: {first['msg']}.", param=param) from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise InvalidRequest(f"Invalid value for {param}: {message}.", param=param) from None
+
+
+def check_models(models: Iterable[str] | None, registry: Registry) -> None:
+    """Refuse an allow-list naming models the gateway does not serve (400 ``models``),
+    unless unknown models are passed through."""
+    if models is None or registry.allows_unknown:
+        return
+    unknown = [m for m in models if registry.get(m) is None]
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown model {unknown[0][:100]!r} in models: GET /v1/models lists the models "
+            "this gateway serves.",
+            param="models",
+            code="model_not_found",
+        )
 
 
 def changes_of(body: _Body) -> dict[str, Any]:
     """The fields a create/update body sets, in KeyService's terms."""
     given = body.model_dump(exclude_unset=True)
     changes: dict[str, Any] = {}
-    limits = {name: given.pop(name) for name in LIMIT_FIELDS if name in given}
+    limits = {name: given.pop(name) for name in LIMIT_NAMES if name in given}
     if limits:
         changes["limits"] = limits
     changes.update(given)
     return changes
 
 
-def render_key(record: KeyRecord) -> dict[str, Any]:
-    """The public form of a key record (never its hash)."""
+def _seconds(value: float | None) -> int | None:
+    return int(value) if value is not None else None
+
+
+def render_key(record: KeyRecord, now: float) -> dict[str, Any]:
+    """The public form of a key record at ``now`` (never its hash), as :class:`KeyObject`
+    describes it."""
     return {
         "id": record.id,
         "object": "gateway.key",
         "name": record.name,
         "prefix": record.prefix,
+        "status": status_of(record, now),
         "created_at": int(record.created_at),
-        "expires_at": int(record.expires_at) if record.expires_at is not None else None,
+        "expires_at": _seconds(record.expires_at),
+        "expired": record.expires_at is not None and record.expires_at <= now,
         "models": list(record.models) if record.models is not None else None,
         "disabled": record.disabled,
         "revoked": record.revoked_at is not None,
-        "revoked_at": int(record.revoked_at) if record.revoked_at is not None else None,
+        "revoked_at": _seconds(record.revoked_at),
         **record.limits.as_dict(),
         "cache": record.cache,
         "declared": record.declared,

@@ -37,7 +37,6 @@ from gateway.pipeline.generation import Generated, GenerationOptions, ImageServi
 from gateway.settings import Settings
 from gateway.store.base import Store
 from gateway.store.errors import StorageError
-from gateway.store.types import Limits
 from gateway.upstream.client import Upstream, create_transport
 from gateway.upstream.resilience import ResilientUpstream, RetryPolicy
 from gateway.web.deadlines import Deadlines
@@ -50,6 +49,7 @@ from gateway.web.routes import prices as prices_route
 from gateway.web.routes.console import Console
 from gateway.web.routes.overview import Overview
 from gateway.web.services import Services
+from gateway.web.startup import announce, check_declared_models
 
 YOUNG_COLLECTION_EVERY = 20_000
 
@@ -74,6 +74,8 @@ def build_store(settings: Settings, clock: Clock) -> Store:
 async def _gateway_error(request: Request, exc: Exception) -> Response:
     error = client_error(exc)
     request.state.error_code = error.code
+    for name, value in error.log_fields.items():
+        setattr(request.state, name, value)
     return error_response(error)
 
 
@@ -107,6 +109,7 @@ def create_app(
 ) -> Starlette:
     """Build the ASGI app. ``store``, ``transport`` and ``clock`` are for tests."""
     registry = Registry.load(settings.models_file, allow_unknown=settings.allow_unknown_models)
+    check_declared_models(settings, registry)
     prices = load_price_table(settings.prices_file, settings.default_image_price_usd)
     metrics = Metrics()
     document = orjson.dumps(build_openapi(registry))
@@ -131,6 +134,7 @@ def create_app(
             gc.collect()
             gc.freeze()
             gc.set_threshold(YOUNG_COLLECTION_EVERY, 10, 10)
+            announce(settings, registry)
             yield {"services": services}
         finally:
             await http.aclose()
@@ -225,12 +229,7 @@ async def _services(
         secret,
         clock,
         cache_seconds=settings.key_cache_seconds,
-        default_limits=Limits(
-            rpm=settings.default_rpm,
-            images_per_minute=settings.default_images_per_minute,
-            images_per_day=settings.default_images_per_day,
-            images_per_month=settings.default_images_per_month,
-        ),
+        default_limits=settings.default_limits,
     )
     await keys.sync_declared(settings.keys)
     calendar = Calendar(clock, settings.quota_timezone)

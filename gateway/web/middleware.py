@@ -23,8 +23,10 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 class AccessLog:
     """What every request gets: an ``x-request-id`` (the client's, if sane), its metrics,
-    and its log line. Handlers put what they learn (key id, model, images, cache status)
-    in the scope's ``state``; :meth:`done` reads it back."""
+    and its log line. Handlers put what they learn (key id, model, images, cache status,
+    the upstream's status and time) in the scope's ``state``, and so do errors through
+    their ``log_fields``; :meth:`done` reads it back. ``upstream_ms`` is null when no
+    upstream call was made, ``upstream_status`` too when none answered."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
@@ -75,7 +77,9 @@ class AccessLog:
                         "upstream_status": state.get("upstream_status"),
                         "error_code": state.get("error_code"),
                         "duration_ms": round(elapsed * 1000, 2),
-                        "upstream_ms": round(state.get("upstream_seconds", 0.0) * 1000, 2),
+                        "upstream_ms": (
+                            round(upstream * 1000, 2) if isinstance(upstream, float) else None
+                        ),
                     }
                 },
             )

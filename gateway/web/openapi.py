@@ -1,21 +1,33 @@
 """The OpenAPI document of the client and admin APIs, served at ``GET /openapi.json``.
 
-Written by hand (the handlers are plain Starlette), and kept true by a test that checks
-every route of the app is documented and every documented route exists.
+The paths are written here (the handlers are plain Starlette) and kept true by a test that
+checks every route of the app is documented and every documented route exists; the admin
+API's schemas are those of the pydantic models that validate its bodies and shape its
+answers (:mod:`gateway.web.admin_bodies`).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from gateway import __version__
+from gateway.keys.search import STATUSES
+from gateway.limits.usage import MAX_DAYS
 from gateway.models.registry import Registry
+from gateway.web.admin_bodies import KeyCreate, KeyCreated, KeyList, KeyObject, KeyUpdate
 
 ERROR = {"$ref": "#/components/schemas/Error"}
-LIMITS = {
-    name: {"type": ["integer", "null"], "minimum": 0}
-    for name in ("rpm", "images_per_minute", "images_per_day", "images_per_month")
-}
+REF = "#/components/schemas/{model}"
+MODELS: tuple[tuple[type[BaseModel], Literal["validation", "serialization"]], ...] = (
+    (KeyCreate, "validation"),
+    (KeyUpdate, "validation"),
+    (KeyObject, "serialization"),
+    (KeyCreated, "serialization"),
+    (KeyList, "serialization"),
+)
+
 
 KEY_LIST_PARAMETERS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
@@ -25,20 +37,10 @@ KEY_LIST_PARAMETERS = [
     {
         "name": "status",
         "in": "query",
-        "schema": {"enum": ["active", "disabled", "expired", "revoked"]},
+        "schema": {"enum": list(STATUSES)},
     },
     {"name": "include", "in": "query", "schema": {"enum": ["usage"]}},
 ]
-KEY_LIST = {
-    "type": "object",
-    "required": ["object", "data", "has_more", "next_after"],
-    "properties": {
-        "object": {"const": "list"},
-        "data": {"type": "array", "items": {"type": "object"}},
-        "has_more": {"type": "boolean"},
-        "next_after": {"type": ["string", "null"]},
-    },
-}
 IDENTITY = {
     "type": "object",
     "required": ["role"],
@@ -61,6 +63,30 @@ CONSOLE = {
 }
 
 
+def model_schemas() -> dict[str, Any]:
+    """The JSON schemas of the admin API's models, by model name (their own ``$defs``
+    lifted to the top, so every ``$ref`` resolves in ``components.schemas``)."""
+    schemas: dict[str, Any] = {}
+    for model, mode in MODELS:
+        schema = model.model_json_schema(ref_template=REF, mode=mode)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _days(default: int) -> dict[str, Any]:
+    return {
+        "name": "days",
+        "in": "query",
+        "description": f"How many quota days of history, newest first (1 to {MAX_DAYS}).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_DAYS, "default": default},
+    }
+
+
 def _errors(*statuses: int) -> dict[str, Any]:
     return {
         str(s): {
@@ -77,24 +103,7 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
 
 def build_openapi(registry: Registry) -> dict[str, Any]:
     """The document, with the registry's model ids as the ``model`` enum."""
-    key_fields = {
-        "name": {"type": "string", "minLength": 1, "maxLength": 200},
-        "expires_at": {"type": ["number", "string", "null"]},
-        "models": {"type": ["array", "null"], "items": {"type": "string"}},
-        "cache": {"type": "boolean"},
-        "metadata": {"type": "object"},
-        **LIMITS,
-    }
-    key_object = {
-        "type": "object",
-        "required": ["id", "name", "created_at"],
-        "properties": {
-            "id": {"type": "string"},
-            "name": {"type": "string"},
-            "created_at": {"type": "integer"},
-            "key": {"type": "string"},
-        },
-    }
+    key_object = _ref(KeyObject)
     admin: list[dict[str, list[str]]] = [{"bearerAuth": []}]
     key_id = [{"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}]
     return {
@@ -107,6 +116,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
             "schemas": {
+                **model_schemas(),
                 "Error": {
                     "type": "object",
                     "required": ["error"],
@@ -175,13 +185,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             "/v1/usage": {
                 "get": {
                     "summary": "This key's usage",
-                    "parameters": [
-                        {
-                            "name": "days",
-                            "in": "query",
-                            "schema": {"type": "integer", "minimum": 1, "maximum": 90},
-                        }
-                    ],
+                    "parameters": [_days(30)],
                     "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 503)},
                 }
             },
@@ -191,19 +195,10 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "security": admin,
                     "requestBody": {
                         "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["name"],
-                                    "properties": key_fields,
-                                    "additionalProperties": False,
-                                }
-                            }
-                        },
+                        "content": {"application/json": {"schema": _ref(KeyCreate)}},
                     },
                     "responses": {
-                        "201": _json(key_object, "Created"),
+                        "201": _json(_ref(KeyCreated), "Created"),
                         **_errors(400, 401, 403, 404),
                     },
                 },
@@ -211,7 +206,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "summary": "List, search and page keys",
                     "security": admin,
                     "parameters": KEY_LIST_PARAMETERS,
-                    "responses": {"200": _json(KEY_LIST), **_errors(400, 401, 404)},
+                    "responses": {"200": _json(_ref(KeyList)), **_errors(400, 401, 404)},
                 },
             },
             "/admin/keys/{key_id}": {
@@ -226,15 +221,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "security": admin,
                     "requestBody": {
                         "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "properties": {**key_fields, "disabled": {"type": "boolean"}},
-                                    "additionalProperties": False,
-                                }
-                            }
-                        },
+                        "content": {"application/json": {"schema": _ref(KeyUpdate)}},
                     },
                     "responses": {"200": _json(key_object), **_errors(400, 401, 403, 404, 409)},
                 },
@@ -249,6 +236,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                 "get": {
                     "summary": "A key's usage",
                     "security": admin,
+                    "parameters": [_days(30)],
                     "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 404)},
                 },
             },

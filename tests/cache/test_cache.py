@@ -4,10 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.cache.policy import CacheControl, CachePolicy, cache_key, is_complete, url_expiry
+from gateway.cache.policy import (
+    CacheControl,
+    CachePolicy,
+    cache_key,
+    is_complete,
+    stored_answer,
+    stored_body,
+    url_expiry,
+)
 
 NOW = 1_800_000_000.0
 
@@ -90,3 +99,13 @@ def test_cache_control() -> None:
     assert CacheControl.parse(None) == CacheControl(lookup=True, store=True)
     assert CacheControl.parse("no-cache") == CacheControl(lookup=False, store=True)
     assert CacheControl.parse("max-age=0, No-Store") == CacheControl(lookup=False, store=False)
+
+
+@pytest.mark.parametrize("status", [200, 201, 203])
+def test_a_stored_answer_keeps_its_status(status: int) -> None:
+    body = b'{"created": 1, "data": [{"url": "https://x/1.png"}]}'
+    assert stored_answer(stored_body(status, body)) == (status, body)
+
+
+def test_answers_stored_before_statuses_were_kept_read_back_as_200() -> None:
+    assert stored_answer(b'{"data": []}') == (200, b'{"data": []}')

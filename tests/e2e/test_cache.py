@@ -162,3 +162,12 @@ def test_failed_leader_does_not_strand_waiters(
     assert statuses.count(502) == 1
     assert statuses.count(502) + statuses.count(201) + statuses.count(200) == 10
     assert upstream.calls() == 2
+
+
+def test_a_hit_replays_the_status_of_the_miss(gateway: Gateway, upstream: FakeUpstream) -> None:
+    key = gateway.create_key()["key"]
+    miss = gateway.post({"model": "dall-e-2", "prompt": "status"}, key)
+    hit = gateway.post({"model": "dall-e-2", "prompt": "status"}, key)
+    assert (miss.status_code, miss.headers["x-cache"]) == (201, "MISS")
+    assert (hit.status_code, hit.headers["x-cache"]) == (201, "HIT")
+    assert hit.content == miss.content

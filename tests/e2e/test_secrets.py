@@ -8,14 +8,13 @@ import pytest
 from tests.e2e.conftest import ADMIN_TOKEN, UPSTREAM_KEY, FakeUpstream, GatewayStarter
 
 pytestmark = pytest.mark.e2e
+KEY_SECRET = 'key-secret"with\\quotes-and-0123456789'
 
 
 def test_no_secret_in_logs_metrics_or_errors(
     start_gateway: GatewayStarter, upstream: FakeUpstream
 ) -> None:
-    gw = start_gateway(
-        "embedded", GATEWAY_LOG_LEVEL="debug", GATEWAY_KEY_SECRET="key-secret-value-for-test"
-    )
+    gw = start_gateway("embedded", GATEWAY_LOG_LEVEL="debug", GATEWAY_KEY_SECRET=KEY_SECRET)
     created = gw.create_key()
     key = created["key"]
     bodies: list[str] = []
@@ -36,5 +35,5 @@ def test_no_secret_in_logs_metrics_or_errors(
     gw.proc.stop()
     written = gw.proc.log() + "\n".join(bodies)
     assert '"status":401' in written.replace(" ", "")
-    for secret in (key, bad_key, key[8:], UPSTREAM_KEY, ADMIN_TOKEN, "key-secret-value-for-test"):
+    for secret in (key, bad_key, key[8:], UPSTREAM_KEY, ADMIN_TOKEN, KEY_SECRET):
         assert secret not in written

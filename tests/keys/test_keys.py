@@ -91,7 +91,9 @@ async def test_update_merges_limits(service: KeyService) -> None:
 
 async def test_declared_keys_are_synced(service: KeyService) -> None:
     secret_key = generate_key()
-    spec = DeclaredKey(id="ci", name="CI", key_hash=service.hash(secret_key), images_per_day=3)
+    spec = DeclaredKey.model_validate(
+        {"id": "ci", "name": "CI", "key_hash": service.hash(secret_key), "images_per_day": 3}
+    )
     await service.sync_declared([spec])
     record = await service.authenticate(secret_key)
     assert record.declared and record.limits.images_per_day == 3

@@ -38,3 +38,36 @@ def test_extra_fields_are_included() -> None:
     record.fields = {"status": 201, "key_id": "key_1"}
     data = orjson.loads(JsonFormatter(Redactor()).format(record))
     assert data["status"] == 201 and data["message"] == "request"
+
+
+def test_secrets_holding_quotes_and_backslashes_are_redacted() -> None:
+    secrets = ['pa"ss\\word-0123456789', "tok\\en\\\\with-slashes", 'admin"token"quoted']
+    formatter = JsonFormatter(Redactor(secrets))
+    record = logging.LogRecord(
+        "t", logging.WARNING, __file__, 1, "connect failed for %s", (secrets[0],), None
+    )
+    record.fields = {
+        "url": f"redis://:{secrets[0]}@redis:6379/0",
+        "nested": {"token": secrets[1], "list": [secrets[2], 5, None]},
+        secrets[2]: True,
+    }
+    line = formatter.format(record)
+    data = orjson.loads(line)
+    text = orjson.dumps(data).decode() + str(data)
+    for secret in secrets:
+        assert secret not in text and orjson.dumps(secret).decode()[1:-1] not in line
+    assert data["message"] == "connect failed for [REDACTED]"
+    assert data["url"] == "redis://:[REDACTED]@redis:6379/0"
+    assert data["nested"] == {"token": "[REDACTED]", "list": ["[REDACTED]", 5, None]}
+
+
+def test_objects_that_are_not_json_are_logged_as_redacted_text() -> None:
+    class Thing:
+        def __str__(self) -> str:
+            return f"thing with Bearer {UPSTREAM}"
+
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "x", (), None)
+    record.fields = {"thing": Thing(), "count": 3, "ratio": 0.5}
+    data = orjson.loads(JsonFormatter(Redactor()).format(record))
+    assert data["thing"] == "thing with Bearer [REDACTED]"
+    assert (data["count"], data["ratio"]) == (3, 0.5)

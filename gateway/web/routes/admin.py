@@ -10,7 +10,14 @@ from starlette.responses import Response
 
 from gateway.limits.usage import day_usage, usage_report
 from gateway.web.admin_auth import admin, admin_change, role_of
-from gateway.web.admin_bodies import KeyCreate, KeyUpdate, changes_of, parse_body, render_key
+from gateway.web.admin_bodies import (
+    KeyCreate,
+    KeyUpdate,
+    changes_of,
+    check_models,
+    parse_body,
+    render_key,
+)
 from gateway.web.admin_queries import includes, key_query
 from gateway.web.http import json_response, read_json
 from gateway.web.routes.usage import days_param
@@ -30,6 +37,7 @@ async def create_key(request: Request) -> Response:
     svc = admin_change(request)
     body = parse_body(KeyCreate, await json_of(request, svc))
     changes = changes_of(body)
+    check_models(changes.get("models"), svc.registry)
     record, plaintext = await svc.keys.create(
         changes.pop("name"),
         expires_at=changes.get("expires_at"),
@@ -38,7 +46,7 @@ async def create_key(request: Request) -> Response:
         cache=changes.get("cache", True),
         metadata=changes.get("metadata"),
     )
-    return json_response({**render_key(record), "key": plaintext}, status=201)
+    return json_response({**render_key(record, svc.clock()), "key": plaintext}, status=201)
 
 
 async def list_keys(request: Request) -> Response:
@@ -49,7 +57,8 @@ async def list_keys(request: Request) -> Response:
     query = key_query(request.query_params)
     extra = includes(request.query_params)
     page = await svc.keys.search(query)
-    data = [render_key(r) for r in page.records]
+    now = svc.clock()
+    data = [render_key(r, now) for r in page.records]
     if "usage" in extra:
         today = await day_usage(svc.store, [r.id for r in page.records], svc.calendar.window().day)
         for item in data:
@@ -68,22 +77,24 @@ async def whoami(request: Request) -> Response:
 async def get_key(request: Request) -> Response:
     """One key."""
     svc = admin(request)
-    return json_response(render_key(await svc.keys.get(request.path_params["key_id"])))
+    record = await svc.keys.get(request.path_params["key_id"])
+    return json_response(render_key(record, svc.clock()))
 
 
 async def update_key(request: Request) -> Response:
     """Change name, expiry, models, limits, cache or ``disabled``."""
     svc = admin_change(request)
-    body = parse_body(KeyUpdate, await json_of(request, svc))
-    record = await svc.keys.update(request.path_params["key_id"], changes_of(body))
-    return json_response(render_key(record))
+    changes = changes_of(parse_body(KeyUpdate, await json_of(request, svc)))
+    check_models(changes.get("models"), svc.registry)
+    record = await svc.keys.update(request.path_params["key_id"], changes)
+    return json_response(render_key(record, svc.clock()))
 
 
 async def revoke_key(request: Request) -> Response:
     """Revoke a key; it is refused on the next request on every replica."""
     svc = admin_change(request)
     record = await svc.keys.revoke(request.path_params["key_id"])
-    return json_response(render_key(record))
+    return json_response(render_key(record, svc.clock()))
 
 
 async def key_usage(request: Request) -> Response:

@@ -53,7 +53,9 @@ class Generations:
 
     async def refuse(self, scope: Scope, send: Send, exc: GatewayError, request_id: str) -> int:
         """Send ``exc`` in OpenAI's shape; its status."""
-        scope["state"]["error_code"] = exc.code
+        state = scope["state"]
+        state["error_code"] = exc.code
+        state.update(exc.log_fields)
         status, headers, body = render(exc)
         await answer(send, status, body, request_id, headers)
         return status
@@ -83,6 +85,10 @@ class Generations:
         model = body.get("model")
         if isinstance(model, str):
             state["model"] = model[:100]
+            spec = svc.registry.get(model)
+            if spec is not None:
+                # A registry id is a bounded label: refusals keep it too.
+                state["metric_model"] = spec.id
         if body.get("stream"):
             raise InvalidRequest("Streaming image generation is not supported.", param="stream")
 
@@ -102,7 +108,9 @@ class Generations:
         state["images"] = result.images
         state["cache"] = result.cache
         state["metric_model"] = result.model
-        state["upstream_seconds"] = result.upstream_seconds
+        if result.upstream_status is not None:
+            state["upstream_seconds"] = result.upstream_seconds
+            state["upstream_status"] = result.upstream_status
         return result
 
 

@@ -1,0 +1,65 @@
+"""The CLI's tables: what an operator reads in a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway.cli.tables import key_table, usage_table
+from gateway.store.types import KeyRecord, Limits
+from gateway.web.admin_bodies import render_key
+
+NOW = 1_800_000_000.0
+
+
+def shown(**fields: Any) -> dict[str, Any]:
+    record = KeyRecord(
+        id="key_1", name="mobile-app", key_hash="h", prefix="gwk_abcd****", created_at=NOW
+    )
+    for name, value in fields.items():
+        object.__setattr__(record, name, value)
+    return render_key(record, NOW)
+
+
+def cells(text: str) -> dict[str, str]:
+    header, row = text.splitlines()
+    names = header.split()
+    starts = [header.index(name) for name in names]
+    ends = [*starts[1:], None]
+    return {n: row[s:e].strip() for n, s, e in zip(names, starts, ends, strict=True)}
+
+
+def test_the_key_list_shows_status_expiry_allow_list_and_every_limit() -> None:
+    table = key_table(
+        [shown(expires_at=NOW - 1, models=("dall-e-2", "flux/schnell"), limits=Limits(rpm=60))]
+    )
+    row = cells(table)
+    assert row["STATUS"] == "expired"
+    assert row["EXPIRES"] == "2027-01-15 07:59" and row["MODELS"] == "dall-e-2,flux/schnell"
+    assert (row["RPM"], row["IMAGES/MINUTE"], row["IMAGES/DAY"], row["IMAGES/MONTH"]) == (
+        "60",
+        "-",
+        "-",
+        "-",
+    )
+
+
+def test_a_key_without_expiry_or_allow_list_says_so() -> None:
+    row = cells(key_table([shown()]))
+    assert (row["STATUS"], row["EXPIRES"], row["MODELS"]) == ("active", "never", "all")
+    assert cells(key_table([shown(models=())]))["MODELS"] == "none"
+
+
+def test_usage_resets_are_human_durations_like_the_headers() -> None:
+    report = {
+        "key_id": "key_1",
+        "name": "mobile-app",
+        "days": [],
+        "limits": {
+            "rpm": {"limit": 60, "remaining": 59, "reset_seconds": 0.5},
+            "images_per_day": {"limit": 100, "remaining": 90, "reset_seconds": 59750.754},
+            "images_per_month": None,
+        },
+    }
+    text = usage_table(report)
+    assert "16h35m51s" in text and "500ms" in text
+    assert "59750" not in text
