@@ -1,11 +1,12 @@
 # Two commands do all the set-up on a fresh machine:
 #   make serve   -- create .venv, install, start the gateway on its embedded store
 #   make test    -- create .venv, install, run the whole test suite
+# (and make fake-upstream, the first command of the README's "Try it")
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint bench bench-smoke wrk clean lock
+.PHONY: serve fake-upstream test lint bench bench-smoke wrk clean lock
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -15,6 +16,10 @@ $(STAMP): pyproject.toml requirements.lock
 
 serve: $(STAMP)
 	$(VENV)/bin/gateway serve
+
+# The fake AI/ML API of "Try it" (no key or network needed); prints where it listens.
+fake-upstream: $(STAMP)
+	$(VENV)/bin/gateway fake-upstream
 
 test: $(STAMP)
 	@command -v redis-server >/dev/null || { echo "tests need redis-server: apt-get install redis-server"; exit 1; }
