@@ -6,7 +6,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, get_args, get_type_hints
 
 import click
 import httpx
@@ -15,7 +15,7 @@ import orjson
 from gateway.cli.admin_client import AdminClient, AdminError
 from gateway.cli.tables import key_table, usage_table
 from gateway.limits.usage import MAX_DAYS
-from gateway.store.types import LIMIT_DESCRIPTIONS, LIMIT_NAMES
+from gateway.store.types import LIMIT_DESCRIPTIONS, LIMIT_NAMES, Limits
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -168,12 +168,14 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 
 
 def limit_options(fn: Any) -> Any:
-    """Attach one option per limit (``--images-per-day``, ...) to a command."""
+    """Attach one option per limit (``--images-per-day``, ...) to a command: whole numbers
+    from 0 for integer limits; any other kind is passed as written, for the API to check."""
+    hints = get_type_hints(Limits)
     for name in reversed(LIMIT_NAMES):
         option = click.option(
             f"--{name.replace('_', '-')}",
             name,
-            type=click.IntRange(min=0),
+            type=click.IntRange(min=0) if int in get_args(hints[name]) else click.STRING,
             help=LIMIT_DESCRIPTIONS[name],
         )
         fn = option(fn)

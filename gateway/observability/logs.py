@@ -1,7 +1,9 @@
 """JSON logs, one line per event, with secrets redacted everywhere (tracebacks included).
 
 Values are redacted before they are encoded: JSON escapes a secret holding ``"`` or ``\\``,
-so looking for it in the encoded line would miss it.
+so replacing it in the encoded line would miss it. The encoded line only tells whether
+there can be anything to redact (every secret is looked for as JSON spells it): most lines
+hold nothing and are written as encoded, the others are encoded again from redacted values.
 """
 
 from __future__ import annotations
@@ -38,6 +40,17 @@ class Redactor:
         if ordered:
             alternatives.insert(0, "(?:" + "|".join(re.escape(s) for s in ordered) + ")")
         self._pattern = re.compile("|".join(alternatives))
+        self._encoded = tuple(orjson.dumps(s).decode()[1:-1] for s in ordered)
+
+    def may_hold_secrets(self, line: str) -> bool:
+        """Whether JSON ``line`` may hold something to redact. Sound because JSON escapes
+        character by character: a secret in a value appears in the line as its own
+        escaped form; a key prefix and the word bearer are never escaped."""
+        return (
+            "gwk_" in line
+            or "bearer" in line.lower()
+            or any(secret in line for secret in self._encoded)
+        )
 
     def __call__(self, text: str) -> str:
         return self._pattern.sub(_replacement, text)
@@ -76,7 +89,10 @@ class JsonFormatter(logging.Formatter):
             data.update(fields)
         if record.exc_info:
             data["exception"] = self.formatException(record.exc_info)
-        return orjson.dumps(self._redact.value(data)).decode()
+        line = orjson.dumps(data, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+        if self._redact.may_hold_secrets(line):
+            line = orjson.dumps(self._redact.value(data)).decode()
+        return line
 
 
 def configure_logging(level: str, secrets: Iterable[str]) -> None:

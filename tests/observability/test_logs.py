@@ -67,7 +67,15 @@ def test_objects_that_are_not_json_are_logged_as_redacted_text() -> None:
             return f"thing with Bearer {UPSTREAM}"
 
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "x", (), None)
-    record.fields = {"thing": Thing(), "count": 3, "ratio": 0.5}
+    record.fields = {"thing": Thing(), "count": 3, "ratio": 0.5, "by_status": {502: 1}}
     data = orjson.loads(JsonFormatter(Redactor()).format(record))
     assert data["thing"] == "thing with Bearer [REDACTED]"
-    assert (data["count"], data["ratio"]) == (3, 0.5)
+    assert (data["count"], data["ratio"], data["by_status"]) == (3, 0.5, {"502": 1})
+
+
+def test_a_line_with_nothing_secret_is_written_as_encoded() -> None:
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "request", (), None)
+    record.fields = {"path": "/v1/images/generations", "status": 201, "by_status": {502: 1}}
+    line = JsonFormatter(Redactor([UPSTREAM])).format(record)
+    assert orjson.loads(line)["by_status"] == {"502": 1}
+    assert "REDACTED" not in line
