@@ -293,22 +293,24 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigFileError(f"{path}: not valid TOML: {exc}") from None
 
 
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment and config file, with explicit overrides on top.
+def load_settings(**options: Any) -> Settings:
+    """Settings from the environment and config file, with the command line's ``options``
+    (``--port``, ...) on top.
 
     A bad value raises SettingsError naming it where it was given: the option, the
     environment variable, or the config file and the key as written there.
     """
     try:
-        return Settings(**overrides)
+        return Settings(**options)
     except ValidationError as exc:
-        raise SettingsError(describe_error(exc, os.environ, overrides)) from None
+        raise SettingsError(describe_error(exc, os.environ, options)) from None
 
 
 def describe_error(
-    exc: ValidationError, environ: Mapping[str, str], overrides: Mapping[str, Any]
+    exc: ValidationError, environ: Mapping[str, str], options: Mapping[str, Any]
 ) -> str:
-    """One line naming the first bad setting the way its author wrote it."""
+    """One line naming the first bad setting the way its author wrote it: one of the
+    command's ``options``, an ``environ`` variable, or a key of the config file."""
     first = exc.errors()[0]
     loc = [str(part) if not isinstance(part, int) else part for part in first["loc"]]
     message = str(first["msg"]).removeprefix("Value error, ")
@@ -317,7 +319,7 @@ def describe_error(
     name = str(loc[0])
     inner = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc[1:])
     unknown = first["type"] == "extra_forbidden"
-    if name in overrides:
+    if name in options:
         return f"invalid option --{name.replace('_', '-')}: {message}"
     variable = f"GATEWAY_{name.upper()}"
     path = config_path(environ)

@@ -75,7 +75,7 @@ def test_the_endpoint_table_lists_every_route() -> None:
     documented = set(re.findall(r"`(GET|POST|PATCH|DELETE) (/[^`\[?]*)", table))
     app = create_app(Settings())
     routes = {
-        (method, route.path)
+        (method, route.path.replace(":path}", "}"))
         for route in app.routes
         if isinstance(route, Route)
         for method in route.methods or ()

@@ -9,8 +9,7 @@ from pydantic import SecretStr, ValidationError
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from gateway.cli.main import settings_error
-from gateway.settings import Settings
+from gateway.settings import Settings, describe_error
 from gateway.store.memory import MemoryStore
 from gateway.web.app import _secrets, create_app
 
@@ -105,6 +104,6 @@ def test_bad_readonly_tokens_stop_the_start_with_one_line(
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         settings(**overrides)
-    line = settings_error(caught.value)
+    line = describe_error(caught.value, environ={}, options={})
     assert says in line and "\n" not in line
     assert ADMIN not in line
