@@ -22,7 +22,7 @@ from gateway.cache.policy import CacheControl, CachePolicy, cache_key, is_comple
 from gateway.errors import PermissionDenied, StoreUnavailable
 from gateway.keys.service import KeyService
 from gateway.limits.admission import Calendar, limit_headers, refusal
-from gateway.models.adapters import PreparedRequest
+from gateway.models.adapters import PreparedRequest, UpstreamUsage
 from gateway.models.registry import Registry
 from gateway.observability.clock import Clock
 from gateway.observability.ids import Ids
@@ -68,6 +68,7 @@ class Generated:
     images: int
     upstream_seconds: float = 0.0
     entry: CacheEntry | None = None
+    usage: UpstreamUsage | None = None
 
 
 @dataclass(slots=True)
@@ -81,6 +82,8 @@ class GenerationResult:
     model: str
     headers: dict[str, str] = field(default_factory=dict)
     upstream_seconds: float = 0.0
+    usage: UpstreamUsage | None = None
+    """What the upstream reported this call cost (None for answers from the cache)."""
 
 
 class ImageService:
@@ -132,7 +135,7 @@ class ImageService:
         """
         prepared = self._registry.prepare(body)
         model = prepared.model.id
-        if record.models is not None and model not in record.models:
+        if record.models is not None and not prepared.model.named_in(record.models):
             raise PermissionDenied(f"This key may not use the model {model!r}.", param="model")
         use_cache = self._options.cache_enabled and record.cache and cache_control.store and not raw
         scope = "shared" if self._options.shared_cache else record.id
@@ -298,6 +301,7 @@ class ImageService:
             model,
             dict(headers),
             generated.upstream_seconds,
+            generated.usage if cache != HIT else None,
         )
 
     async def _call(
@@ -334,4 +338,5 @@ class ImageService:
             images=normalised.images,
             upstream_seconds=waited,
             entry=entry,
+            usage=normalised.usage,
         )
