@@ -75,45 +75,54 @@ def _innermost(error: Any) -> Any:
     return error
 
 
+def _sentence(name: str, kind: Any, param: str, value: Any, model: str) -> str | None:
+    """What a person is told for one kind of error (None: the library's own words)."""
+    limit = getattr(kind, "limit", None)
+    if name == "Required":
+        return f"{param} is required by {model}."
+    if name == "AdditionalProperties":
+        return f"{param} is not a field {model} accepts."
+    if name == "Type":
+        wanted = " or ".join(NAMES.get(t, t) for t in getattr(kind, "types", ()))
+        return f"{param} must be {wanted}, not {JSON_TYPES.get(type(value), 'that')}."
+    if name == "Enum":
+        allowed = ", ".join(str(v) for v in getattr(kind, "options", ()))
+        return f"Invalid value {_shown(value)} for {param}; {model} accepts: {allowed}."
+    if name == "Constant":
+        return f"{param} must be {_shown(getattr(kind, 'expected_value', None))} for {model}."
+    bounds = {
+        "Minimum": "at least",
+        "Maximum": "at most",
+        "ExclusiveMinimum": "more than",
+        "ExclusiveMaximum": "less than",
+    }
+    if name in bounds:
+        return f"{param} must be {bounds[name]} {limit} for {model}; got {_shown(value)}."
+    if name == "MaxLength" and isinstance(value, str):
+        return f"{param} is {len(value)} characters long; {model} accepts at most {limit}."
+    if name == "MinLength":
+        return f"{param} must be at least {limit} characters long for {model}."
+    if name == "MaxItems" and isinstance(value, list):
+        return f"{param} has {len(value)} items; {model} accepts at most {limit}."
+    if name == "MinItems":
+        return f"{param} needs at least {limit} items for {model}."
+    return None
+
+
 def describe(error: Any, model: str, renamed: Mapping[str, str]) -> InvalidRequest:
     """One validation error as the 400 a client gets."""
     error = _innermost(error)
     kind = error.kind
     name = type(kind).__name__
     path = list(error.instance_path)
-    value = error.instance
     if name == "Required":
         path.append(kind.property)
     if name == "AdditionalProperties" and kind.unexpected:
         path.append(kind.unexpected[0])
     param = param_of(path, renamed) or "body"
-    said = {
-        "Required": f"{param} is required by {model}.",
-        "AdditionalProperties": f"{param} is not a field {model} accepts.",
-        "Type": f"{param} must be "
-        + " or ".join(NAMES.get(t, t) for t in getattr(kind, "types", ()))
-        + f", not {JSON_TYPES.get(type(value), 'that')}.",
-        "Enum": f"Invalid value {_shown(value)} for {param}; {model} accepts: "
-        + ", ".join(str(v) for v in getattr(kind, "options", ()))
-        + ".",
-        "Constant": f"{param} must be {_shown(getattr(kind, 'expected_value', None))} for {model}.",
-        "Minimum": f"{param} must be at least {getattr(kind, 'limit', '')} for {model}; "
-        f"got {_shown(value)}.",
-        "Maximum": f"{param} must be at most {getattr(kind, 'limit', '')} for {model}; "
-        f"got {_shown(value)}.",
-        "ExclusiveMinimum": f"{param} must be more than {getattr(kind, 'limit', '')} for "
-        f"{model}; got {_shown(value)}.",
-        "ExclusiveMaximum": f"{param} must be less than {getattr(kind, 'limit', '')} for "
-        f"{model}; got {_shown(value)}.",
-        "MaxLength": f"{param} is {len(value) if isinstance(value, str) else '?'} characters "
-        f"long; {model} accepts at most {getattr(kind, 'limit', '')}.",
-        "MinLength": f"{param} must be at least {getattr(kind, 'limit', '')} characters long "
-        f"for {model}.",
-        "MaxItems": f"{param} has {len(value) if isinstance(value, list) else '?'} items; "
-        f"{model} accepts at most {getattr(kind, 'limit', '')}.",
-        "MinItems": f"{param} needs at least {getattr(kind, 'limit', '')} items for {model}.",
-    }.get(name)
-    message = said or f"Invalid {param} for {model}: {error.message[:200]}."
+    message = _sentence(name, kind, param, error.instance, model)
+    if message is None:
+        message = f"Invalid {param} for {model}: {error.message[:200]}."
     return InvalidRequest(message, param=param)
 
 
