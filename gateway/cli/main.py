@@ -534,18 +534,17 @@ def models_sync(upstream: str, output: Path, force: bool) -> None:
     "--file",
     "models_file",
     envvar="GATEWAY_MODELS_FILE",
-    type=click.Path(dir_okay=False, path_type=Path),
     help="Operator registry file loaded over the built-in one (GATEWAY_MODELS_FILE).",
 )
 @json_option
 @click.option("--markdown", is_flag=True, help="The README's model table, in Markdown.")
-def models_list(models_file: Path | None, as_json: bool, markdown: bool) -> None:
+def models_list(models_file: str | None, as_json: bool, markdown: bool) -> None:
     """The models the gateway loads: ids, aliases, family, what n and size become."""
     from gateway.models import table
     from gateway.models.registry import Registry
 
     try:
-        registry = Registry.load(models_file or None)
+        registry = Registry.load(Path(models_file) if models_file else None)
     except RegistryError as exc:
         fail(str(exc), 2)
     if markdown:
