@@ -11,14 +11,14 @@ published schema.
 
 Answers: every shape the upstream uses (``{"data", "meta": {"usage"}}``, ``{"images"}``,
 ``{"output": {"choices"}}``, OpenAI's own) becomes ``{"created", "data": [...]}``, with
-the upstream's ``usage`` kept and its cost read out for the pipeline.
+the upstream's ``usage`` (``meta.usage``: credits and USD) kept where OpenAI's answer has
+its own ``usage``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from gateway.errors import InvalidRequest, UpstreamError
@@ -45,21 +45,11 @@ class PreparedRequest:
 
 
 @dataclass(frozen=True, slots=True)
-class UpstreamUsage:
-    """What the upstream says a call cost (``meta.usage``): credits and USD, exact."""
-
-    credits: int | None
-    usd: Decimal | None
-    reported: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
 class NormalisedResponse:
-    """An answer in OpenAI's shape, with its image count and reported cost."""
+    """An answer in OpenAI's shape, with its image count."""
 
     body: dict[str, Any]
     images: int
-    usage: UpstreamUsage | None = None
 
 
 def _bad(message: str, param: str) -> InvalidRequest:
@@ -276,28 +266,6 @@ def _items(upstream: dict[str, Any]) -> list[Any]:
     raise _unreadable()
 
 
-def _number(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        found = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return found if found.is_finite() else None
-
-
-def read_usage(reported: Any) -> UpstreamUsage | None:
-    """Credits and USD from an upstream ``usage`` object (None when it has neither)."""
-    if not isinstance(reported, dict):
-        return None
-    credits = _number(reported.get("credits_used"))
-    usd = _number(reported.get("usd_spent"))
-    if credits is None and usd is None:
-        return None
-    whole = int(credits) if credits is not None and credits == credits.to_integral() else None
-    return UpstreamUsage(whole, usd, reported)
-
-
 def _is_openai(upstream: dict[str, Any], b64: bool) -> bool:
     data = upstream.get("data")
     created = upstream.get("created")
@@ -318,12 +286,12 @@ def normalise(prepared: PreparedRequest, upstream: Any, *, created: int) -> Norm
     if not isinstance(upstream, dict):
         raise _unreadable()
     b64 = prepared.response_format == "b64_json"
+    if _is_openai(upstream, b64):
+        return NormalisedResponse(upstream, len(upstream["data"]))
     meta = upstream.get("meta")
     reported = meta.get("usage") if isinstance(meta, dict) else None
     if not isinstance(reported, dict):
         reported = upstream.get("usage") if isinstance(upstream.get("usage"), dict) else None
-    if _is_openai(upstream, b64):
-        return NormalisedResponse(upstream, len(upstream["data"]), read_usage(reported))
     data = [_item(item, b64) for item in _items(upstream)]
     stamp = upstream.get("created")
     if isinstance(stamp, bool) or not isinstance(stamp, int | float):
@@ -334,4 +302,4 @@ def normalise(prepared: PreparedRequest, upstream: Any, *, created: int) -> Norm
             body[extra] = upstream[extra]
     if reported is not None:
         body["usage"] = reported
-    return NormalisedResponse(body, len(data), read_usage(reported))
+    return NormalisedResponse(body, len(data))

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.models import roles
 from gateway.models.validation import BodyCheck
 
 
@@ -83,6 +84,13 @@ class ModelSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     closed: bool = False
     sources: tuple[str, ...] = ()
+
+    def values(self, name: str) -> tuple[Any, ...]:
+        """The values the model's schema enumerates for a top-level field (empty if none)."""
+        if self.check is None:
+            return ()
+        prop = roles.properties(self.check.schema).get(name)
+        return tuple(roles.enum_values(prop)) if isinstance(prop, dict) else ()
 
     def named_in(self, names: list[str] | tuple[str, ...] | frozenset[str]) -> bool:
         """Whether an allow-list names this model, by its id or one of its aliases."""

@@ -17,12 +17,13 @@ from typing import Any
 
 import orjson
 
+from gateway.billing.reported import ReportedCost, read_cost
 from gateway.cache.flight import Followed, SingleFlight
 from gateway.cache.policy import CacheControl, CachePolicy, cache_key, is_complete
 from gateway.errors import PermissionDenied, StoreUnavailable
 from gateway.keys.service import KeyService
 from gateway.limits.admission import Calendar, limit_headers, refusal
-from gateway.models.adapters import PreparedRequest, UpstreamUsage
+from gateway.models.adapters import PreparedRequest
 from gateway.models.registry import Registry
 from gateway.observability.clock import Clock
 from gateway.observability.ids import Ids
@@ -68,7 +69,7 @@ class Generated:
     images: int
     upstream_seconds: float = 0.0
     entry: CacheEntry | None = None
-    usage: UpstreamUsage | None = None
+    cost: ReportedCost | None = None
 
 
 @dataclass(slots=True)
@@ -82,7 +83,7 @@ class GenerationResult:
     model: str
     headers: dict[str, str] = field(default_factory=dict)
     upstream_seconds: float = 0.0
-    usage: UpstreamUsage | None = None
+    cost: ReportedCost | None = None
     """What the upstream reported this call cost (None for answers from the cache)."""
 
 
@@ -301,7 +302,7 @@ class ImageService:
             model,
             dict(headers),
             generated.upstream_seconds,
-            generated.usage if cache != HIT else None,
+            generated.cost if cache != HIT else None,
         )
 
     async def _call(
@@ -338,5 +339,5 @@ class ImageService:
             images=normalised.images,
             upstream_seconds=waited,
             entry=entry,
-            usage=normalised.usage,
+            cost=read_cost({}, answer.body),
         )

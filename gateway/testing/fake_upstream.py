@@ -220,11 +220,7 @@ def create_fake_upstream(
         if state.mode == "hang":
             await asyncio.Event().wait()
         if state.mode == "html":
-            return (
-                200,
-                Response("<html><body>Bad gateway</body></html>", 200, media_type="text/html"),
-                [],
-            )
+            return 200, Response("<html><body>Bad gateway</body></html>", media_type="text/html")
         if state.mode == "reset":
             return (
                 201,
@@ -234,7 +230,6 @@ def create_fake_upstream(
                     media_type="application/json",
                     headers={"content-length": "4096"},
                 ),
-                [],
             )
         if state.mode == "malformed":
             return 201, b'{"created": 1, "data": ['

@@ -93,6 +93,7 @@ def test_models_list_holds_every_model_and_its_aliases(gateway: Gateway) -> None
 def test_the_upstreams_reported_cost_is_kept_as_usage(
     gateway: Gateway, upstream: FakeUpstream
 ) -> None:
+    upstream.control(usd_per_image="0.01")
     key = gateway.create_key()["key"]
     response = gateway.post({"model": "flux/schnell", "prompt": "cost", "n": 2}, key)
     assert response.status_code == 201
@@ -120,6 +121,7 @@ def test_every_upstream_shape_reaches_the_sdk_as_data(
 def test_raw_header_returns_the_upstreams_own_answer(
     gateway: Gateway, upstream: FakeUpstream
 ) -> None:
+    upstream.control(usd_per_image="0.01")
     key = gateway.create_key()["key"]
     response = gateway.post(
         {"model": "flux/schnell", "prompt": "raw", "n": 2},

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -286,7 +285,6 @@ def test_normalise_each_shape(registry: Registry) -> None:
         flux, {"images": [{"url": "a", "width": 1}, {"url": "b"}], "seed": 5}, created=10
     )
     assert answer.body == {"created": 10, "data": [{"url": "a"}, {"url": "b"}], "seed": 5}
-    assert answer.usage is None
     current = registry.normalise(
         flux,
         {
@@ -300,8 +298,6 @@ def test_normalise_each_shape(registry: Registry) -> None:
         "data": [{"url": "a"}],
         "usage": {"credits_used": 107341, "usd_spent": 0.0536705},
     }
-    assert current.usage is not None
-    assert (current.usage.credits, current.usage.usd) == (107341, Decimal("0.0536705"))
     choices = registry.normalise(
         flux, {"output": {"choices": [{"image_base64": "QUJD"}]}}, created=10
     )

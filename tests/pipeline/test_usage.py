@@ -3,8 +3,6 @@ bills from it), under the catalogue id; an answer from the cache cost nothing.""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import httpx
 from pydantic import SecretStr
 from starlette.testclient import TestClient
@@ -49,7 +47,7 @@ def test_reported_cost_reaches_the_result() -> None:
         assert portal is not None
         first = portal.call(generate)
         assert first.cache == "MISS" and first.model == "openai/gpt-image-2"
-        assert first.usage is not None
-        assert first.usage.credits == 107341 and first.usage.usd == Decimal("0.0536705")
+        assert first.cost is not None and first.cost.source == "body"
+        assert first.cost.credits == 107341 and first.cost.usd_nanos == 53_670_500
         again = portal.call(generate)
-        assert again.cache == "HIT" and again.usage is None
+        assert again.cache == "HIT" and again.cost is None
