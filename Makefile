@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve fake-upstream test lint bench bench-smoke wrk clean lock
+.PHONY: serve fake-upstream test lint bench bench-smoke wrk clean lock models
 
 $(STAMP): pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -52,3 +52,8 @@ lock:
 	.lock-venv/bin/pip install --quiet .
 	{ sed -n 1,2p requirements.lock; .lock-venv/bin/pip freeze --exclude imagegw; } > requirements.lock.new
 	mv requirements.lock.new requirements.lock && rm -rf .lock-venv
+
+# The built-in model registry from the catalogue, and the README's model table from it.
+models: $(STAMP)
+	$(VENV)/bin/gateway models import gateway/testing/data/aiml-catalog.json -o gateway/models/data/models.json
+	$(PY) -c 'import pathlib, sys; from gateway.models import table; from gateway.models.registry import Registry; p = pathlib.Path("README.md"); p.write_text(table.splice(p.read_text(), table.markdown(Registry.load())))'

@@ -1,4 +1,5 @@
-"""The ``gateway`` console script: serve, manage keys and the cache, run the fake upstream."""
+"""The ``gateway`` console script: serve, manage keys and the cache, build and show the model
+registry, run the fake upstream."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import orjson
 from gateway.cli.admin_client import AdminClient, AdminError
 from gateway.cli.tables import key_table, usage_table
 from gateway.limits.usage import MAX_DAYS
+from gateway.models.files import RegistryError
 from gateway.store.types import LIMIT_DESCRIPTIONS, LIMIT_NAMES, Limits
 
 
@@ -40,7 +42,6 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
     import uvicorn
 
-    from gateway.models.files import RegistryError
     from gateway.observability.logs import configure_logging
     from gateway.settings import SettingsError, load_settings, unknown_variables
     from gateway.web.app import _secrets, create_app
@@ -480,3 +481,111 @@ def prices_sync(out: Path | None) -> None:
         except (SyncError, ValueError) as exc:
             fail(str(exc))
     click.echo(sync_text(report, settings.upstream_url))
+
+
+@main.group()
+def models() -> None:
+    """Build, sync and show the model registry."""
+
+
+@models.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Registry file to write (default: standard output).",
+)
+def models_import(path: Path, output: Path | None) -> None:
+    """Registry data from AIML's documents: a catalogue file or a folder of OpenAPI files.
+
+    `gateway models import gateway/testing/data/aiml-catalog.json -o
+    gateway/models/data/models.json` is how the built-in registry is made. What was merged
+    or ignored is reported on standard error.
+    """
+    from gateway.models.catalogue import CatalogueError, operations_from_path
+    from gateway.models.importer import dump, import_operations
+    from gateway.models.registry import check_data
+    from gateway.models.sync import write_atomically
+
+    try:
+        ops, notes, origin = operations_from_path(path)
+        result = import_operations(ops, origin=origin, notes=notes)
+        check_data(str(path), result.data)
+    except (CatalogueError, RegistryError) as exc:
+        fail(str(exc), 2)
+    for line in result.report:
+        click.echo(line, err=True)
+    data = dump(result.data)
+    if output is None:
+        click.echo(data.decode(), nl=False)
+    else:
+        write_atomically(output, data)
+        click.echo(f"wrote {len(result.models)} models to {output}", err=True)
+
+
+@models.command("sync")
+@click.option(
+    "--upstream",
+    envvar="GATEWAY_UPSTREAM_URL",
+    default="https://api.aimlapi.com",
+    show_default=True,
+    help="The upstream whose live catalogue to read (GATEWAY_UPSTREAM_URL).",
+)
+@click.option(
+    "--output",
+    "-o",
+    envvar="GATEWAY_MODELS_FILE",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The operator registry file to write (GATEWAY_MODELS_FILE), JSON.",
+)
+@click.option("--force", is_flag=True, help="Fetch even when the catalogue's ETag is unchanged.")
+def models_sync(upstream: str, output: Path, force: bool) -> None:
+    """The upstream's live catalogue (GET /v1/models and each model's docs) into a registry
+    file that the gateway loads over its built-in one."""
+    import datetime
+
+    from gateway.models.sync import SyncError, sync_catalogue
+
+    if output.suffix == ".toml":
+        fail(f"{output}: models sync writes JSON; name a .json file", 2)
+    key = os.environ.get("GATEWAY_UPSTREAM_API_KEY") or None
+    try:
+        with httpx.Client(timeout=httpx.Timeout(30.0, connect=5.0)) as http:
+            outcome = sync_catalogue(
+                http,
+                upstream,
+                output,
+                api_key=key,
+                force=force,
+                now=lambda: datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+            )
+    except (SyncError, RegistryError) as exc:
+        fail(str(exc), 1)
+    for line in outcome.report:
+        click.echo(line)
+
+
+@models.command("list")
+@click.option(
+    "--file",
+    "models_file",
+    envvar="GATEWAY_MODELS_FILE",
+    help="Operator registry file loaded over the built-in one (GATEWAY_MODELS_FILE).",
+)
+@json_option
+@click.option("--markdown", is_flag=True, help="The README's model table, in Markdown.")
+def models_list(models_file: str | None, as_json: bool, markdown: bool) -> None:
+    """The models the gateway loads: ids, aliases, family, what n and size become."""
+    from gateway.models import table
+    from gateway.models.registry import Registry
+
+    try:
+        registry = Registry.load(Path(models_file) if models_file else None)
+    except RegistryError as exc:
+        fail(str(exc), 2)
+    if markdown:
+        click.echo(table.markdown(registry), nl=False)
+        return
+    _emit(table.as_json(registry), as_json, table.plain(registry))

@@ -1,9 +1,18 @@
-"""Translation between OpenAI's image schema and each model family's own dialect.
+"""Translation between OpenAI's image API and each model's own fields, and back.
 
-Requests: ``n`` becomes the model's count field, ``size`` "WxH" becomes ``image_size``
-``{width, height}`` or the nearest ``aspect_ratio``, ``response_format`` is kept where
-the model has it. Native fields pass through as sent; both dialects at once is a 400.
-Answers: ``images[]`` and ``data[]`` + ``meta`` become ``{"created", "data"}``.
+Requests: ``n`` becomes the model's count field; ``size`` "WxH" becomes ``image_size``
+(``{width, height}`` within the model's bounds, or a preset of those exact dimensions),
+the nearest ``aspect_ratio``, the ``resolution`` that covers it, or stays ``size``;
+``response_format`` stays where the model has it, becomes a flag where the model has one
+(``convert_base64_to_url``), and is refused with a clear message where the model only
+returns URLs. Native fields pass through as sent; sending both dialects for one thing is
+a 400 naming the field. The translated body is then checked against the model's
+published schema.
+
+Answers: every shape the upstream uses (``{"data", "meta": {"usage"}}``, ``{"images"}``,
+``{"output": {"choices"}}``, OpenAI's own) becomes ``{"created", "data": [...]}``, with
+the upstream's ``usage`` (``meta.usage``: credits and USD) kept where OpenAI's answer has
+its own ``usage``.
 """
 
 from __future__ import annotations
@@ -13,9 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.errors import InvalidRequest, UpstreamError
-from gateway.models.spec import ModelSpec
+from gateway.models import roles
+from gateway.models.spec import ModelSpec, SizeTarget
 
-MIN_SIDE, MAX_SIDE = 64, 8192
+MAX_IMAGES = 10_000
+OPENAI_FIELDS = ("n", "size", "response_format", "user", "safety_identifier")
+METADATA = ("user", "safety_identifier")
+ITEM_FIELDS = frozenset(("url", "b64_json", "revised_prompt"))
+KEPT = ("background", "output_format", "quality", "size", "seed")
+FORMATS = ("url", "b64_json")
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,187 +64,242 @@ def _integer(value: Any, param: str) -> int:
     return int(value)
 
 
-def _parse_size(value: Any, param: str = "size") -> tuple[int, int]:
-    if not isinstance(value, str):
-        raise _bad(f"{param} must be a string like '1024x768'.", param)
-    width, sep, height = value.lower().partition("x")
-    if not sep or not width.isdigit() or not height.isdigit():
-        raise _bad(f"Invalid {param} {value[:40]!r}: expected 'WIDTHxHEIGHT'.", param)
-    w, h = int(width), int(height)
-    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
-        raise _bad(f"{param} sides must be from {MIN_SIDE} to {MAX_SIDE} pixels.", param)
-    return w, h
-
-
-def _nearest_ratio(w: int, h: int, values: tuple[str, ...]) -> str:
-    def distance(ratio: str) -> float:
-        a, _, b = ratio.partition(":")
-        return abs(math.log((w / h) / (float(a) / float(b))))
-
-    return min(values, key=distance)
-
-
-def _check_enum(value: Any, allowed: tuple[str, ...], param: str) -> None:
-    if value not in allowed:
-        shown = repr(value)[:60]
-        raise _bad(f"Invalid value {shown} for {param}; allowed: {', '.join(allowed)}.", param)
-
-
-def _image_size(value: Any, presets: tuple[str, ...]) -> None:
-    if isinstance(value, str):
-        _check_enum(value, presets, "image_size")
-        return
-    if not isinstance(value, dict) or set(value) != {"width", "height"}:
-        raise _bad('image_size must be a preset name or {"width", "height"}.', "image_size")
-    for side in ("width", "height"):
-        n = _integer(value[side], "image_size")
-        if not MIN_SIDE <= n <= MAX_SIDE:
-            raise _bad(f"image_size.{side} must be from {MIN_SIDE} to {MAX_SIDE}.", "image_size")
-
-
-def _count(spec: ModelSpec, body: dict[str, Any], out: dict[str, Any]) -> int:
-    field = spec.count.field
-    given = body.get(field)
-    if field != "n" and body.get("n") is not None:
-        if given is not None:
-            raise _bad(f"Send either n or {field}, not both.", "n")
-        given = body["n"]
+def _count(spec: ModelSpec, body: dict[str, Any], out: dict[str, Any], renamed: Any) -> int:
+    n = body.get("n")
+    count = spec.count
+    field = count.field if count is not None else None
+    if n is not None and field is None:
+        if _integer(n, "n") != 1:
+            raise _bad(f"{spec.id} makes one image per request; n must be 1.", "n")
         out.pop("n", None)
-        out[field] = given
-    param = "n" if body.get("n") is not None else field
+        return 1
+    if field is None or count is None:
+        return 1
+    param = "n" if n is not None else field
+    given = n if n is not None else body.get(field)
+    if n is not None and field != "n":
+        if body.get(field) is not None:
+            raise _bad(f"Send either n or {field} to {spec.id}, not both.", "n")
+        out.pop("n", None)
+        renamed[field] = "n"
     if given is None:
-        return spec.count.default
-    count = _integer(given, param)
-    if not spec.count.min <= count <= spec.count.max:
-        raise _bad(
-            f"{param} must be from {spec.count.min} to {spec.count.max} for "
-            f"{spec.id}; got {count}.",
-            param,
+        return count.default
+    images = _integer(given, param)
+    if not 1 <= images <= MAX_IMAGES:
+        raise _bad(f"{param} must be from 1 to {MAX_IMAGES}; got {images}.", param)
+    out[field] = images
+    return images
+
+
+def _parse_size(value: Any) -> tuple[int, int]:
+    found = roles.WXH.match(value.lower()) if isinstance(value, str) else None
+    if found is None:
+        shown = repr(value)[:40]
+        raise _bad(f"Invalid size {shown}: expected 'WIDTHxHEIGHT' such as '1024x1024'.", "size")
+    return int(found.group(1)), int(found.group(2))
+
+
+def _distance(ratio: float, w: int, h: int) -> float:
+    return abs(math.log((w / h) / ratio))
+
+
+def _within(value: int, bounds: tuple[int | None, int | None]) -> bool:
+    low, high = bounds
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _sides(bounds: tuple[int | None, int | None]) -> str:
+    low, high = bounds
+    if high is None:
+        return f"at least {low}"
+    return f"from {low or 1} to {high}"
+
+
+def _image_size(target: SizeTarget, w: int, h: int, model: str) -> Any:
+    width, height = target.width, target.height
+    if width is not None and height is not None and _within(w, width) and _within(h, height):
+        return {"width": w, "height": h}
+    presets = [p for p in target.values if p in roles.PRESETS]
+    for preset in presets:
+        if roles.PRESETS[preset] == (w, h):
+            return preset
+    if (target.width is None or target.height is None) and presets:
+        return min(
+            presets, key=lambda p: _distance(roles.PRESETS[p][0] / roles.PRESETS[p][1], w, h)
         )
-    if field in out:
-        out[field] = count if field != "n" or not isinstance(given, float) else given
-    return count
+    if target.width is None or target.height is None:
+        raise _bad(f"{model} does not take a size in pixels; leave size out.", "size")
+    raise _bad(
+        f"size {w}x{h} is outside what {model} makes: width {_sides(target.width)}, "
+        f"height {_sides(target.height)} pixels.",
+        "size",
+    )
 
 
-def _size(spec: ModelSpec, body: dict[str, Any], out: dict[str, Any]) -> None:
-    size = spec.size
-    if size is None:
+def _mapped(target: SizeTarget, size: str, w: int, h: int, model: str) -> Any:
+    if target.kind == "wxh":
+        return size
+    if target.kind == "image_size":
+        return _image_size(target, w, h, model)
+    if target.kind == "aspect_ratio":
+        ratios = [(v, roles.ratio_of(v)) for v in target.values]
+        known = [(v, r) for v, r in ratios if r is not None]
+        return min(known, key=lambda pair: _distance(pair[1], w, h))[0]
+    sized = sorted(
+        ((p, v) for v in target.values if (p := roles.pixels_of(v)) is not None),
+        key=lambda pair: pair[0],
+    )
+    return next((v for p, v in sized if p >= max(w, h)), sized[-1][1])
+
+
+def _size(spec: ModelSpec, body: dict[str, Any], out: dict[str, Any], renamed: Any) -> None:
+    size = body.get("size")
+    targets = spec.sizes
+    if size is None or not targets or (len(targets) == 1 and targets[0].field == "size"):
         return
-    if size.kind == "enum":
-        if body.get(size.field) is not None:
-            _check_enum(body[size.field], size.values, size.field)
+    for target in targets:
+        if target.field != "size" and body.get(target.field) is not None:
+            raise _bad(f"Send either size or {target.field} to {spec.id}, not both.", "size")
+    out.pop("size", None)
+    if size == "auto":
         return
-    native = body.get(size.field)
-    openai_size = body.get("size")
-    if openai_size is not None and native is not None:
-        raise _bad(f"Send either size or {size.field}, not both.", "size")
-    if openai_size is not None:
-        w, h = _parse_size(openai_size)
-        out.pop("size", None)
-        if size.kind == "image_size":
-            out[size.field] = {"width": w, "height": h}
-        else:
-            out[size.field] = _nearest_ratio(w, h, size.values)
-    elif native is not None:
-        if size.kind == "image_size":
-            _image_size(native, size.values)
-        else:
-            _check_enum(native, size.values, size.field)
+    w, h = _parse_size(size)
+    for target in targets:
+        out[target.field] = _mapped(target, size, w, h, spec.id)
+        renamed[target.field] = "size"
 
 
-def _response_format(spec: ModelSpec, body: dict[str, Any], out: dict[str, Any]) -> str:
-    value = body.get("response_format")
-    if value is None:
-        return spec.format_default
-    _check_enum(value, spec.formats, "response_format")
-    if not spec.format_native:
+def _response_format(
+    spec: ModelSpec, body: dict[str, Any], out: dict[str, Any], renamed: Any
+) -> str:
+    fmt = body.get("response_format")
+    formats = spec.formats
+    if formats.kind == "native":
+        return fmt if isinstance(fmt, str) else formats.default
+    if fmt is not None and fmt not in FORMATS:
+        shown = repr(fmt)[:40]
+        raise _bad(
+            f"Invalid value {shown} for response_format; allowed: url, b64_json.", "response_format"
+        )
+    flag = formats.field
+    if formats.kind == "url_flag" and flag is not None:
+        if fmt is None:
+            return "b64_json" if body.get(flag) is False else "url"
+        if body.get(flag) is not None:
+            raise _bad(
+                f"Send either response_format or {flag} to {spec.id}, not both.",
+                "response_format",
+            )
         out.pop("response_format", None)
-    return str(value)
-
-
-def _others(spec: ModelSpec, body: dict[str, Any]) -> None:
-    for name, (allowed, _default) in spec.enums.items():
-        if body.get(name) is not None:
-            _check_enum(body[name], allowed, name)
-    for name, (low, high) in spec.ranges.items():
-        value = body.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise _bad(f"{name} must be a number.", name)
-        if not low <= value <= high:
-            raise _bad(f"{name} must be from {low:g} to {high:g}; got {value}.", name)
+        out[flag] = fmt == "url"
+        renamed[flag] = "response_format"
+        return str(fmt)
+    if fmt == "b64_json":
+        raise _bad(
+            f"{spec.id} returns image URLs only: response_format must be 'url' (or left out).",
+            "response_format",
+        )
+    out.pop("response_format", None)
+    return "url"
 
 
 def prepare(spec: ModelSpec, body: dict[str, Any]) -> PreparedRequest:
     """Validate ``body`` for ``spec`` and build the upstream body and the cache identity."""
-    prompt = body.get("prompt")
-    if not isinstance(prompt, str) or not prompt.strip():
-        raise _bad("You must provide a prompt as a non-empty string.", "prompt")
-    if len(prompt) > spec.prompt_max:
-        raise _bad(
-            f"The prompt is {len(prompt)} characters long; {spec.id} accepts at most "
-            f"{spec.prompt_max}.",
-            "prompt",
-        )
-    out = {k: v for k, v in body.items() if v is not None}
-    images = _count(spec, body, out)
-    _size(spec, body, out)
-    fmt = _response_format(spec, body, out)
-    _others(spec, body)
-    if spec.format_native and spec.family != "passthrough":
-        out = dict(body)
-    cache_fields = {k: v for k, v in out.items() if k != "user"}
-    cache_fields[spec.count.field] = images
-    if spec.size is not None and spec.size.default is not None:
-        cache_fields.setdefault(spec.size.field, spec.size.default)
-    for name, (_values, default) in spec.enums.items():
-        if default is not None:
-            cache_fields.setdefault(name, default)
+    out = dict(body)
+    for name in OPENAI_FIELDS:
+        if name in out and out[name] is None:
+            del out[name]
+    out["model"] = spec.id
+    renamed: dict[str, str] = {}
+    images = _count(spec, body, out, renamed)
+    _size(spec, body, out, renamed)
+    fmt = _response_format(spec, body, out, renamed)
+    if spec.closed and spec.check is not None:
+        declared = roles.properties(spec.check.schema)
+        for name in METADATA:
+            if name in out and name not in declared:
+                del out[name]
+    if spec.check is not None:
+        spec.check.check(out, spec.id, renamed)
+    else:
+        prompt = out.get("prompt")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise _bad("You must provide a prompt as a non-empty string.", "prompt")
+    cache_fields = {**spec.defaults, **out}
+    for name in METADATA:
+        cache_fields.pop(name, None)
     cache_fields["response_format"] = fmt
     return PreparedRequest(spec, out, images, cache_fields, fmt)
 
 
-def _item(raw: Any) -> dict[str, Any]:
+def _unreadable() -> UpstreamError:
+    return UpstreamError("The upstream returned an answer the gateway could not read.")
+
+
+def _item(raw: Any, b64: bool) -> dict[str, Any]:
+    if isinstance(raw, str):
+        raw = {"url": raw}
     if not isinstance(raw, dict):
-        raise UpstreamError("The upstream returned an answer the gateway could not read.")
-    if "url" in raw or "b64_json" in raw:
-        keep = ("url", "b64_json", "revised_prompt")
-        return {k: raw[k] for k in keep if k in raw}
-    if "image_base64" in raw:
-        return {"b64_json": raw["image_base64"]}
-    raise UpstreamError("The upstream returned an answer the gateway could not read.")
+        raise _unreadable()
+    if "image_base64" in raw and "b64_json" not in raw:
+        raw = {**raw, "b64_json": raw["image_base64"]}
+    item = {k: raw[k] for k in ITEM_FIELDS if raw.get(k) is not None}
+    if "url" not in item and "b64_json" not in item:
+        raise _unreadable()
+    url = item.get("url")
+    if b64 and "b64_json" not in item and isinstance(url, str) and url.startswith("data:"):
+        _head, comma, encoded = url.partition(",")
+        if comma:
+            item = {"b64_json": encoded, **{k: v for k, v in item.items() if k != "url"}}
+    return item
+
+
+def _items(upstream: dict[str, Any]) -> list[Any]:
+    for found in (upstream.get("data"), upstream.get("images")):
+        if isinstance(found, list):
+            return found
+    output = upstream.get("output")
+    if isinstance(output, dict):
+        for key in ("choices", "images", "data"):
+            if isinstance(output.get(key), list):
+                return list(output[key])
+    raise _unreadable()
+
+
+def _is_openai(upstream: dict[str, Any], b64: bool) -> bool:
+    data = upstream.get("data")
+    created = upstream.get("created")
+    if "meta" in upstream or not isinstance(data, list) or isinstance(created, bool):
+        return False
+    if not isinstance(created, int):
+        return False
+    for item in data:
+        if not isinstance(item, dict) or not item.keys() <= ITEM_FIELDS:
+            return False
+        if not (item.get("url") or item.get("b64_json")) or (b64 and "b64_json" not in item):
+            return False
+    return True
 
 
 def normalise(prepared: PreparedRequest, upstream: Any, *, created: int) -> NormalisedResponse:
-    """Turn a family's answer into ``{"created", "data": [...]}`` (extras kept)."""
+    """Turn any upstream answer into ``{"created", "data": [...]}`` (usage kept)."""
     if not isinstance(upstream, dict):
-        raise UpstreamError("The upstream returned an answer the gateway could not read.")
-    shape = prepared.model.response
-    if (
-        shape in ("openai", "any")
-        and isinstance(upstream.get("data"), list)
-        and ("meta" not in upstream)
-    ):
-        for item in upstream["data"]:
-            _item(item)
+        raise _unreadable()
+    b64 = prepared.response_format == "b64_json"
+    if _is_openai(upstream, b64):
         return NormalisedResponse(upstream, len(upstream["data"]))
-    items: Any = upstream.get("images")
-    if items is None:
-        items = upstream.get("data")
-    if items is None and isinstance(upstream.get("output"), dict):
-        items = upstream["output"].get("choices")
-    if not isinstance(items, list):
-        raise UpstreamError("The upstream returned an answer the gateway could not read.")
-    data = [_item(item) for item in items]
+    meta = upstream.get("meta")
+    reported = meta.get("usage") if isinstance(meta, dict) else None
+    if not isinstance(reported, dict):
+        reported = upstream.get("usage") if isinstance(upstream.get("usage"), dict) else None
+    data = [_item(item, b64) for item in _items(upstream)]
     stamp = upstream.get("created")
     if isinstance(stamp, bool) or not isinstance(stamp, int | float):
         stamp = created
     body: dict[str, Any] = {"created": int(stamp), "data": data}
-    for extra in ("seed", "usage"):
+    for extra in KEPT:
         if extra in upstream:
             body[extra] = upstream[extra]
-    meta = upstream.get("meta")
-    if isinstance(meta, dict) and "usage" in meta:
-        body["usage"] = meta["usage"]
+    if reported is not None:
+        body["usage"] = reported
     return NormalisedResponse(body, len(data))

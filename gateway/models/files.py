@@ -2,18 +2,20 @@
 
 A typo in a model file (``promt_max``) would otherwise be ignored and the default used, so
 every table is a pydantic model that forbids unknown fields, and every error becomes one
-line naming the file, the model (or family) and the field.
+line naming the file, the model and the field.
+
+The built-in file is JSON written by ``gateway models import``; an operator's file
+(``GATEWAY_MODELS_FILE``) is JSON (what ``gateway models sync`` writes) or TOML (easier
+by hand), with the same fields.
 """
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-ResponseShape = Literal["openai", "images", "data_meta", "any"]
-SizeKind = Literal["enum", "image_size", "aspect_ratio"]
-Format = Literal["url", "b64_json"]
+from gateway.models.roles import FormatKind, ImageStyle, SizeKind
 
 
 class RegistryError(ValueError):
@@ -21,94 +23,80 @@ class RegistryError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-class CountData(_Strict):
-    """``count = {field, min, max, default}``."""
+class OperationData(_Strict):
+    """``generate = {path, schema}``: the upstream path and its JSON Schema (draft 7)."""
 
-    field: str = Field(default="n", min_length=1)
-    min: int = Field(default=1, ge=0)
-    max: int = Field(default=10, ge=1)
-    default: int = Field(default=1, ge=0)
-
-    @model_validator(mode="after")
-    def _ordered(self) -> CountData:
-        if not self.min <= self.default <= self.max:
-            raise ValueError(
-                f"needs min <= default <= max, got {self.min}, {self.default}, {self.max}"
-            )
-        return self
+    path: str = Field(default="/v1/images/generations", pattern=r"^/")
+    request: dict[str, Any] = Field(alias="schema")
 
 
 class SizeData(_Strict):
-    """``size = {field, kind, values, default}``."""
+    """One entry of ``size``: a field OpenAI's ``size`` maps onto, and how."""
 
     field: str = Field(min_length=1)
     kind: SizeKind
-    values: tuple[str, ...] = ()
-    default: str | None = None
 
 
 class FormatData(_Strict):
-    """``response_format = {values, default, native}``."""
+    """``response_format``: the model's equivalent of OpenAI's field."""
 
-    values: tuple[Format, ...] = Field(default=("url",), min_length=1)
-    default: Format = "url"
-    native: bool = False
-
-
-class EnumData(_Strict):
-    """One entry of ``enums``."""
-
-    values: tuple[str, ...] = Field(min_length=1)
-    default: str | None = None
+    field: str = Field(min_length=1)
+    kind: FormatKind
 
 
-class RangeData(_Strict):
-    """One entry of ``ranges``."""
+class EditData(_Strict):
+    """``edit``: how the model takes images to edit (see :class:`gateway.models.spec.Edit`)."""
 
-    min: float
-    max: float
-
-
-class FieldsData(_Strict):
-    """What a family declares and a model may override."""
-
-    response: ResponseShape | None = None
-    owned_by: str | None = None
-    prompt_max: int | None = Field(default=None, gt=0)
-    count: CountData | None = None
-    size: SizeData | None = None
-    response_format: FormatData | None = None
-    enums: dict[str, EnumData] | None = None
-    ranges: dict[str, RangeData] | None = None
+    kind: Literal["multipart", "json"]
+    path: str | None = Field(default=None, pattern=r"^/")
+    field: str = Field(min_length=1)
+    style: ImageStyle = "string"
+    max_items: int | None = Field(default=None, ge=1)
+    mask_field: str | None = None
+    request: dict[str, Any] | None = Field(default=None, alias="schema")
 
 
-class ModelData(FieldsData):
-    """One ``[models."id"]`` table: a family, or ``like`` another model, plus overrides."""
+class ModelData(_Strict):
+    """One model. ``like`` copies another model's entry (for an operator's file: the
+    built-in entry of the same id with ``like`` set to it) and replaces the fields given."""
 
-    family: str | None = None
     like: str | None = None
+    family: str | None = Field(default=None, min_length=1)
+    aliases: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    generate: OperationData | None = None
+    count: str | None = None
+    size: tuple[SizeData, ...] = ()
+    response_format: FormatData | None = None
+    edit: EditData | None = None
+
+
+class SyncData(_Strict):
+    """Where ``gateway models sync`` read the file from, and the catalogue's ETag then."""
+
+    upstream: str
+    etag: str | None = None
+    synced_at: str | None = None
 
 
 class RegistryFileData(_Strict):
     """A whole registry file (the built-in one or the operator's)."""
 
+    origin: str | None = None
     allow_unknown: bool = False
-    family: dict[str, FieldsData] = Field(default_factory=dict)
+    sync: SyncData | None = None
     models: dict[str, ModelData] = Field(default_factory=dict)
 
 
 def where_of(loc: tuple[int | str, ...]) -> str:
-    """``model 'x': field 'count.max'`` for a pydantic error location."""
+    """``model 'x': field 'generate.path'`` for a pydantic error location."""
     parts = [str(p) for p in loc]
-    if len(parts) >= 2 and parts[0] in ("models", "family"):
-        kind = "model" if parts[0] == "models" else "family"
-        head = f"{kind} {parts[1]!r}"
-        rest = parts[2:]
-    else:
-        head, rest = "", parts
+    head, rest = "", parts
+    if len(parts) >= 2 and parts[0] == "models":
+        head, rest = f"model {parts[1]!r}", parts[2:]
     if rest:
         field = f"field {'.'.join(rest)!r}"
         return f"{head}: {field}" if head else field
@@ -128,6 +116,6 @@ def error_line(source: str, exc: ValidationError) -> str:
 def parse_file(source: str, data: Any) -> RegistryFileData:
     """Validate a parsed registry file (RegistryError naming ``source`` on any error)."""
     try:
-        return RegistryFileData.model_validate(data)
+        return RegistryFileData.model_validate(data, by_alias=True)
     except ValidationError as exc:
         raise RegistryError(error_line(source, exc)) from None

@@ -1,121 +1,132 @@
-"""The model registry: what each model accepts, loaded from data (TOML), not code.
+"""The model registry: what each model accepts, loaded from data, not code.
 
-``gateway/models/data/models.toml`` ships the built-in models; an operator's file adds or
-replaces models (and families) without touching code. Translation between OpenAI's
-fields and each family's dialect, and normalisation of answers, is in
-:mod:`gateway.models.adapters`.
+``gateway/models/data/models.json`` ships the built-in models (written by
+``gateway models import`` from AIML's catalogue); an operator's file
+(``GATEWAY_MODELS_FILE``, JSON or TOML) adds models or replaces built-in ones by id, and
+wins. Every name (a catalogue id or an alias) resolves to one model; limits, cache keys,
+usage and metrics all use the canonical id.
 """
 
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from gateway.errors import InvalidRequest
 from gateway.models.adapters import NormalisedResponse, PreparedRequest, normalise, prepare
-from gateway.models.files import FieldsData, ModelData, RegistryError, parse_file
-from gateway.models.spec import Count, ModelSpec, Size, passthrough_spec
+from gateway.models.derive import build_spec
+from gateway.models.files import ModelData, RegistryError, RegistryFileData, parse_file
+from gateway.models.spec import ModelSpec, passthrough_spec
 
-BUILTIN = "built-in models (gateway/models/data/models.toml)"
+BUILTIN = "built-in models (gateway/models/data/models.json)"
 
 
-def _read(source: str, text: str) -> dict[str, Any]:
+def builtin_text() -> bytes:
+    """The built-in registry file's bytes."""
+    return resources.files("gateway.models").joinpath("data/models.json").read_bytes()
+
+
+def read_file(source: str, path: Path) -> RegistryFileData:
+    """An operator's registry file, JSON or (by its suffix) TOML, strictly checked."""
     try:
-        return tomllib.loads(text)
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise RegistryError(f"{source}: cannot be read: {exc.strerror or exc}") from None
+    try:
+        data: Any = tomllib.loads(raw.decode()) if path.suffix == ".toml" else orjson.loads(raw)
+    except UnicodeDecodeError:
+        raise RegistryError(f"{source}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise RegistryError(f"{source}: not valid TOML: {exc}") from None
+    except orjson.JSONDecodeError as exc:
+        raise RegistryError(f"{source}: not valid JSON: {exc}") from None
+    return parse_file(source, data)
 
 
-def _merged(layers: list[FieldsData]) -> dict[str, Any]:
-    """The fields set anywhere in ``layers``, later layers winning."""
-    out: dict[str, Any] = {}
-    for layer in layers:
-        out.update({name: getattr(layer, name) for name in layer.model_fields_set})
-    return out
-
-
-def _layers(
+def _resolve(
     model_id: str,
-    raw: ModelData,
-    models: dict[str, tuple[str, ModelData]],
-    families: dict[str, FieldsData],
+    entry: ModelData,
+    lookup: dict[str, ModelData],
+    builtin: dict[str, ModelData],
     seen: tuple[str, ...] = (),
-) -> tuple[str, list[FieldsData]]:
-    """The family name and the layers (family, ``like`` chain, the model) of one model."""
-    if raw.like is not None:
-        if raw.family is not None:
-            raise ValueError("field 'family': give either 'family' or 'like', not both")
-        if raw.like in seen or raw.like == model_id:
-            raise ValueError(f"field 'like': {raw.like!r} refers back to {model_id!r}")
-        if raw.like not in models:
-            raise ValueError(f"field 'like': unknown model {raw.like!r}")
-        family, layers = _layers(raw.like, models[raw.like][1], models, families, (*seen, model_id))
-        return family, [*layers, raw]
-    if raw.family is None:
-        raise ValueError("field 'family': missing (or 'like' another model)")
-    if raw.family not in families:
-        known = ", ".join(sorted(families))
-        raise ValueError(f"field 'family': unknown family {raw.family!r} (known: {known})")
-    return raw.family, [families[raw.family], raw]
+) -> ModelData:
+    """``entry`` with its ``like`` chain applied (a model ``like`` itself means the built-in
+    entry of that id)."""
+    like = entry.like
+    if like is None:
+        return entry
+    if like == model_id and model_id in builtin and builtin[model_id] is not entry:
+        base = builtin[model_id]
+    elif like in seen or like == model_id:
+        raise ValueError(f"field 'like': {like!r} refers back to {model_id!r}")
+    elif like in lookup:
+        base = _resolve(like, lookup[like], lookup, builtin, (*seen, model_id))
+    else:
+        raise ValueError(f"field 'like': unknown model {like!r}")
+    given = {name: getattr(entry, name) for name in entry.model_fields_set if name != "like"}
+    return base.model_copy(update=given)
 
 
-def _spec(family: str, model_id: str, fields: dict[str, Any]) -> ModelSpec:
-    size = fields.get("size")
-    fmt = fields.get("response_format")
-    count = fields.get("count")
-    return ModelSpec(
-        id=model_id,
-        family=family,
-        owned_by=fields.get("owned_by") or "upstream",
-        response=fields.get("response") or "openai",
-        prompt_max=fields.get("prompt_max") or 4000,
-        count=Count(count.field, count.min, count.max, count.default) if count else Count(),
-        size=Size(size.field, size.kind, size.values, size.default) if size else None,
-        formats=fmt.values if fmt else ("url",),
-        format_default=fmt.default if fmt else "url",
-        format_native=fmt.native if fmt else False,
-        enums={k: (e.values, e.default) for k, e in (fields.get("enums") or {}).items()},
-        ranges={k: (r.min, r.max) for k, r in (fields.get("ranges") or {}).items()},
-    )
+def check_data(source: str, data: Any) -> RegistryFileData:
+    """Registry data as the gateway would load it, checked entry by entry (RegistryError
+    naming ``source``, the model and the field): what ``models import`` and ``models sync``
+    run before writing a file."""
+    parsed = parse_file(source, data)
+    likes = any(entry.like is not None for entry in parsed.models.values())
+    builtin = parse_file(BUILTIN, orjson.loads(builtin_text())).models if likes else {}
+    for model_id, entry in parsed.models.items():
+        try:
+            build_spec(model_id, _resolve(model_id, entry, parsed.models, builtin))
+        except ValueError as exc:
+            raise RegistryError(f"{source}: model {model_id!r}: {exc}") from None
+    return parsed
 
 
 class Registry:
-    """Looks models up and prepares requests for them."""
+    """Looks models up by id or alias and prepares requests for them."""
 
     def __init__(self, models: dict[str, ModelSpec], *, allow_unknown: bool = False) -> None:
         self._models = models
         self._allow_unknown = allow_unknown
+        self._names: dict[str, ModelSpec] = {}
+        for spec in models.values():
+            for alias in spec.aliases:
+                self._names[alias] = spec
+        self._names.update(models)
 
     @classmethod
     def load(cls, override: Path | None = None, *, allow_unknown: bool = False) -> Registry:
         """Built-in models, then the operator's file on top.
 
-        Any error (unreadable file, unknown field, bad value, unknown family) raises
+        Any error (unreadable file, unknown field, bad value, a schema that does not
+        compile, a field the schema does not have, an alias taken twice) raises
         RegistryError with one line naming the file, the model and the field.
         """
-        text = resources.files("gateway.models").joinpath("data/models.toml").read_text()
-        builtin = parse_file(BUILTIN, _read(BUILTIN, text))
-        families: dict[str, FieldsData] = dict(builtin.family)
-        models = {mid: (BUILTIN, m) for mid, m in builtin.models.items()}
+        try:
+            builtin = parse_file(BUILTIN, orjson.loads(builtin_text()))
+        except orjson.JSONDecodeError as exc:
+            raise RegistryError(f"{BUILTIN}: not valid JSON: {exc}") from None
+        entries = {mid: (BUILTIN, entry) for mid, entry in builtin.models.items()}
         if override is not None:
             source = f"models file {override}"
-            try:
-                text = Path(override).read_text()
-            except (OSError, UnicodeDecodeError) as exc:
-                raise RegistryError(f"{source}: cannot be read: {exc}") from None
-            extra = parse_file(source, _read(source, text))
-            families.update(extra.family)
-            models.update({mid: (source, m) for mid, m in extra.models.items()})
+            extra = read_file(source, Path(override))
+            entries.update({mid: (source, entry) for mid, entry in extra.models.items()})
             allow_unknown = allow_unknown or extra.allow_unknown
+        lookup = {mid: entry for mid, (_source, entry) in entries.items()}
         specs: dict[str, ModelSpec] = {}
-        for model_id, (source, raw) in models.items():
+        for model_id, (source, entry) in entries.items():
             try:
-                family, layers = _layers(model_id, raw, models, families)
+                specs[model_id] = build_spec(
+                    model_id, _resolve(model_id, entry, lookup, builtin.models)
+                )
             except ValueError as exc:
                 raise RegistryError(f"{source}: model {model_id!r}: {exc}") from None
-            specs[model_id] = _spec(family, model_id, _merged(layers))
+        _check_aliases(specs, {mid: source for mid, (source, _e) in entries.items()})
         return cls(specs, allow_unknown=allow_unknown)
 
     @property
@@ -123,37 +134,69 @@ class Registry:
         """Unknown models are passed through instead of refused."""
         return self._allow_unknown
 
-    def get(self, model_id: str) -> ModelSpec | None:
-        """The spec of a known model."""
-        return self._models.get(model_id)
+    def get(self, name: str) -> ModelSpec | None:
+        """The spec a model id or alias names."""
+        return self._names.get(name)
 
     def models(self) -> list[ModelSpec]:
         """Every known model, in registry order."""
         return list(self._models.values())
 
-    def prepare(self, body: dict[str, Any]) -> PreparedRequest:
-        """Validate a client body and translate it for its model (InvalidRequest on error)."""
-        model_id = body.get("model")
-        if not isinstance(model_id, str) or not model_id:
+    def aliases(self) -> dict[str, str]:
+        """Every alias and the id it names."""
+        return {name: spec.id for name, spec in self._names.items() if name != spec.id}
+
+    def resolve(self, name: Any) -> ModelSpec:
+        """The spec for a client's ``model`` (InvalidRequest ``model_not_found`` if none)."""
+        if not isinstance(name, str) or not name:
             raise InvalidRequest(
                 "You must provide a model as a non-empty string.",
                 param="model",
                 code="missing_required_parameter",
             )
-        spec = self._models.get(model_id)
-        if spec is None:
-            if not self._allow_unknown:
-                raise InvalidRequest(
-                    f"The model {model_id[:100]!r} is not supported by this "
-                    "gateway. GET /v1/models lists the models you may use.",
-                    param="model",
-                    code="model_not_found",
-                )
-            spec = passthrough_spec(model_id)
-        return prepare(spec, body)
+        spec = self._names.get(name)
+        if spec is not None:
+            return spec
+        if self._allow_unknown:
+            return passthrough_spec(name)
+        raise InvalidRequest(
+            f"The model {name[:100]!r} is not supported by this gateway. "
+            "GET /v1/models lists the models you may use.",
+            param="model",
+            code="model_not_found",
+        )
+
+    def prepare(self, body: dict[str, Any]) -> PreparedRequest:
+        """Validate a client body and translate it for its model (InvalidRequest on error)."""
+        return prepare(self.resolve(body.get("model")), body)
 
     def normalise(
         self, prepared: PreparedRequest, upstream: Any, *, created: int
     ) -> NormalisedResponse:
         """The upstream's answer in OpenAI's shape."""
         return normalise(prepared, upstream, created=created)
+
+
+def _check_aliases(specs: dict[str, ModelSpec], sources: dict[str, str]) -> None:
+    """An alias names one model and is no model's id; the operator's file wins over the
+    built-in one when both claim a name."""
+    claimed: dict[str, str] = {}
+    for model_id, spec in specs.items():
+        for alias in spec.aliases:
+            if alias in specs:
+                raise RegistryError(
+                    f"{sources[model_id]}: model {model_id!r}: field 'aliases': {alias!r} "
+                    "is the id of another model"
+                )
+            other = claimed.get(alias)
+            if other is not None and sources[other] == sources[model_id]:
+                raise RegistryError(
+                    f"{sources[model_id]}: model {model_id!r}: field 'aliases': {alias!r} "
+                    f"is already an alias of {other!r}"
+                )
+            if other is None or sources[model_id] != BUILTIN:
+                claimed[alias] = model_id
+    for model_id, spec in list(specs.items()):
+        kept = tuple(a for a in spec.aliases if claimed.get(a) == model_id)
+        if kept != spec.aliases:
+            specs[model_id] = replace(spec, aliases=kept)

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from gateway.billing.reported import ReportedCost, read_cost
 from gateway.cache.flight import Followed, SingleFlight
 from gateway.cache.policy import (
     CacheControl,
@@ -76,6 +77,7 @@ class Generated:
     images: int
     upstream_seconds: float = 0.0
     entry: CacheEntry | None = None
+    cost: ReportedCost | None = None
 
 
 @dataclass(slots=True)
@@ -90,6 +92,8 @@ class GenerationResult:
     headers: dict[str, str] = field(default_factory=dict)
     upstream_seconds: float = 0.0
     upstream_status: int | None = None
+    cost: ReportedCost | None = None
+    """What the upstream reported this call cost (None for answers from the cache)."""
 
 
 class ImageService:
@@ -142,7 +146,7 @@ class ImageService:
         """
         prepared = self._registry.prepare(body)
         model = prepared.model.id
-        if record.models is not None and model not in record.models:
+        if record.models is not None and not prepared.model.named_in(record.models):
             raise PermissionDenied(f"This key may not use the model {model!r}.", param="model")
         use_cache = self._options.cache_enabled and record.cache and cache_control.store and not raw
         scope = "shared" if self._options.shared_cache else record.id
@@ -311,6 +315,7 @@ class ImageService:
             dict(headers),
             generated.upstream_seconds,
             generated.status,
+            generated.cost if cache != HIT else None,
         )
 
     async def _call(
@@ -355,6 +360,7 @@ class ImageService:
             images=normalised.images,
             upstream_seconds=waited,
             entry=entry,
+            cost=read_cost({}, answer.body),
         )
 
     def _trouble(self, exc: UpstreamCallError) -> None:

@@ -1,9 +1,14 @@
 """A fake AI/ML API for tests, offline trials and benchmarks.
 
-It checks the bearer key, validates each family's own fields like AIML does (so a test can
-prove the gateway translated ``n`` and ``size``), answers 201 with small real PNGs as
-signed-looking links or base64, and can be told to fail or be slow through ``/_control``.
-Its price list and the cost each answer reports are :mod:`gateway.testing.fake_pricing`'s.
+It checks the bearer key and knows every model of AIML's catalogue: each body is judged
+against that model's published schema (:mod:`gateway.testing.fake_catalogue`), so a body
+the real upstream would refuse is refused, and a test can prove the gateway translated
+``n`` and ``size``. It answers 201 in the current shape (``{"data", "meta": {"usage"}}``,
+its cost and the ``x-aimlapi-usd-spent`` / ``x-aimlapi-credits-used`` / ``x-inference-id``
+headers added by :mod:`gateway.testing.fake_pricing`) with small real PNGs as
+signed-looking links or base64, or in an older shape when told to; serves the live
+catalogue (``GET /v1/models``, ``/docs-json``, ``/model/{id}``); and can be told to fail
+or be slow through ``/_control``. Its price list is :mod:`gateway.testing.fake_pricing`'s.
 """
 
 from __future__ import annotations
@@ -30,31 +35,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.testing.fake_catalogue import Catalogue
 from gateway.testing.fake_pricing import mount_billing
 
-OPENAI = {
-    "dall-e-2": 10,
-    "dall-e-3": 1,
-    "openai/gpt-image-1": 1,
-    "openai/gpt-image-1-mini": 1,
-    "openai/gpt-image-1-5": 1,
-}
-IMAGES = {
-    "flux/schnell",
-    "flux/dev",
-    "flux-pro",
-    "flux-pro/v1.1",
-    "flux-realism",
-    "flux-pro/v1.1-ultra",
-    "stable-diffusion-v3-medium",
-    "stable-diffusion-v35-large",
-    "recraft-v3",
-}
-IMAGEN = {
-    "imagen-3.0-generate-002",
-    "google/imagen-4.0-generate-001",
-    "google/imagen-4.0-ultra-generate-001",
-}
+SHAPES = ("current", "openai", "images", "choices")
 
 
 def tiny_png(seed: int) -> bytes:
@@ -86,6 +70,7 @@ class FakeState:
     keys: frozenset[str]
     latency: float = 0.0
     mode: str = "normal"
+    shape: str = "current"
     expiry_seconds: int = 3600
     fails: deque[dict[str, Any]] = field(default_factory=deque)
     calls: int = 0
@@ -118,27 +103,20 @@ DEFAULT_MESSAGES = {
 }
 
 
-def _valid(body: Any) -> tuple[str, int, str] | None:
-    """(family, count, response_format) when AIML would accept the body."""
-    if not isinstance(body, dict) or not isinstance(body.get("prompt"), str):
-        return None
-    model = body.get("model")
-    if model in OPENAI:
-        n = body.get("n", 1)
-        if not isinstance(n, int) or not 1 <= n <= OPENAI[str(model)]:
-            return None
-        fmt = body.get("response_format", "url")
-        return ("openai", n, fmt) if fmt in ("url", "b64_json") else None
-    if model in IMAGES or model in IMAGEN:
-        if any(k in body for k in ("n", "size", "response_format")):
-            return None
-        n = body.get("num_images", 1)
-        if not isinstance(n, int) or not 1 <= n <= 4:
-            return None
-        if model in IMAGEN and "image_size" in body:
-            return None
-        return ("imagen" if model in IMAGEN else "images", n, "url")
-    return None
+def _count(body: dict[str, Any], schema: dict[str, Any]) -> int:
+    """How many images a valid body asks for: its ``n`` or ``num_images``, else the
+    schema's default."""
+    props = schema.get("properties", {})
+    for name in ("n", "num_images"):
+        if isinstance(body.get(name), int | float) and not isinstance(body[name], bool):
+            return int(body[name])
+        if name in props and isinstance(props[name].get("default"), int):
+            return int(props[name]["default"])
+    return 1
+
+
+def _wants_b64(body: dict[str, Any]) -> bool:
+    return body.get("response_format") == "b64_json" or body.get("convert_base64_to_url") is False
 
 
 class AsgiEndpoint:
@@ -157,6 +135,7 @@ def create_fake_upstream(
 ) -> Starlette:
     """The fake as an ASGI app; state lives on ``app.state.fake``."""
     state = FakeState(keys=frozenset(api_keys), latency=latency)
+    catalogue = Catalogue.load()
     pngs = [tiny_png(i * 2654435761) for i in range(16)]
     b64s = [base64.b64encode(p).decode() for p in pngs]
 
@@ -241,22 +220,23 @@ def create_fake_upstream(
         if state.mode == "hang":
             await asyncio.Event().wait()
         if state.mode == "html":
-            return 200, Response(
-                "<html><body>Bad gateway</body></html>", 200, media_type="text/html"
-            )
+            return 200, Response("<html><body>Bad gateway</body></html>", media_type="text/html")
         if state.mode == "reset":
-            return 201, Response(
-                b'{"created": 1, "da',
+            return (
                 201,
-                media_type="application/json",
-                headers={"content-length": "4096"},
+                Response(
+                    b'{"created": 1, "da',
+                    201,
+                    media_type="application/json",
+                    headers={"content-length": "4096"},
+                ),
             )
         if state.mode == "malformed":
             return 201, b'{"created": 1, "data": ['
-        checked = _valid(body)
-        if checked is None:
+        if not catalogue.accepts(body):
             return 400, _aiml_error(400, DEFAULT_MESSAGES[400])
-        family, count, fmt = checked
+        assert isinstance(body, dict)
+        count = _count(body, catalogue.request_schema(body["model"]))
         if state.mode == "empty":
             count = 0
         elif state.mode == "short":
@@ -264,41 +244,33 @@ def create_fake_upstream(
         created = int(time.time())
         seed = zlib.crc32(str(body.get("prompt")).encode())
         host = found.get(b"host", b"127.0.0.1").decode("latin-1")
-        if family == "openai":
-            key = "b64_json" if fmt == "b64_json" else "url"
-            items = [
-                {
-                    key: b64s[(seed + i) % 16]
-                    if key == "b64_json"
-                    else url(host, created, (seed + i) % 16)
-                }
-                for i in range(count)
-            ]
-            payload: dict[str, Any] = {"created": created, "data": items}
-        elif family == "images":
+        b64 = _wants_b64(body)
+        images = [(seed + i) % 16 for i in range(count)]
+        items = [{"b64_json": b64s[i]} if b64 else {"url": url(host, created, i)} for i in images]
+        payload: dict[str, Any]
+        if state.shape == "openai":
+            payload = {"created": created, "data": items}
+        elif state.shape == "images":
             payload = {
                 "images": [
-                    {
-                        "url": url(host, created, (seed + i) % 16),
-                        "width": 4,
-                        "height": 4,
-                        "content_type": "image/png",
-                    }
-                    for i in range(count)
+                    {**item, "width": 4, "height": 4, "content_type": "image/png"} for item in items
                 ],
                 "seed": seed,
                 "timings": {"inference": 0.01},
                 "has_nsfw_concepts": [False] * count,
-                "prompt": body["prompt"],
+                "prompt": body.get("prompt"),
+            }
+        elif state.shape == "choices":
+            payload = {
+                "output": {
+                    "choices": [
+                        {"image_base64": b64s[i]} if b64 else {"url": url(host, created, i)}
+                        for i in images
+                    ]
+                },
             }
         else:
-            payload = {
-                "data": [
-                    {"url": url(host, created, (seed + i) % 16), "mime_type": "image/png"}
-                    for i in range(count)
-                ],
-                "meta": {"usage": {"tokens_used": 100 * count}},
-            }
+            payload = {"data": items}
         return 201, orjson.dumps(payload)
 
     async def files(request: Request) -> Response:
@@ -310,9 +282,11 @@ def create_fake_upstream(
         data = orjson.loads(await request.body() or b"{}")
         if data.get("reset"):
             fresh = FakeState(keys=state.keys, latency=latency)
+            catalogue.reset()
             for name in (
                 "latency",
                 "mode",
+                "shape",
                 "expiry_seconds",
                 "fails",
                 "calls",
@@ -322,11 +296,37 @@ def create_fake_upstream(
                 "max_in_flight",
             ):
                 setattr(state, name, getattr(fresh, name))
-        for name in ("latency", "mode", "expiry_seconds"):
+        for name in ("latency", "mode", "shape", "expiry_seconds"):
             if name in data:
                 setattr(state, name, data[name])
         state.fails.extend(dict(f) for f in data.get("fail", []))
+        for added in data.get("add_models", []):
+            catalogue.add(added["id"], added["request"], list(added.get("aliases", [])))
         return Response(b"{}", media_type="application/json")
+
+    def base_url(request: Request) -> str:
+        return f"{request.url.scheme}://{request.headers.get('host', request.url.netloc)}"
+
+    async def list_models(request: Request) -> Response:
+        etag = catalogue.etag()
+        if etag in [t.strip() for t in request.headers.get("if-none-match", "").split(",")]:
+            return Response(status_code=304, headers={"etag": etag})
+        body = orjson.dumps(catalogue.listing(base_url(request)))
+        return Response(body, media_type="application/json", headers={"etag": etag})
+
+    async def one_model(request: Request) -> Response:
+        found = catalogue.find(request.path_params["model"])
+        if found is None:
+            return _aiml_error(404, "Model not found")
+        item = next(m for m in catalogue.listing(base_url(request))["data"] if m["id"] == found)
+        return Response(orjson.dumps(item), media_type="application/json")
+
+    async def docs_json(request: Request) -> Response:
+        found = catalogue.find(request.query_params.get("model", ""))
+        document = catalogue.document(found) if found is not None else None
+        if document is None:
+            return _aiml_error(404, "Model not found")
+        return Response(orjson.dumps(document), media_type="application/json")
 
     async def stats(request: Request) -> Response:
         return Response(
@@ -356,12 +356,16 @@ def create_fake_upstream(
         routes=[
             Route("/v1/images/generations", AsgiEndpoint(generate), methods=["POST"]),
             Route("/files/{name}.png", files, methods=["GET"]),
+            Route("/v1/models", list_models, methods=["GET"]),
+            Route("/model/{model:path}", one_model, methods=["GET"]),
+            Route("/docs-json", docs_json, methods=["GET"]),
             Route("/_control", control, methods=["POST"]),
             Route("/_stats", stats, methods=["GET"]),
             Route("/_stats/reset", reset_stats, methods=["POST"]),
         ]
     )
     app.state.fake = state
+    app.state.catalogue = catalogue
     mount_billing(app)
     return app
 

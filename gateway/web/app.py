@@ -146,6 +146,7 @@ def create_app(
     routes = [
         generations,
         Route("/v1/models", models.list_models, methods=["GET"]),
+        Route("/v1/models/{model:path}", models.retrieve_model, methods=["GET"]),
         Route("/v1/usage", usage.own_usage, methods=["GET"]),
         Route("/admin/keys", admin.create_key, methods=["POST"]),
         Route("/admin/keys", admin.list_keys, methods=["GET"]),

@@ -137,7 +137,10 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "type": "object",
                     "required": ["model", "prompt"],
                     "properties": {
-                        "model": {"type": "string", "enum": [m.id for m in registry.models()]},
+                        "model": {
+                            "type": "string",
+                            "enum": [m.id for m in registry.models()] + list(registry.aliases()),
+                        },
                         "prompt": {"type": "string", "minLength": 1},
                         "n": {"type": "integer", "minimum": 1},
                         "size": {"type": "string"},
@@ -178,8 +181,22 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
             },
             "/v1/models": {
                 "get": {
-                    "summary": "Models this key may use",
+                    "summary": "Models this key may use (aliases listed too)",
                     "responses": {"200": _json({"type": "object"}), **_errors(401)},
+                }
+            },
+            "/v1/models/{model}": {
+                "get": {
+                    "summary": "One model (id or alias) and what it can do",
+                    "parameters": [
+                        {
+                            "name": "model",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string"},
+                        }
+                    ],
+                    "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
                 }
             },
             "/v1/usage": {

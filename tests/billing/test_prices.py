@@ -227,11 +227,11 @@ def test_every_openai_quality_and_size_the_registry_accepts_has_a_price(
     registry = Registry.load()
     for model in ("dall-e-2", "dall-e-3", "openai/gpt-image-1", "openai/gpt-image-1-mini"):
         spec = registry.get(model)
-        assert spec is not None and spec.size is not None
+        assert spec is not None and spec.values("size")
         price = builtin.get(model)
         assert price is not None
-        qualities = spec.enums.get("quality", ((None,), None))[0]
+        qualities = spec.values("quality") or (None,)
         for quality in qualities:
-            for size in spec.size.values:
+            for size in spec.values("size"):
                 wanted = {("size", size)} | ({("quality", quality)} if quality else set())
                 assert any(set(v.when) == wanted for v in price.variants), (model, quality, size)

@@ -12,38 +12,60 @@ import pytest
 from gateway.models.files import RegistryError
 from gateway.models.registry import Registry
 
+SCHEMA = (
+    '{ type = "object", properties = { prompt = { type = "string" }, '
+    'num_images = { type = "integer", maximum = 4 } } }'
+)
+
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         (
-            '[models."flux/krea"]\nfamily = "flux"\npromt_max = 10\n',
-            "model 'flux/krea': field 'promt_max': unknown field",
+            f'[models."acme/x"]\nfamilly = "acme"\ngenerate = {{ schema = {SCHEMA} }}\n',
+            "model 'acme/x': field 'familly': unknown field",
         ),
         (
-            '[models."flux/krea"]\nfamily = "flux"\nprompt_max = "long"\n',
-            "model 'flux/krea': field 'prompt_max': Input should be a valid integer",
+            f'[models."acme/x"]\ngenerate = {{ schema = {SCHEMA}, pth = "/x" }}\n',
+            "model 'acme/x': field 'generate.pth': unknown field",
         ),
         (
-            '[models."x"]\nfamily = "flux"\ncount = { field = "n", max = 4, maximum = 9 }\n',
-            "model 'x': field 'count.maximum': unknown field",
+            '[models."acme/x"]\ngenerate = { path = "/x" }\n',
+            "model 'acme/x': field 'generate.schema': Field required",
         ),
         (
-            '[models."x"]\nfamily = "flux"\ncount = { min = 3, max = 2, default = 3 }\n',
-            "model 'x': field 'count': needs min <= default <= max",
+            f'[models."acme/x"]\ngenerate = {{ schema = {SCHEMA} }}\ncount = 3\n',
+            "model 'acme/x': field 'count': Input should be a valid string",
         ),
         (
-            '[models."x"]\nfamily = "flux"\nsize = { field = "image_size", kind = "pixels" }\n',
-            "model 'x': field 'size.kind': Input should be 'enum', 'image_size' or 'aspect_ratio'",
+            f'[models."acme/x"]\ngenerate = {{ schema = {SCHEMA} }}\ncount = "n"\n',
+            "model 'acme/x': field 'count': 'n' is not a field of the model's schema",
         ),
-        ('[models."x"]\nfamily = "nope"\n', "model 'x': field 'family': unknown family 'nope'"),
-        ('[models."x"]\nprompt_max = 5\n', "model 'x': field 'family': missing"),
+        (
+            f'[models."acme/x"]\ngenerate = {{ schema = {SCHEMA} }}\n'
+            'size = [{ field = "image_size", kind = "pixels" }]\n',
+            "model 'acme/x': field 'size.0.kind': Input should be 'wxh'",
+        ),
+        (
+            f'[models."acme/x"]\ngenerate = {{ schema = {SCHEMA} }}\n'
+            'size = [{ field = "image_size", kind = "image_size" }]\n',
+            "model 'acme/x': field 'size': 'image_size' is not a field of the model's schema",
+        ),
+        (
+            '[models."acme/x"]\ngenerate = { schema = { type = "object", maxLength = "ten" } }\n',
+            "model 'acme/x': field 'generate.schema': not a valid JSON Schema",
+        ),
+        ('[models."acme/x"]\nfamily = "acme"\n', "model 'acme/x': field 'generate': a model needs"),
         ('[models."x"]\nlike = "y"\n', "model 'x': field 'like': unknown model 'y'"),
         (
-            '[models."x"]\nlike = "dall-e-2"\nfamily = "flux"\n',
-            "model 'x': field 'family': give either 'family' or 'like'",
+            '[models."x"]\nlike = "dall-e-2"\naliases = ["gpt-image-1"]\n'
+            '[models."y"]\nlike = "dall-e-2"\naliases = ["gpt-image-1"]\n',
+            "field 'aliases': 'gpt-image-1' is already an alias of 'x'",
         ),
-        ('[family.flux]\nrespons = "images"\n', "family 'flux': field 'respons': unknown field"),
+        (
+            '[models."x"]\nlike = "dall-e-2"\naliases = ["dall-e-3"]\n',
+            "model 'x': field 'aliases': 'dall-e-3' is the id of another model",
+        ),
         ("allow_unknwn = true\n", "field 'allow_unknwn': unknown field"),
         ('[models."x"\n', "not valid TOML"),
     ],
@@ -59,24 +81,25 @@ def test_every_error_names_file_model_and_field(tmp_path: Path, text: str, expec
     assert "\n" not in message
 
 
+def test_json_files_are_checked_the_same_way(tmp_path: Path) -> None:
+    path = tmp_path / "models.json"
+    path.write_text('{"models": {"acme/x": {"like": "dall-e-2", "promt_max": 3}}}')
+    with pytest.raises(RegistryError, match="model 'acme/x': field 'promt_max': unknown field"):
+        Registry.load(path)
+    path.write_text("{")
+    with pytest.raises(RegistryError, match="not valid JSON"):
+        Registry.load(path)
+
+
 def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(RegistryError, match="cannot be read"):
         Registry.load(tmp_path / "missing.toml")
 
 
-def test_like_copies_and_overrides(tmp_path: Path) -> None:
-    path = tmp_path / "models.toml"
-    path.write_text('[models."big-dalle"]\nlike = "dall-e-2"\nprompt_max = 9\n')
-    spec = Registry.load(path).get("big-dalle")
-    base = Registry.load().get("dall-e-2")
-    assert spec is not None and base is not None
-    assert spec.prompt_max == 9 and spec.count == base.count and spec.family == "openai"
-
-
 @pytest.mark.e2e
 def test_bad_model_file_stops_startup_with_one_line_and_exit_2(tmp_path: Path) -> None:
     path = tmp_path / "models.toml"
-    path.write_text('[models."flux/krea"]\nfamily = "flux"\npromt_max = 10\n')
+    path.write_text('[models."flux/krea"]\nlike = "flux/dev"\npromt_max = 10\n')
     done = subprocess.run(
         [sys.executable, "-m", "gateway", "serve", "--port", "0"],
         capture_output=True,
@@ -86,7 +109,16 @@ def test_bad_model_file_stops_startup_with_one_line_and_exit_2(tmp_path: Path) -
         check=False,
     )
     assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
-    assert lines == [
+    assert done.stderr.strip().splitlines() == [
         f"gateway: models file {path}: model 'flux/krea': field 'promt_max': unknown field"
     ]
+
+
+def test_the_example_operator_file_loads() -> None:
+    example = Path(__file__).resolve().parents[2] / "config/models.example.toml"
+    registry = Registry.load(example)
+    painter = registry.get("painter")
+    assert painter is not None and painter.id == "acme/painter-2"
+    assert (
+        registry.prepare({"model": "house-style", "prompt": "x"}).model.id == "openai/gpt-image-2"
+    )

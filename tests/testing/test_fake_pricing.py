@@ -37,7 +37,7 @@ async def test_answers_report_the_list_price(fake: httpx.AsyncClient) -> None:
     assert response.headers["x-aimlapi-usd-spent"] == "0.004718592"
     assert response.headers["x-aimlapi-credits-used"] == "9437"
     assert response.json()["meta"]["usage"] == {"credits_used": 9437, "usd_spent": 0.004718592}
-    assert len(response.json()["images"]) == 2
+    assert len(response.json()["data"]) == 2
     cost = read_cost(response.headers, response.json())
     assert (cost.usd_nanos, cost.credits) == (4_718_592, 9437)
     assert cost.inference_id == response.headers["x-inference-id"]
