@@ -164,6 +164,17 @@ class Settings(BaseSettings, DefaultLimitFields):
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        """Read the URL now, as the store will (TLS files included), so a typo in an option
+        or a missing certificate stops the start with one line naming it."""
+        if value is not None:
+            from gateway.store.endpoint import Endpoint
+
+            Endpoint.from_url(value.get_secret_value())
+        return value
+
     @field_validator("upstream_url")
     @classmethod
     def _url(cls, value: str) -> str:

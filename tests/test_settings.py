@@ -160,3 +160,20 @@ def test_every_limit_is_a_default_setting_and_a_declared_key_field(
         {"id": "a", "name": "A", "key_hash": HASH, **expected.as_dict()}
     )
     assert declared.limits == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("rediss://:hunter2@redis/0?ssl_certfile=/no/such.pem", "ssl_certfile"),
+        ("redis://:hunter2@redis/0?ssl_ca_certs=/ca.pem", "needs a rediss:// URL"),
+        ("redis://:hunter2@redis/0?socket_timout=1", "unknown option 'socket_timout'"),
+    ],
+)
+def test_an_unusable_redis_url_is_one_line_naming_the_option_not_the_password(
+    monkeypatch: pytest.MonkeyPatch, url: str, said: str
+) -> None:
+    monkeypatch.setenv("GATEWAY_REDIS_URL", url)
+    line = refusal()
+    assert line.startswith("invalid setting GATEWAY_REDIS_URL: ") and said in line
+    assert "hunter2" not in line and "\n" not in line

@@ -11,6 +11,11 @@ Failure semantics match the store's: a reply slower than ``socket_timeout`` or a
 connection fails every command in flight on it with :class:`redis.exceptions.RedisError`
 (the store turns it into ``StorageUnavailable``) and the next command reconnects. A command
 that could not be sent because the connection was found dead is retried once on a fresh one.
+A connection whose hand-shake (TLS, ``AUTH``, ``SELECT``, ``CLIENT SETNAME``) fails is
+closed before the error is raised, so a wrong password costs no socket.
+
+URLs are read as redis-py reads them (:mod:`gateway.store.endpoint`), so both clients of
+the store connect to the same place in the same way.
 """
 
 from __future__ import annotations
@@ -19,15 +24,17 @@ import asyncio
 import collections
 import functools
 import hashlib
-import ssl
+import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
 import hiredis
-from redis.asyncio.connection import parse_url
+from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from gateway.store.endpoint import Endpoint
 
 
 def pack(*args: Any) -> bytes:
@@ -51,53 +58,37 @@ def bulks(*args: Any) -> Bulks:
 class Script:
     """A Lua script known by its SHA-1, sent in full only when the server lacks it."""
 
+    name: str
     text: str
     sha: str
 
     @classmethod
-    def of(cls, text: str) -> Script:
-        return cls(text, hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest())
+    def of(cls, text: str, name: str = "script") -> Script:
+        return cls(name, text, hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest())
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """Where and how to connect, read from a ``redis://``, ``rediss://`` or ``unix://`` URL."""
-
-    host: str
-    port: int
-    path: str | None
-    db: int
-    username: str | None
-    password: str | None
-    tls: ssl.SSLContext | None
-
-    @classmethod
-    def from_url(cls, url: str) -> Endpoint:
-        options = parse_url(url)
-        tls = None
-        if url.startswith("rediss://"):
-            cafile = options.get("ssl_ca_certs")
-            tls = ssl.create_default_context(cafile=str(cafile) if cafile else None)
-            if str(options.get("ssl_cert_reqs", "required")).lower() in ("none", "0"):
-                tls.check_hostname = False
-                tls.verify_mode = ssl.CERT_NONE
-        return cls(
-            host=str(options.get("host", "localhost")),
-            port=int(options.get("port", 6379)),
-            path=options.get("path"),
-            db=int(options.get("db", 0)),
-            username=options.get("username"),
-            password=options.get("password"),
-            tls=tls,
-        )
+Push = Callable[[list[Any]], None]
 
 
-class _Connection(asyncio.Protocol):
-    """One socket: a write buffer flushed once per loop turn and a queue of waiting callers."""
+class Connection(asyncio.Protocol):
+    """One socket: a write buffer flushed once per loop turn and a queue of waiting callers.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+    With ``on_push``, replies of the pub/sub kind ``message`` go to it instead of a caller
+    (a subscriber connection); ``on_lost`` hears when the connection fails.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        timeout: float,
+        *,
+        on_push: Push | None = None,
+        on_lost: Callable[[], None] | None = None,
+    ) -> None:
         self._loop = loop
         self._timeout = timeout
+        self._on_push = on_push
+        self._on_lost = on_lost
         self._transport: asyncio.Transport | None = None
         self._reader = hiredis.Reader()
         self._waiting: collections.deque[tuple[asyncio.Future[Any], float]] = collections.deque()
@@ -114,9 +105,16 @@ class _Connection(asyncio.Protocol):
         self._reader.feed(data)
         waiting = self._waiting
         while True:
-            reply = self._reader.gets()
+            try:
+                reply = self._reader.gets()
+            except hiredis.ProtocolError as exc:
+                self.fail(RedisConnectionError(f"Redis sent a malformed reply: {exc}"))
+                return
             if reply is False:
                 return
+            if self._on_push is not None and type(reply) is list and reply[:1] == [b"message"]:
+                self._on_push(reply)
+                continue
             if not waiting:
                 self.fail(RedisConnectionError("Redis sent a reply nobody asked for."))
                 return
@@ -138,6 +136,9 @@ class _Connection(asyncio.Protocol):
     def send(self, packed: bytes) -> asyncio.Future[Any]:
         """Queue one packed command; its reply resolves the returned future."""
         future = self._loop.create_future()
+        if self.closed:
+            future.set_exception(RedisConnectionError("Connection to Redis lost."))
+            return future
         now = self._loop.time()
         self._waiting.append((future, now))
         if not self._out:
@@ -172,6 +173,7 @@ class _Connection(asyncio.Protocol):
 
     def fail(self, error: Exception) -> None:
         """Fail everything in flight and close; the client opens a new connection."""
+        first = not self.closed
         self.closed = True
         if self._watch is not None:
             self._watch.cancel()
@@ -183,6 +185,56 @@ class _Connection(asyncio.Protocol):
                 future.exception()
         if self._transport is not None:
             self._transport.abort()
+        if first and self._on_lost is not None:
+            self._on_lost()
+
+
+async def dial(
+    endpoint: Endpoint, factory: Callable[[], Connection], connect_timeout: float
+) -> Connection:
+    """A connected, authenticated connection with the URL's database selected.
+
+    Any failure on the way (refused, timed out, TLS, wrong credentials, cancelled) closes
+    the socket before the error leaves.
+    """
+    loop = asyncio.get_running_loop()
+    end = endpoint
+    try:
+        async with asyncio.timeout(connect_timeout):
+            if end.path is not None:
+                transport, connection = await loop.create_unix_connection(factory, end.path)
+            else:
+                transport, connection = await loop.create_connection(
+                    factory, end.host, end.port, ssl=end.tls
+                )
+    except (OSError, TimeoutError) as exc:
+        raise RedisConnectionError(f"Cannot connect to Redis at {end.place}: {exc}") from exc
+    if end.keepalive and end.path is None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    hello: list[asyncio.Future[Any]] = []
+    if end.password is not None:
+        auth = (end.username, end.password) if end.username else (end.password,)
+        hello.append(connection.send(pack("AUTH", *auth)))
+    if end.db:
+        hello.append(connection.send(pack("SELECT", end.db)))
+    if end.client_name:
+        hello.append(connection.send(pack("CLIENT", "SETNAME", end.client_name)))
+    try:
+        replies = await asyncio.gather(*hello, return_exceptions=True)
+    except BaseException:
+        connection.fail(RedisConnectionError("Connection set-up did not finish."))
+        raise
+    for position, reply in enumerate(replies):
+        if isinstance(reply, BaseException):
+            connection.fail(RedisConnectionError("Redis refused the connection's set-up."))
+            if not isinstance(reply, ResponseError):
+                raise reply
+            if position == 0 and end.password is not None:
+                raise AuthenticationError(f"Redis refused the credentials: {reply}") from reply
+            raise RedisConnectionError(f"Redis refused the connection's set-up: {reply}") from reply
+    return connection
 
 
 class PipelinedRedis:
@@ -191,11 +243,11 @@ class PipelinedRedis:
     def __init__(
         self, url: str, *, socket_timeout: float, connect_timeout: float, connections: int = 2
     ) -> None:
-        self._endpoint = Endpoint.from_url(url)
-        self._timeout = socket_timeout
-        self._connect_timeout = connect_timeout
-        self._slots: list[_Connection | None] = [None] * max(1, connections)
-        self._opening: list[asyncio.Future[_Connection] | None] = [None] * len(self._slots)
+        self.endpoint = Endpoint.from_url(url)
+        self.timeout = self.endpoint.socket_timeout or socket_timeout
+        self.connect_timeout = self.endpoint.connect_timeout or connect_timeout
+        self._slots: list[Connection | None] = [None] * max(1, connections)
+        self._opening: list[asyncio.Future[Connection] | None] = [None] * len(self._slots)
 
     async def execute(self, *args: Any) -> Any:
         """Run one command; its reply as hiredis parses it (bytes, ints, lists)."""
@@ -230,13 +282,17 @@ class PipelinedRedis:
         return await connection.send(packed)
 
     async def aclose(self) -> None:
-        """Close every connection; commands still in flight fail."""
+        """Close every connection and abandon those being opened; commands in flight fail."""
+        for index, opening in enumerate(self._opening):
+            if opening is not None:
+                opening.cancel()
+                self._opening[index] = None
         for index, connection in enumerate(self._slots):
             if connection is not None:
                 connection.fail(RedisConnectionError("Client closed."))
                 self._slots[index] = None
 
-    async def _connection(self) -> _Connection:
+    async def _connection(self) -> Connection:
         best = 0
         for index, connection in enumerate(self._slots):
             if connection is None or connection.closed:
@@ -248,40 +304,32 @@ class PipelinedRedis:
         assert connection is not None
         return connection
 
-    async def _open(self, index: int) -> _Connection:
+    async def _open(self, index: int) -> Connection:
         opening = self._opening[index]
         if opening is None:
-            opening = asyncio.ensure_future(self._dial())
+            opening = asyncio.ensure_future(self.dial())
             self._opening[index] = opening
             opening.add_done_callback(functools.partial(self._opened, index))
         return await asyncio.shield(opening)
 
-    def _opened(self, index: int, opening: asyncio.Future[_Connection]) -> None:
-        self._opening[index] = None
-        if not opening.cancelled() and opening.exception() is None:
+    def _opened(self, index: int, opening: asyncio.Future[Connection]) -> None:
+        wanted = self._opening[index] is opening
+        if wanted:
+            self._opening[index] = None
+        if opening.cancelled() or opening.exception() is not None:
+            return
+        if wanted:
             self._slots[index] = opening.result()
+        else:
+            opening.result().fail(RedisConnectionError("Client closed."))
 
-    async def _dial(self) -> _Connection:
+    async def dial(
+        self, *, on_push: Push | None = None, on_lost: Callable[[], None] | None = None
+    ) -> Connection:
+        """A new connection to this client's endpoint (the subscriber opens its own)."""
         loop = asyncio.get_running_loop()
-        end = self._endpoint
-        try:
-            async with asyncio.timeout(self._connect_timeout):
-                if end.path is not None:
-                    _, connection = await loop.create_unix_connection(
-                        lambda: _Connection(loop, self._timeout), end.path
-                    )
-                else:
-                    _, connection = await loop.create_connection(
-                        lambda: _Connection(loop, self._timeout), end.host, end.port, ssl=end.tls
-                    )
-        except (OSError, TimeoutError) as exc:
-            raise RedisConnectionError(f"Cannot connect to Redis: {exc}") from exc
-        hello: list[asyncio.Future[Any]] = []
-        if end.password is not None:
-            auth = (end.username, end.password) if end.username else (end.password,)
-            hello.append(connection.send(pack("AUTH", *auth)))
-        if end.db:
-            hello.append(connection.send(pack("SELECT", end.db)))
-        if hello:
-            await asyncio.gather(*hello)
-        return connection
+        return await dial(
+            self.endpoint,
+            lambda: Connection(loop, self.timeout, on_push=on_push, on_lost=on_lost),
+            self.connect_timeout,
+        )

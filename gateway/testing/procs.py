@@ -6,6 +6,7 @@ deadline (never a fixed sleep).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import shutil
@@ -15,7 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,21 @@ def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "co
         if check():
             return
         time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+async def wait_until_async(
+    check: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
+) -> None:
+    """:func:`wait_until` for async tests: the event loop runs between the polls."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.005
+    while loop.time() < deadline:
+        if check():
+            return
+        await asyncio.sleep(delay)
         delay = min(delay * 2, 0.1)
     raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
 
@@ -114,10 +130,17 @@ def redis_server_binary() -> str:
 
 
 def start_redis(
-    port: int | None = None, log_dir: Path | None = None, workdir: Path | None = None
+    port: int | None = None,
+    log_dir: Path | None = None,
+    workdir: Path | None = None,
+    *,
+    args: Sequence[str] = (),
+    ready: Callable[[], bool] | None = None,
 ) -> Proc:
     """A private redis-server on loopback; with ``workdir`` it keeps an fsync'd AOF there
-    (so a restart on the same port and directory keeps the data), else nothing on disk."""
+    (so a restart on the same port and directory keeps the data), else nothing on disk.
+    ``args`` are added last (so they win: ``--port 0 --tls-port N`` serves TLS only) and
+    ``ready`` replaces the check that ``port`` accepts connections."""
     port = port or free_port()
     durable = workdir is not None
     workdir = workdir or Path(tempfile.mkdtemp(prefix="gw-redis-"))
@@ -137,8 +160,9 @@ def start_redis(
         str(workdir),
         "--protected-mode",
         "yes",
+        *args,
     ]
-    return spawn(argv, port, lambda: port_open(port), log_dir=log_dir)
+    return spawn(argv, port, ready or (lambda: port_open(port)), log_dir=log_dir)
 
 
 def start_uvicorn_app(

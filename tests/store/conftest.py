@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
+import redis
+import trustme
 
 from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
+from gateway.testing.procs import Proc, free_port, start_redis
 
 
 class FakeClock:
@@ -37,3 +43,113 @@ async def store(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterat
     await the_store.start()
     yield the_store
     await the_store.aclose()
+
+
+REDIS_PASSWORD = "the-right-password"
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """A test CA, and certificates it signed for a server and a client."""
+
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    other_name_cert: Path
+    other_name_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(folder / "ca.pem")
+    paths: list[Path] = []
+    for name, hosts in (
+        ("server", ("127.0.0.1", "localhost")),
+        ("other", ("redis.internal",)),
+        ("client", ("gateway.client",)),
+    ):
+        issued = ca.issue_cert(*hosts)
+        issued.cert_chain_pems[0].write_to_path(folder / f"{name}.crt")
+        issued.private_key_pem.write_to_path(folder / f"{name}.key")
+        paths += [folder / f"{name}.crt", folder / f"{name}.key"]
+    return TlsFiles(folder / "ca.pem", *paths)
+
+
+def _tls_redis(files: TlsFiles, cert: Path, key: Path, auth_clients: str) -> Proc:
+    port = free_port()
+    return start_redis(
+        port,
+        args=[
+            "--port",
+            "0",
+            "--tls-port",
+            str(port),
+            "--tls-cert-file",
+            str(cert),
+            "--tls-key-file",
+            str(key),
+            "--tls-ca-cert-file",
+            str(files.ca),
+            "--tls-auth-clients",
+            auth_clients,
+        ],
+    )
+
+
+@pytest.fixture(scope="session")
+def mtls_redis(tls_files: TlsFiles) -> Iterator[Proc]:
+    """TLS only, with a certificate for 127.0.0.1; clients must show a certificate."""
+    proc = _tls_redis(tls_files, tls_files.server_cert, tls_files.server_key, "yes")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def misnamed_tls_redis(tls_files: TlsFiles) -> Iterator[Proc]:
+    """TLS only, with a certificate for another host name than the one connected to."""
+    proc = _tls_redis(tls_files, tls_files.other_name_cert, tls_files.other_name_key, "no")
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def password_redis() -> Iterator[Proc]:
+    """A redis-server that wants ``REDIS_PASSWORD``."""
+    proc = start_redis(args=["--requirepass", REDIS_PASSWORD])
+    yield proc
+    proc.stop()
+
+
+@pytest.fixture(scope="session")
+def unix_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A redis-server on a unix socket only (and a password); its socket's path."""
+    path = tmp_path_factory.mktemp("sock") / "redis.sock"
+    proc = start_redis(
+        args=[
+            "--port",
+            "0",
+            "--unixsocket",
+            str(path),
+            "--unixsocketperm",
+            "700",
+            "--requirepass",
+            REDIS_PASSWORD,
+        ],
+        ready=path.exists,
+    )
+    yield path
+    proc.stop()
+
+
+def other_clients(admin: redis.Redis, name: str | None = None) -> list[dict[str, Any]]:
+    """The server's clients other than ``admin`` (named ``name``, when given)."""
+    own = admin.client_id()
+    return [
+        c
+        for c in admin.client_list()
+        if int(c["id"]) != own and (name is None or c.get("name") == name)
+    ]
