@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from gateway.store.errors import (
+    StorageBug,
     StorageConflict,
     StorageError,
     StorageNotFound,
@@ -212,11 +213,14 @@ def render(
     return exc.status, merged, orjson.dumps(exc.body())
 
 
+UNEXPECTED = "The gateway hit an unexpected error; it was logged."
+
+
 def unexpected(exc: Exception) -> GatewayError:
     """The 500 answered for an exception nothing expected, after logging it with its
     traceback (the log redacts secrets; the answer says nothing of the cause)."""
     logging.getLogger("gateway").error("unexpected error", exc_info=exc)
-    return GatewayError("The gateway hit an unexpected error; it was logged.")
+    return GatewayError(UNEXPECTED)
 
 
 def from_storage(exc: StorageError) -> GatewayError:
@@ -227,6 +231,10 @@ def from_storage(exc: StorageError) -> GatewayError:
         return Conflict(exc.message)
     if isinstance(exc, StorageUnavailable):
         return StoreUnavailable()
+    if isinstance(exc, StorageBug):
+        # A bug, not an outage: retrying will not help, so not 503. The store logged it
+        # with what failed (the script's name); Python's traceback says nothing more.
+        return GatewayError(UNEXPECTED)
     return unexpected(exc)
 
 

@@ -6,8 +6,12 @@ for admission, cache lookup and election); otherwise ``flight_acquire`` does. Th
 wait for its release and then read the cache. The caller's token is its reservation id and
 the caller's settlement releases the lock in the same step that stores the answer, so a
 woken waiter always finds it. A leader that fails or dies frees the lock (at settlement,
-or by its TTL), and a waiter then becomes the leader itself; nobody waits past the
-deadline.
+or by its TTL), and a waiter then becomes the leader itself.
+
+A follower that cannot wait (the store fails while it waits, or its deadline passes with
+the leader still at work) is answered with an error, never by a second upstream call for
+the same key: the leader's call is still running, and paying for it twice is what
+single-flight exists to prevent.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
+from gateway.errors import ServiceUnavailable
 from gateway.observability.clock import Clock
 from gateway.store.base import Store
 from gateway.store.errors import StorageUnavailable
@@ -57,7 +62,9 @@ class SingleFlight(Generic[T]):
         """Run ``call`` as the leader for ``key``, or be served by the leader's answer.
 
         ``holding`` says the admission step already took the store lock with ``token``.
-        The lock is left held for the caller's settlement to release.
+        The lock is left held for the caller's settlement to release. A follower whose
+        deadline passes gets :class:`ServiceUnavailable`; store failures while following
+        are raised as they are.
         """
         if holding:
             return await self._lead(key, call, recheck=None)
@@ -66,7 +73,11 @@ class SingleFlight(Generic[T]):
         while True:
             remaining = deadline - loop.time()
             if remaining <= 0:
-                return Led(await call())
+                raise ServiceUnavailable(
+                    "An identical request is still being generated; retry shortly to get "
+                    "its answer.",
+                    headers={"retry-after": "1"},
+                )
             local = self._local.get(key)
             if local is not None:
                 with contextlib.suppress(Exception, asyncio.TimeoutError):
@@ -90,7 +101,9 @@ class SingleFlight(Generic[T]):
         self._local[key] = future
         try:
             if recheck is not None:
-                entry = await self._store.cache_get(key, self._clock())
+                entry = None
+                with contextlib.suppress(StorageUnavailable):
+                    entry = await self._store.cache_get(key, self._clock())
                 if entry is not None:
                     _fail(future)
                     with contextlib.suppress(StorageUnavailable):

@@ -282,15 +282,14 @@ class ImageService:
         reservation: str,
         leader: bool,
     ) -> tuple[GenerationResult, CacheEntry | None]:
-        """The answer, and what to store in the cache (only when this caller led)."""
+        """The answer, and what to store in the cache (only when this caller led).
+
+        A follower the store fails while it waits answers 503 ``store_unavailable``: the
+        leader's upstream call is not made twice."""
         model = prepared.model.id
-        try:
-            outcome = await self._flight.run(
-                ckey, reservation, lambda: self._call(prepared, request_id, ckey), holding=leader
-            )
-        except StorageUnavailable:
-            generated = await self._call(prepared, request_id, None)
-            return self._result(generated, BYPASS, model, {}), None
+        outcome = await self._flight.run(
+            ckey, reservation, lambda: self._call(prepared, request_id, ckey), holding=leader
+        )
         if not isinstance(outcome, Followed):
             return self._result(outcome.value, MISS, model, {}), outcome.value.entry
         if outcome.entry is not None:

@@ -28,3 +28,17 @@ class StorageConflict(StorageError):
 
 class StorageNotFound(StorageError):
     """No record with that identity."""
+
+
+class StorageBug(StorageError):
+    """The store refused an operation as wrong, not for want of capacity: a bug in the
+    gateway, or data under its prefix that it did not write. Retrying cannot help; the
+    store logs it where it is raised, and a client is told only that something went wrong."""
+
+
+class StorageScriptError(StorageBug):
+    """A Lua script of the store failed in the server; ``script`` names it."""
+
+    def __init__(self, script: str, message: str) -> None:
+        super().__init__(f"Lua script {script!r} failed: {message}")
+        self.script = script

@@ -4,28 +4,49 @@ Layout (prefix ``gw:``): ``key:{id}`` JSON record, ``keyver:{id}`` its version,
 ``keyhash:{hash}`` -> id, ``keys`` zset by creation; ``tat:{id}:rpm|ipm`` GCRA state;
 ``q:{id}:d:{day}`` / ``q:{id}:m:{month}`` quota counters; ``res:{id}`` zset of reservations
 by expiry with details in ``resinfo:{id}``; ``usage:{id}:{day}`` hash kept 100 days;
-``cache:{cache key}`` hash; ``flight:*`` single-flight locks. Redis exceptions become
-:class:`StorageUnavailable` here, at the boundary.
+``cache:{cache key}`` hash; ``flight:*`` single-flight locks.
+
+Redis exceptions become storage errors here, at the boundary: an outage (no connection, no
+reply in time, a server that is loading, read-only, out of memory or busy) is
+:class:`StorageUnavailable`; any other error reply is a bug, :class:`StorageScriptError`
+when a script failed (:class:`StorageBug` for a plain command), logged at error level here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import (
+    ClusterError,
+    NoPermissionError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 
 from gateway.store import gcra
 from gateway.store.base import Store
-from gateway.store.errors import StorageConflict, StorageNotFound, StorageUnavailable
+from gateway.store.errors import (
+    StorageBug,
+    StorageConflict,
+    StorageError,
+    StorageNotFound,
+    StorageScriptError,
+    StorageUnavailable,
+)
+from gateway.store.pubsub import Subscriber
 from gateway.store.resp import Bulks, PipelinedRedis, Script, bulks
 from gateway.store.types import (
     AdmitRequest,
@@ -47,14 +68,58 @@ OUTCOMES = {outcome.value.encode(): outcome for outcome in Outcome}
 SCRIPTS = ("admit", "settle", "release", "put_key")
 
 
+log = logging.getLogger("gateway.store")
+
+# Error replies that say Redis cannot serve right now, not that the command was wrong
+# (redis-py raises its own classes for some, with the code stripped from the message).
+OUTAGE_REPLIES = frozenset(
+    {
+        "BUSY",
+        "CLUSTERDOWN",
+        "LOADING",
+        "MASTERDOWN",
+        "MISCONF",
+        "NOAUTH",
+        "NOPERM",
+        "NOREPLICAS",
+        "OOM",
+        "READONLY",
+        "TRYAGAIN",
+        "WRONGPASS",
+    }
+)
+OUTAGE_ERRORS = (ClusterError, NoPermissionError, OutOfMemoryError, ReadOnlyError, TryAgainError)
+
+
+def storage_error(error: BaseException, script: str | None = None) -> StorageError | None:
+    """The storage error for a Redis or socket failure (None for anything else)."""
+    if isinstance(error, ResponseError) and not isinstance(error, OUTAGE_ERRORS):
+        message = str(error)
+        if message.split(" ", 1)[0] not in OUTAGE_REPLIES:
+            if script is not None:
+                log.error(
+                    "Lua script failed", extra={"fields": {"script": script, "error": message}}
+                )
+                return StorageScriptError(script, message)
+            log.error("Redis refused a command", extra={"fields": {"error": message}})
+            return StorageBug(f"Redis refused a command: {message}")
+    if isinstance(error, TimeoutError | RedisError | OSError):
+        return StorageUnavailable(str(error) or "Redis did not answer in time.")
+    return None
+
+
 class guarded:  # noqa: N801 - used like a function: ``with guarded():``
-    """Turn every Redis or socket failure into StorageUnavailable.
+    """Turn every Redis or socket failure into a storage error (see :func:`storage_error`);
+    ``script`` names the Lua script run inside, for the log and the error.
 
     A class rather than ``contextlib.contextmanager``: it wraps every request's Redis
     call, and a generator-based context manager cost more than the call's own packing.
     """
 
-    __slots__ = ()
+    __slots__ = ("script",)
+
+    def __init__(self, script: str | None = None) -> None:
+        self.script = script
 
     def __enter__(self) -> None:
         return None
@@ -65,8 +130,10 @@ class guarded:  # noqa: N801 - used like a function: ``with guarded():``
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if isinstance(error, TimeoutError | RedisError | OSError):
-            raise StorageUnavailable() from error
+        if error is not None:
+            converted = storage_error(error, self.script)
+            if converted is not None:
+                raise converted from error
 
 
 def connect(url: str, *, socket_timeout: float, connect_timeout: float) -> aioredis.Redis:
@@ -98,8 +165,8 @@ class RedisStore(Store):
     """State in Redis; many gateway processes sharing it behave as one.
 
     The request path (scripts, cache reads, locks) goes over ``pipe``, which pipelines
-    every caller's commands; the rest (admin reads, scans, pub/sub) uses redis-py's
-    ``client``.
+    every caller's commands; single-flight waiters share one subscriber connection
+    (:mod:`gateway.store.pubsub`); the rest (admin reads, scans) uses redis-py's ``client``.
     """
 
     def __init__(
@@ -107,6 +174,8 @@ class RedisStore(Store):
     ) -> None:
         self._r = client
         self._pipe = pipe
+        self._subscriber = Subscriber(pipe)
+        self._admitting = guarded("admit")
         self._p = prefix
         self._scripts: dict[str, Script] = {}
         self._admit_packed: dict[tuple[Any, ...], tuple[Bulks, Bulks]] = {}
@@ -119,24 +188,31 @@ class RedisStore(Store):
         socket_timeout: float = 5.0,
         connect_timeout: float = 5.0,
         prefix: str = "gw:",
-    ) -> RedisStore:
-        """Both clients for one Redis URL; nothing connects until first use."""
-        client = connect(url, socket_timeout=socket_timeout, connect_timeout=connect_timeout)
+    ) -> Self:
+        """Both clients for one Redis URL; nothing connects until first use. A URL either
+        client could not use raises ValueError naming what is wrong (never the URL)."""
         pipe = PipelinedRedis(url, socket_timeout=socket_timeout, connect_timeout=connect_timeout)
+        client = connect(url, socket_timeout=socket_timeout, connect_timeout=connect_timeout)
         return cls(client, pipe, prefix=prefix)
 
     async def start(self) -> None:
         for name in SCRIPTS:
             text = resources.files("gateway.store").joinpath(f"lua/{name}.lua").read_text()
-            self._scripts[name] = Script.of(text)
+            self._scripts[name] = Script.of(text, name)
+
+    @property
+    def place(self) -> str:
+        """Where this store's Redis is, safe to log."""
+        return self._pipe.endpoint.place
 
     async def aclose(self) -> None:
+        await self._subscriber.aclose()
         await self._pipe.aclose()
         with contextlib.suppress(RedisError, OSError):
             await self._r.aclose()
 
     async def _run(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        with guarded():
+        with guarded(name):
             return await self._pipe.evalsha(self._scripts[name], keys, args)
 
     async def ping(self) -> None:
@@ -255,7 +331,7 @@ class RedisStore(Store):
             1 if request.cache_key else 0,
             lock_ms,
         )
-        with guarded():
+        with self._admitting:
             reply: Any = await self._pipe.evalsha_packed(
                 self._scripts["admit"], before, per_request, after
             )
@@ -439,27 +515,33 @@ class RedisStore(Store):
         await self._run("release", [f"{self._p}{name}"], [token, f"{self._p}{name}"])
 
     async def flight_wait(self, name: str, timeout: float) -> bool:
+        """Wait on the process's one subscriber connection for the lock's release.
+
+        The wait is registered before the lock is looked at, so a release between the two
+        is not missed, and lasts no longer than the lock's own expiry (a leader that died
+        publishes nothing); a lost subscription also means looking again.
+        """
         key = f"{self._p}{name}"
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        subscription = self._subscriber.subscription(key)
         with guarded():
-            pubsub = self._r.pubsub()
             try:
-                await pubsub.subscribe(key)
                 while True:
-                    if not await self._r.exists(key):
+                    event = await subscription.next_event()
+                    ttl = await self._pipe.execute("PTTL", key)
+                    if ttl == -2:
                         return True
                     remaining = deadline - loop.time()
                     if remaining <= 0:
                         return False
-                    message = await pubsub.get_message(
-                        ignore_subscribe_messages=True, timeout=min(0.25, remaining)
-                    )
-                    if message is not None:
-                        return True
+                    wait = remaining if ttl < 0 else min(remaining, ttl / 1000)
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait):
+                            if await event:
+                                return True
             finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+                subscription.close()
 
 
 def _glob_escape(text: str) -> str:
