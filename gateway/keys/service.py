@@ -8,19 +8,25 @@ the record's version against the store on every image request, so revocations an
 take effect on the next request on every replica. Concurrent lookups of one key share a
 single store read, so a busy key's cache entry expiring under load costs one read, not
 one per request in flight.
+
+What must come from the store before any key can be served (the shared secret when none
+is configured, the declared keys) is read by :meth:`KeyService.start`. If the store is down
+at start-up, every operation tries it again first (one attempt at a time, shared), so the
+gateway serves as soon as the store answers, without a restart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from gateway.errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
+from gateway.errors import AuthenticationFailed, Conflict, GatewayError, InvalidRequest, NotFound
 from gateway.keys.search import KeyPage, KeyQuery, order, select, status_of
 from gateway.observability.clock import Clock
 from gateway.settings import DeclaredKey
@@ -32,6 +38,9 @@ KEY_RANDOM_BYTES = 32
 KEY_FORMAT = re.compile(r"gwk_[A-Za-z0-9_-]{43}")
 SHOWN_CHARS = 8
 REASONS = {"revoked": "has been revoked", "disabled": "is disabled", "expired": "has expired"}
+SECRET_BYTES = 32
+
+log = logging.getLogger("gateway.keys")
 
 
 def generate_key() -> str:
@@ -65,23 +74,66 @@ class KeyService:
     def __init__(
         self,
         store: Store,
-        secret: bytes,
+        secret: bytes | None,
         clock: Clock,
         *,
         cache_seconds: float = 2.0,
         default_limits: Limits | None = None,
+        declared: Sequence[DeclaredKey] = (),
     ) -> None:
+        """``secret`` None means the one the store keeps for every replica; ``declared``
+        keys are written to the store by :meth:`start`."""
         self._store = store
-        self._mac = hmac.new(secret, digestmod="sha256")
+        self._mac = hmac.new(secret, digestmod="sha256") if secret is not None else None
+        self._declared = tuple(declared)
+        self._starting: asyncio.Future[None] | None = None
+        self.started = secret is not None and not self._declared
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._default_limits = default_limits or Limits()
         self._cache: dict[str, tuple[float, KeyRecord]] = {}
         self._lookups: dict[str, asyncio.Future[KeyRecord | None]] = {}
 
+    async def start(self) -> None:
+        """Read the store's shared secret (when none was configured) and write the declared
+        keys. Raises StorageUnavailable while the store does not answer, or the error of a
+        declared key that cannot be written."""
+        if self._mac is None:
+            secret = await self._store.server_secret(secrets.token_bytes(SECRET_BYTES))
+            self._mac = hmac.new(secret, digestmod="sha256")
+        await self.sync_declared(self._declared)
+        self.started = True
+
+    async def ready(self) -> None:
+        """Finish :meth:`start` if the store was down when the gateway started (every
+        operation calls this first). A declared key that cannot be written is then logged,
+        not answered to whoever happened to ask."""
+        if self.started:
+            return
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._start_late())
+            self._starting.add_done_callback(self._start_done)
+        await asyncio.shield(self._starting)
+
+    async def _start_late(self) -> None:
+        try:
+            await self.start()
+        except GatewayError as exc:
+            log.error("declared keys not written: %s", exc.message)
+            self.started = True
+            return
+        log.info("the store answers: start-up finished")
+
+    def _start_done(self, done: asyncio.Future[None]) -> None:
+        self._starting = None
+        if not done.cancelled():
+            done.exception()
+
     def hash(self, key: str) -> str:
         """The stored form of ``key`` under this gateway's secret (:func:`hash_key`), from a
-        copy of the keyed MAC: the secret's key schedule is worked out once, not per call."""
+        copy of the keyed MAC: the secret's key schedule is worked out once, not per call.
+        Only once :meth:`start` has read the secret."""
+        assert self._mac is not None, "KeyService.hash before start()"
         mac = self._mac.copy()
         mac.update(key.encode())
         return mac.hexdigest()
@@ -96,6 +148,8 @@ class KeyService:
             raise AuthenticationFailed(
                 "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
             )
+        if not self.started:
+            await self.ready()
         digest = self.hash(key)
         record = None if fresh else self._cached(digest)
         if record is None:
@@ -161,6 +215,7 @@ class KeyService:
         metadata: dict[str, Any] | None = None,
     ) -> tuple[KeyRecord, str]:
         """Create a key; returns the record and the plaintext key (shown once)."""
+        await self.ready()
         plaintext = generate_key()
         merged = {**self._default_limits.as_dict(), **(limits or {})}
         record = KeyRecord(
@@ -180,6 +235,7 @@ class KeyService:
 
     async def get(self, key_id: str) -> KeyRecord:
         """The record with this id, or NotFound (404)."""
+        await self.ready()
         record = await self._store.get_key(key_id)
         if record is None:
             raise NotFound(f"No key with id {key_id!r}.", param="id")
@@ -187,6 +243,7 @@ class KeyService:
 
     async def list(self) -> list[KeyRecord]:
         """Every key record, oldest first."""
+        await self.ready()
         return await self._store.list_keys()
 
     async def search(self, query: KeyQuery) -> KeyPage:
@@ -195,6 +252,7 @@ class KeyService:
         The filtering runs here over the store's list; a store with an index of its own
         takes the same query and answers it without reading every key.
         """
+        await self.ready()
         cursor = None
         if query.after is not None:
             last = await self._store.get_key(query.after)

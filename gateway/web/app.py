@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import os
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,7 +36,7 @@ from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone
 from gateway.pipeline.generation import Generated, GenerationOptions, ImageService
 from gateway.settings import Settings
 from gateway.store.base import Store
-from gateway.store.errors import StorageError
+from gateway.store.errors import StorageError, StorageUnavailable
 from gateway.upstream.client import Upstream, create_transport
 from gateway.upstream.resilience import ResilientUpstream, RetryPolicy
 from gateway.web.deadlines import Deadlines
@@ -52,6 +52,8 @@ from gateway.web.services import Services
 from gateway.web.startup import announce, check_declared_models
 
 YOUNG_COLLECTION_EVERY = 20_000
+
+log = logging.getLogger("gateway.app")
 
 
 def build_store(settings: Settings, clock: Clock) -> Store:
@@ -125,7 +127,8 @@ def create_app(
             max_connections=settings.upstream_max_connections, transport=transport
         )
         try:
-            services = await _services(settings, the_store, registry, http, clock, metrics, prices)
+            services = _services(settings, the_store, registry, http, clock, metrics, prices)
+            await _first_contact(services)
             # What exists now lives as long as the process: full collections scanning it
             # were the p99 tail of cache hits, so the collector leaves it alone. A request
             # makes hundreds of short-lived objects that reference counting frees; young
@@ -211,7 +214,23 @@ def create_app(
     )
 
 
-async def _services(
+async def _first_contact(services: Services) -> None:
+    """Reach the store and read what keys need from it. A store that does not answer is
+    not fatal: a crash loop under an orchestrator helps nobody. One warning line says so;
+    ``/readyz`` and requests answer 503 until the store answers, and the first operation
+    after that finishes the start-up (see :meth:`KeyService.ready`)."""
+    try:
+        await services.store.ping()
+        await services.keys.start()
+    except StorageUnavailable as exc:
+        log.warning(
+            "the store is unavailable at start-up (%s); answering 503 store_unavailable "
+            "until it answers",
+            exc.message,
+        )
+
+
+def _services(
     settings: Settings,
     store: Store,
     registry: Registry,
@@ -221,9 +240,7 @@ async def _services(
     prices: PriceTable,
 ) -> Services:
     secret = (
-        settings.key_secret.get_secret_value().encode()
-        if settings.key_secret is not None
-        else await store.server_secret(os.urandom(32))
+        settings.key_secret.get_secret_value().encode() if settings.key_secret is not None else None
     )
     keys = KeyService(
         store,
@@ -231,8 +248,8 @@ async def _services(
         clock,
         cache_seconds=settings.key_cache_seconds,
         default_limits=settings.default_limits,
+        declared=settings.keys,
     )
-    await keys.sync_declared(settings.keys)
     calendar = Calendar(clock, settings.quota_timezone)
     upstream_keys = settings.upstream_keys
     upstream = ResilientUpstream(
@@ -313,10 +330,12 @@ def _secrets(settings: Settings) -> list[str]:
     found = [v.get_secret_value() for v in values if v is not None]
     found += list(settings.upstream_keys)
     if settings.redis_url is not None:
-        from urllib.parse import urlsplit
+        from urllib.parse import parse_qs, unquote, urlsplit
 
-        password = urlsplit(settings.redis_url.get_secret_value()).password
-        found = [f for f in found if f != settings.redis_url.get_secret_value()]
-        if password:
-            found.append(password)
+        url = settings.redis_url.get_secret_value()
+        parts = urlsplit(url)
+        found = [f for f in found if f != url]
+        if parts.password:
+            found += [parts.password, unquote(parts.password)]
+        found += parse_qs(parts.query).get("ssl_password", [])
     return found

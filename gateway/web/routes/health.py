@@ -22,9 +22,12 @@ async def metrics(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    """Readiness: the store is reachable (the configuration was validated at start-up)."""
+    """Readiness: the store is reachable and the start-up it needed has finished (the
+    configuration was validated at start-up)."""
+    svc = services(request)
     try:
-        await services(request).store.ping()
+        await svc.store.ping()
+        await svc.keys.ready()
     except StorageUnavailable:
         return json_response({"status": "unavailable", "store": "down"}, status=503)
     return json_response({"status": "ready", "store": "ok"})
