@@ -81,7 +81,13 @@ class Subscriber:
                 self._channels[member.name] = channel
                 self._arm_health()
         channel.members.add(member)
-        await asyncio.shield(channel.confirmed)
+        try:
+            await asyncio.shield(channel.confirmed)
+        except BaseException:
+            channel.members.discard(member)
+            if channel.confirmed.done() and self._channels.get(member.name) is channel:
+                del self._channels[member.name]
+            raise
         if member.pending is not None and not member.pending.done():
             member.pending.cancel()
         member.pending = asyncio.get_running_loop().create_future()

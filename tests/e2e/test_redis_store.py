@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -214,7 +215,8 @@ def test_fifty_followers_on_another_replica_hold_a_few_redis_connections(
 ) -> None:
     url = f"redis://127.0.0.1:{redis_proc.port}/1"
     leader_side = start_gateway("embedded", GATEWAY_REDIS_URL=f"{url}?client_name=replica-a")
-    follower_side = start_gateway("embedded", GATEWAY_REDIS_URL=f"{url}?client_name=replica-b")
+    name = f"replica-b-{uuid.uuid4().hex[:8]}"
+    follower_side = start_gateway("embedded", GATEWAY_REDIS_URL=f"{url}?client_name={name}")
     key = leader_side.create_key(images_per_day=100)["key"]
     upstream.control(latency=3)
     body = {"model": "dall-e-2", "prompt": "one call for fifty-one"}
@@ -227,7 +229,7 @@ def test_fifty_followers_on_another_replica_hold_a_few_redis_connections(
         done = threading.Event()
 
         def watched() -> bool:
-            seen.append(len(other_clients(admin, "replica-b")))
+            seen.append(len(other_clients(admin, name)))
             if all(f.done() for f in followers):
                 done.set()
             return done.is_set()

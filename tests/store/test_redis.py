@@ -168,8 +168,9 @@ class CountingWaits(RedisStore):
 
 async def test_fifty_followers_of_another_replica_share_one_subscriber(redis_url: str) -> None:
     admin = redis.Redis.from_url(redis_url)
+    name = f"replica-b-{uuid.uuid4().hex[:8]}"
     replica_a = RedisStore.from_url(f"{redis_url}?client_name=replica-a")
-    replica_b = CountingWaits.from_url(f"{redis_url}?client_name=replica-b")
+    replica_b = CountingWaits.from_url(f"{redis_url}?client_name={name}")
     for replica in (replica_a, replica_b):
         await replica.start()
     lock = flight_lock("prompt")
@@ -189,7 +190,7 @@ async def test_fifty_followers_of_another_replica_share_one_subscriber(redis_url
     )
     seen = []
     for _ in range(20):
-        seen.append(len(other_clients(admin, "replica-b")))
+        seen.append(len(other_clients(admin, name)))
         await asyncio.sleep(0.01)
     entry = CacheEntry(body=b'{"data": []}', stored_at=T0, expires_at=T0 + 300, images=1)
     await replica_a.cache_put("prompt", entry, T0)

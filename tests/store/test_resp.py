@@ -154,10 +154,14 @@ async def test_a_server_that_speaks_garbage_is_a_connection_error(
 
 
 async def test_closing_while_a_connection_is_being_opened_leaves_nothing_open(
-    redis_url: str,
+    password_redis: Proc,
 ) -> None:
-    pipe = PipelinedRedis(redis_url, socket_timeout=1, connect_timeout=1)
-    admin = redis.Redis.from_url(redis_url)
+    pipe = PipelinedRedis(
+        f"redis://:{REDIS_PASSWORD}@127.0.0.1:{password_redis.port}/0",
+        socket_timeout=1,
+        connect_timeout=1,
+    )
+    admin = redis.Redis(port=password_redis.port, password=REDIS_PASSWORD)
     try:
         pending = asyncio.ensure_future(pipe.execute("PING"))
         await asyncio.sleep(0)
