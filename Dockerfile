@@ -9,7 +9,7 @@ RUN pip install --no-cache-dir -c requirements.lock . && mkdir -p /data && chown
 USER gateway
 ENV GATEWAY_HOST=0.0.0.0 \
     GATEWAY_PORT=8080 \
-    GATEWAY_STORE_PATH=/data/store.json
+    GATEWAY_STORE_PATH=/data/store.db
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/readyz', timeout=2).status != 200)"

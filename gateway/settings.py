@@ -119,7 +119,7 @@ class Settings(BaseSettings, DefaultLimitFields):
     redis_url: SecretStr | None = None
     redis_socket_timeout: float = Field(default=1.0, gt=0)
     redis_connect_timeout: float = Field(default=1.0, gt=0)
-    store_path: Path = Path(".gateway-data/store.json")
+    store_path: Path = Path(".gateway-data/store.db")
 
     admin_token: SecretStr | None = None
     admin_readonly_token: SecretStr | None = None

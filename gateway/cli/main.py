@@ -42,9 +42,12 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
     import uvicorn
 
+    from gateway.observability.clock import system_clock
     from gateway.observability.logs import configure_logging
     from gateway.settings import SettingsError, load_settings, unknown_variables
-    from gateway.web.app import _secrets, create_app
+    from gateway.store.errors import StorageError
+    from gateway.store.memory import MemoryStore
+    from gateway.web.app import _secrets, create_app, embedded_store
 
     overrides = {
         k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
@@ -54,7 +57,15 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
         configure_logging(settings.log_level, _secrets(settings))
         for warning in unknown_variables(os.environ):
             logging.getLogger("gateway").warning(warning)
-        app = create_app(settings)
+        store: MemoryStore | None = None
+        if settings.redis_url is None:
+            # Opened here, before uvicorn: a store path another gateway holds, or a
+            # database that cannot be read, is one line and exit 2, not a failed lifespan.
+            store = embedded_store(settings, system_clock)
+            store.open()
+        app = create_app(settings, store=store)
+    except StorageError as exc:
+        fail(f"cannot open the embedded store (GATEWAY_STORE_PATH): {exc.message}", 2)
     except (SettingsError, RegistryError) as exc:
         fail(str(exc), 2)
     except ValueError as exc:

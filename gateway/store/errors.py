@@ -42,3 +42,14 @@ class StorageScriptError(StorageBug):
     def __init__(self, script: str, message: str) -> None:
         super().__init__(f"Lua script {script!r} failed: {message}")
         self.script = script
+
+
+class StorageLocked(StorageUnavailable):
+    """Another process holds the embedded store, which serves one process only.
+
+    ``pid`` is the holder's process id when it could be read from the lock file.
+    """
+
+    def __init__(self, message: str, pid: int | None) -> None:
+        super().__init__(message)
+        self.pid = pid

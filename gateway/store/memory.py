@@ -1,27 +1,32 @@
-"""The embedded store: state in process memory, keys and counters persisted to a file.
+"""The embedded store: decisions in process memory, durable state in a SQLite database.
 
-Every method runs without awaiting in the middle of a decision, so each is atomic on the
-event loop. Keys and the secret are written at once; counters at most every second and at
-shutdown (a crash loses at most that second of usage).
+Every decision (admission, settlement, cache, locks) runs without awaiting, so each is
+atomic on the event loop and touches no disk. What must survive a restart is written by
+the database's writer thread (:mod:`gateway.store.embedded`), never on the loop: a key or
+the server secret before the call that changes it returns; quota counters and daily
+usage once a second (a ``kill -9`` loses at most that second of counting). Reservations,
+per-minute limits, the cache and single-flight locks stay in memory: a restart gives
+reservations back and frees locks, as their expiry would. Counters and usage expire on
+the Redis store's schedule (``USAGE_TTL``; a day or month and its grace period), in
+memory and on disk. A second process on the same path is refused with
+:class:`~gateway.store.errors.StorageLocked`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import orjson
-
-from gateway.store import gcra
 from gateway.store.base import Store
-from gateway.store.errors import StorageConflict, StorageNotFound
+from gateway.store.embedded.cache import FlightLocks, LruCache
+from gateway.store.embedded.counters import Counters
+from gateway.store.embedded.database import Database, Loaded
+from gateway.store.errors import StorageConflict, StorageNotFound, StorageUnavailable
 from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
@@ -37,107 +42,191 @@ from gateway.store.types import (
     flight_lock,
 )
 
+T = TypeVar("T")
 
-@dataclass(slots=True)
-class _Reservation:
-    images: int
-    day: str
-    month: str
-    ipm_limit: int | None
-    expires: float
+FLUSH_EVERY = 1.0
+PRUNE_EVERY = 60.0
+
+log = logging.getLogger("gateway.store")
 
 
 class MemoryStore(Store):
-    """Single-process state; see the module docstring for what survives a restart."""
+    """Single-process state; see the module docstring for what survives a restart.
+
+    ``path`` is the database file (None keeps everything in memory, for tests);
+    ``busy_timeout`` is how long a write waits for another connection's lock on the
+    database before it fails with StorageUnavailable.
+    """
 
     def __init__(
-        self, path: Path | None, *, cache_max_bytes: int, clock: Callable[[], float] = time.time
+        self,
+        path: Path | None,
+        *,
+        cache_max_bytes: int,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = 5.0,
     ) -> None:
-        self._path = path
+        self._db = Database(path, busy_timeout=busy_timeout)
         self._clock = clock
-        self._cache_max = cache_max_bytes
         self._keys: dict[str, KeyRecord] = {}
         self._by_hash: dict[str, str] = {}
         self._secret: bytes | None = None
-        self._counters: dict[str, int] = {}
-        self._usage: dict[str, dict[str, int]] = {}
-        self._tat: dict[str, float] = {}
-        self._reservations: dict[str, dict[str, _Reservation]] = {}
-        self._cache: OrderedDict[str, CacheEntry] = OrderedDict()
-        self._cache_bytes = 0
-        self._locks: dict[str, tuple[str, float]] = {}
-        self._released: dict[str, asyncio.Event] = {}
-        self._dirty = False
-        self._flusher: asyncio.Task[None] | None = None
+        self._counters = Counters()
+        self._cache = LruCache(cache_max_bytes)
+        self._locks = FlightLocks(clock)
+        self._failure: StorageUnavailable | None = None
+        self._closing: asyncio.Event | None = None
+        self._persister: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Task[Any]] = set()
+        self._flushing = asyncio.Lock()
+
+    @property
+    def database(self) -> Path | None:
+        """The database file (a configured ``.json`` path means the ``.db`` beside it)."""
+        return self._db.path
+
+    def open(self) -> None:
+        """Lock the path and read the durable state now, synchronously.
+
+        :meth:`start` does it on the writer thread when nobody did before; the CLI calls
+        it before serving, so that a store another process holds (or a database that
+        cannot be read) stops start-up with one line instead of a failed lifespan.
+        """
+        if not self._db.is_open:
+            self._apply(self._db.open(self._clock()))
+
+    def _apply(self, loaded: Loaded) -> None:
+        self._keys = {record.id: record for record in loaded.keys}
+        self._by_hash = {record.key_hash: record.id for record in loaded.keys}
+        self._secret = loaded.secret
+        self._counters.load(loaded.quota)
 
     async def start(self) -> None:
-        if self._path is not None and self._path.exists():
-            try:
-                data = orjson.loads(self._path.read_bytes())
-                self._keys = {k["id"]: KeyRecord.from_dict(k) for k in data.get("keys", [])}
-                secret = data.get("secret")
-                self._secret = bytes.fromhex(secret) if secret else None
-                self._counters = {k: int(v) for k, v in data.get("counters", {}).items()}
-                self._usage = {k: dict(v) for k, v in data.get("usage", {}).items()}
-            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise ValueError(f"store file {self._path} is corrupt: {exc}") from None
-            self._by_hash = {r.key_hash: r.id for r in self._keys.values()}
-        self._flusher = asyncio.create_task(self._flush_loop())
+        if not self._db.is_open:
+            self._apply(await self._db.call(self._db.open, self._clock()))
+        self._closing = asyncio.Event()
+        self._persister = asyncio.create_task(self._persist())
 
     async def aclose(self) -> None:
-        if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
-        self._write()
+        if self._persister is not None and self._closing is not None:
+            self._closing.set()
+            await self._persister
+            self._persister = None
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)
+        if self._db.is_open:
+            await self._db.shutdown()
 
-    async def _flush_loop(self) -> None:
+    async def _persist(self) -> None:
+        assert self._closing is not None
+        loop = asyncio.get_running_loop()
+        prune_at = loop.time() + PRUNE_EVERY
         while True:
-            await asyncio.sleep(1.0)
-            if self._dirty:
-                self._write()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), FLUSH_EVERY)
+            await self.flush()
+            if self._closing.is_set():
+                return
+            if loop.time() >= prune_at:
+                prune_at = loop.time() + PRUNE_EVERY
+                await self.prune()
 
-    def _write(self) -> None:
-        self._dirty = False
-        if self._path is None:
-            return
-        data = {
-            "keys": [r.to_dict() for r in self._keys.values()],
-            "secret": self._secret.hex() if self._secret else None,
-            "counters": self._counters,
-            "usage": self._usage,
-        }
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(orjson.dumps(data))
-        os.replace(tmp, self._path)
+    async def flush(self) -> None:
+        """Write the counters changed since the last flush (done every second).
+
+        A failed write keeps them for the next one, and makes :meth:`ping` fail until a
+        write succeeds again.
+        """
+        async with self._flushing:
+            batch = self._counters.take_flush()
+            if batch is None:
+                if self._failure is not None:
+                    await self._try(self._db.probe)
+                return
+            rows = await batch.encode()
+            self._counters.handed_over()
+            if not await self._try(self._db.flush, rows):
+                self._counters.restore(batch)
+
+    async def prune(self) -> None:
+        """Drop expired counters, usage, reservations and locks (done every minute)."""
+        now = self._clock()
+        await self._counters.prune(now)
+        self._locks.prune()
+        await self._try(self._db.prune, now)
+
+    async def _try(self, job: Callable[..., Any], *args: Any) -> bool:
+        """Run a background write; a failure is logged once and remembered for ping."""
+        try:
+            await self._write(job, *args)
+        except StorageUnavailable:
+            return False
+        return True
+
+    async def _write(self, job: Callable[..., T], *args: Any) -> T:
+        try:
+            result = await self._db.call(job, *args)
+        except StorageUnavailable as exc:
+            if self._failure is None:
+                log.error("embedded store: %s; retrying every second", exc.message)
+            self._failure = exc
+            raise
+        if self._failure is not None:
+            log.warning("embedded store: %s is written again", self._db.name)
+            self._failure = None
+        return result
+
+    async def _durably(self, change: Coroutine[Any, Any, None]) -> None:
+        """Finish ``change`` even when the caller is cancelled: what the database stored,
+        the process must serve too."""
+        task = asyncio.ensure_future(change)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+        task.add_done_callback(lambda done: done.cancelled() or done.exception())
+        await asyncio.shield(task)
 
     async def ping(self) -> None:
-        return None
+        if self._failure is not None:
+            raise StorageUnavailable(self._failure.message)
 
     async def server_secret(self, candidate: bytes) -> bytes:
         if self._secret is None:
-            self._secret = candidate
-            self._write()
+
+            async def store() -> None:
+                self._secret = await self._write(self._db.server_secret, candidate)
+
+            await self._durably(store())
+        assert self._secret is not None
         return self._secret
+
+    def _remember(self, record: KeyRecord) -> None:
+        old = self._keys.get(record.id)
+        if old is not None:
+            self._by_hash.pop(old.key_hash, None)
+        self._keys[record.id] = record
+        self._by_hash[record.key_hash] = record.id
 
     async def insert_key(self, record: KeyRecord) -> None:
         if record.id in self._keys or record.key_hash in self._by_hash:
             raise StorageConflict(f"A key with id {record.id!r} or the same secret exists.")
-        self._keys[record.id] = record
-        self._by_hash[record.key_hash] = record.id
-        self._write()
+
+        async def store() -> None:
+            await self._write(self._db.insert_key, record)
+            self._remember(record)
+
+        await self._durably(store())
 
     async def update_key(self, record: KeyRecord) -> None:
-        old = self._keys.get(record.id)
-        if old is None:
+        if record.id not in self._keys:
             raise StorageNotFound(f"No key with id {record.id!r}.")
-        self._by_hash.pop(old.key_hash, None)
-        self._keys[record.id] = record
-        self._by_hash[record.key_hash] = record.id
-        self._write()
+        if self._by_hash.get(record.key_hash, record.id) != record.id:
+            raise StorageConflict("Another key has the same secret.")
+
+        async def store() -> None:
+            await self._write(self._db.update_key, record)
+            self._remember(record)
+
+        await self._durably(store())
 
     async def get_key(self, key_id: str) -> KeyRecord | None:
         return self._keys.get(key_id)
@@ -149,120 +238,22 @@ class MemoryStore(Store):
     async def list_keys(self) -> list[KeyRecord]:
         return sorted(self._keys.values(), key=lambda r: r.created_at)
 
-    def _count(self, key_id: str, day: str, usage: Mapping[str, int]) -> None:
-        row = self._usage.setdefault(f"{key_id}:{day}", {})
-        for name, value in usage.items():
-            row[name] = row.get(name, 0) + value
-        self._dirty = True
-
-    def _reclaim(self, key_id: str, now: float) -> None:
-        held = self._reservations.get(key_id, {})
-        for rid in [rid for rid, r in held.items() if r.expires <= now]:
-            self._release(key_id, held.pop(rid), 0, now)
-
-    def _release(self, key_id: str, res: _Reservation, images: int, now: float) -> None:
-        delta = images - res.images
-        for name in (f"{key_id}:d:{res.day}", f"{key_id}:m:{res.month}"):
-            self._counters[name] = max(0, self._counters.get(name, 0) + delta)
-        if res.ipm_limit is not None:
-            tat_key = f"{key_id}:ipm"
-            tat = self._tat.get(tat_key, now)
-            if delta < 0:
-                self._tat[tat_key] = gcra.give_back(tat, now, -delta, res.ipm_limit)
-            else:
-                self._tat[tat_key] = max(tat, now) + delta * gcra.interval(res.ipm_limit)
-        self._dirty = True
-
-    def _states(self, key_id: str, limits: Limits, window: Window) -> dict[str, LimitState]:
-        now = window.now
-        states: dict[str, LimitState] = {}
-        for name, short in (("rpm", "rpm"), ("images_per_minute", "ipm")):
-            limit = getattr(limits, name)
-            if limit is not None:
-                left, reset = gcra.remaining(self._tat.get(f"{key_id}:{short}", now), now, limit)
-                states[name] = LimitState(limit, left, reset)
-        for name, counter, ends in (
-            ("images_per_day", f"{key_id}:d:{window.day}", window.day_ends_in),
-            ("images_per_month", f"{key_id}:m:{window.month}", window.month_ends_in),
-        ):
-            limit = getattr(limits, name)
-            if limit is not None:
-                states[name] = LimitState(
-                    limit, max(0, limit - self._counters.get(counter, 0)), ends
-                )
-        return states
-
-    def _decision(self, outcome: Outcome, states: dict[str, LimitState], **kw: Any) -> Decision:
-        images = [
-            states[n]
-            for n in ("images_per_minute", "images_per_day", "images_per_month")
-            if n in states
-        ]
-        tightest = min(images, key=lambda s: s.remaining) if images else None
-        return Decision(outcome, requests=states.get("rpm"), images=tightest, **kw)
-
     async def admit(self, request: AdmitRequest) -> Decision:
         record = self._keys.get(request.key_id)
         if record is None or record.version != request.key_version:
             return Decision(Outcome.STALE_KEY)
-        key_id, limits, window, n = request.key_id, request.limits, request.window, request.images
-        now = window.now
-        self._reclaim(key_id, now)
-        self._count(key_id, window.day, {"requests": 1})
-        entry = None
-        if request.cache_key is not None:
-            entry = await self.cache_get(request.cache_key, now)
-        refused: tuple[Outcome, str, float | None] | None = None
-        if entry is None:
-            for name, counter, ends in (
-                ("images_per_day", f"{key_id}:d:{window.day}", window.day_ends_in),
-                ("images_per_month", f"{key_id}:m:{window.month}", window.month_ends_in),
-            ):
-                limit = getattr(limits, name)
-                if limit is not None and self._counters.get(counter, 0) + n > limit:
-                    refused = (Outcome.QUOTA_EXCEEDED, name, None if n > limit else ends)
-                    break
-        new_tats: dict[str, float] = {}
-        if refused is None:
-            wants = [("rpm", "rpm", 1)]
-            if entry is None:
-                wants.append(("images_per_minute", "ipm", n))
-            for name, short, units in wants:
-                limit = getattr(limits, name)
-                if limit is None:
-                    continue
-                ok, tat, wait = gcra.try_take(
-                    self._tat.get(f"{key_id}:{short}", now), now, units, limit
-                )
-                if ok:
-                    new_tats[f"{key_id}:{short}"] = tat
-                elif refused is None or (
-                    wait is None or (refused[2] is not None and wait > refused[2])
-                ):
-                    refused = (Outcome.RATE_LIMITED, name, wait)
-        if refused is not None:
-            self._count(key_id, window.day, {"refused": 1})
-            return self._decision(
-                refused[0],
-                self._states(key_id, limits, window),
-                refused_by=refused[1],
-                retry_after=refused[2],
+        cache_key = request.cache_key
+        entry = self._cache.get(cache_key, request.window.now) if cache_key is not None else None
+        decision = self._counters.admit(request, entry)
+        if (
+            decision.outcome is Outcome.ADMITTED
+            and cache_key is not None
+            and request.flight_ttl is not None
+        ):
+            decision.leader = self._locks.take(
+                flight_lock(cache_key), request.reservation_id, request.flight_ttl
             )
-        self._tat.update(new_tats)
-        if entry is not None:
-            self._count(key_id, window.day, {"cache_hits": 1, "cached_images": entry.images})
-            return self._decision(Outcome.HIT, self._states(key_id, limits, window), cached=entry)
-        for counter in (f"{key_id}:d:{window.day}", f"{key_id}:m:{window.month}"):
-            self._counters[counter] = self._counters.get(counter, 0) + n
-        self._reservations.setdefault(key_id, {})[request.reservation_id] = _Reservation(
-            n, window.day, window.month, limits.images_per_minute, now + request.reservation_ttl
-        )
-        leader = False
-        if request.cache_key is not None and request.flight_ttl is not None:
-            leader = self._take_lock(
-                flight_lock(request.cache_key), request.reservation_id, request.flight_ttl
-            )
-        return self._decision(Outcome.ADMITTED, self._states(key_id, limits, window), leader=leader)
+        return decision
 
     async def settle(
         self,
@@ -277,95 +268,47 @@ class MemoryStore(Store):
         flight: str | None = None,
         retry: bool = False,
     ) -> None:
-        res = self._reservations.get(key_id, {}).pop(reservation_id, None)
-        if res is None:
-            if retry:
-                return
-            res = _Reservation(
-                0, window.day, window.month, limits.images_per_minute if limits else None, 0
-            )
-        self._release(key_id, res, images, window.now)
-        self._count(key_id, window.day, {"images": images, **(usage or {})})
+        if not self._counters.settle(key_id, reservation_id, images, window, usage, limits, retry):
+            return
         if cache is not None:
-            self._put(cache.key, cache.entry, window.now)
+            self._cache.put(cache.key, cache.entry, window.now)
         if flight is not None:
-            self._unlock(flight, reservation_id)
+            self._locks.release(flight, reservation_id)
 
     async def limit_states(
         self, key_id: str, limits: Limits, window: Window
     ) -> dict[str, LimitState]:
-        return self._states(key_id, limits, window)
+        return self._counters.states(key_id, limits, window)
 
     async def usage(self, key_id: str, days: Sequence[str]) -> list[DailyUsage]:
-        return [DailyUsage(day, dict(self._usage.get(f"{key_id}:{day}", {}))) for day in days]
+        wanted, now = list(days), self._clock()
+        pending = self._counters.pending(key_id, wanted, now)
+        stored = await self._db.call(self._db.usage, key_id, wanted, now)
+        found = []
+        for day in wanted:
+            counters = dict(stored.get(day, {}))
+            for name, value in pending.get(day, {}).items():
+                counters[name] = counters.get(name, 0) + value
+            found.append(DailyUsage(day, counters))
+        return found
 
     async def cache_get(self, cache_key: str, now: float) -> CacheEntry | None:
-        entry = self._cache.get(cache_key)
-        if entry is None:
-            return None
-        if entry.expires_at <= now:
-            self._drop(cache_key)
-            return None
-        self._cache.move_to_end(cache_key)
-        return entry
-
-    def _drop(self, cache_key: str) -> None:
-        entry = self._cache.pop(cache_key, None)
-        if entry is not None:
-            self._cache_bytes -= len(entry.body)
+        return self._cache.get(cache_key, now)
 
     async def cache_put(self, cache_key: str, entry: CacheEntry, now: float) -> None:
-        self._put(cache_key, entry, now)
-
-    def _put(self, cache_key: str, entry: CacheEntry, now: float) -> None:
-        if len(entry.body) > self._cache_max or entry.expires_at <= now:
-            return
-        self._drop(cache_key)
-        self._cache[cache_key] = entry
-        self._cache_bytes += len(entry.body)
-        while self._cache_bytes > self._cache_max:
-            self._drop(next(iter(self._cache)))
+        self._cache.put(cache_key, entry, now)
 
     async def cache_purge(self, prefix: str | None = None) -> int:
-        doomed = [k for k in self._cache if prefix is None or k.startswith(prefix)]
-        for key in doomed:
-            self._drop(key)
-        return len(doomed)
+        return self._cache.purge(prefix)
 
     async def cache_stats(self) -> CacheStats:
-        return CacheStats(len(self._cache), self._cache_bytes)
+        return self._cache.stats()
 
     async def flight_acquire(self, name: str, token: str, ttl: float) -> bool:
-        return self._take_lock(name, token, ttl)
-
-    def _take_lock(self, name: str, token: str, ttl: float) -> bool:
-        held = self._locks.get(name)
-        if held is not None and held[1] > self._clock():
-            return False
-        self._locks[name] = (token, self._clock() + ttl)
-        self._released.setdefault(name, asyncio.Event()).clear()
-        return True
+        return self._locks.take(name, token, ttl)
 
     async def flight_release(self, name: str, token: str) -> None:
-        self._unlock(name, token)
-
-    def _unlock(self, name: str, token: str) -> None:
-        held = self._locks.get(name)
-        if held is not None and held[0] == token:
-            del self._locks[name]
-            event = self._released.pop(name, None)
-            if event is not None:
-                event.set()
+        self._locks.release(name, token)
 
     async def flight_wait(self, name: str, timeout: float) -> bool:
-        held = self._locks.get(name)
-        if held is None or held[1] <= self._clock():
-            return True
-        event = self._released.setdefault(name, asyncio.Event())
-        wait = min(timeout, max(0.0, held[1] - self._clock()))
-        try:
-            await asyncio.wait_for(event.wait(), wait)
-        except TimeoutError:
-            held = self._locks.get(name)
-            return held is None or held[1] <= self._clock()
-        return True
+        return await self._locks.wait(name, timeout)

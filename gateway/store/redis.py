@@ -49,6 +49,7 @@ from gateway.store.errors import (
 from gateway.store.pubsub import Subscriber
 from gateway.store.resp import Bulks, PipelinedRedis, Script, bulks
 from gateway.store.types import (
+    USAGE_TTL,
     AdmitRequest,
     CacheEntry,
     CacheStats,
@@ -63,7 +64,6 @@ from gateway.store.types import (
     flight_lock,
 )
 
-USAGE_TTL = 100 * 86400
 OUTCOMES = {outcome.value.encode(): outcome for outcome in Outcome}
 SCRIPTS = ("admit", "settle", "release", "put_key")
 

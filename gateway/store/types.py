@@ -10,6 +10,9 @@ import enum
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+USAGE_TTL = 100 * 86400
+"""Seconds a day's usage counters are kept after their last write, by every store."""
+
 
 def _limit(description: str) -> Any:
     """A limit field: unlimited by default, described once for every layer that shows it."""

@@ -6,7 +6,7 @@ import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
@@ -51,6 +51,9 @@ from gateway.web.routes.overview import Overview
 from gateway.web.services import Services
 from gateway.web.startup import announce, check_declared_models
 
+if TYPE_CHECKING:
+    from gateway.store.memory import MemoryStore
+
 YOUNG_COLLECTION_EVERY = 20_000
 
 log = logging.getLogger("gateway.app")
@@ -66,6 +69,11 @@ def build_store(settings: Settings, clock: Clock) -> Store:
             socket_timeout=settings.redis_socket_timeout,
             connect_timeout=settings.redis_connect_timeout,
         )
+    return embedded_store(settings, clock)
+
+
+def embedded_store(settings: Settings, clock: Clock) -> MemoryStore:
+    """The embedded store on GATEWAY_STORE_PATH, not opened yet."""
     from gateway.store.memory import MemoryStore
 
     return MemoryStore(
@@ -109,7 +117,8 @@ def create_app(
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = system_clock,
 ) -> Starlette:
-    """Build the ASGI app. ``store``, ``transport`` and ``clock`` are for tests."""
+    """Build the ASGI app. ``transport`` and ``clock`` are for tests; ``store`` too, and for
+    the CLI, which opens the embedded store before serving."""
     registry = Registry.load(settings.models_file, allow_unknown=settings.allow_unknown_models)
     check_declared_models(settings, registry)
     prices = load_price_table(settings.prices_file, settings.default_image_price_usd)

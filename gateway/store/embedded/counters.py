@@ -1,0 +1,295 @@
+"""The embedded store's limit state: quota counters, reservations, GCRA and daily usage.
+
+Every method is synchronous, so each decision is atomic on the event loop. Day and month
+counters hold settled images (durable) and reserved images (``held``, memory only) apart:
+a flush writes only what was settled, so a restart after a crash gives back whatever was
+reserved for requests that died with the process. Daily usage is kept as the increments
+made since the last flush; the database adds them up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.store import gcra
+from gateway.store.embedded.database import Flush, UsageRow
+from gateway.store.types import (
+    USAGE_TTL,
+    AdmitRequest,
+    CacheEntry,
+    Decision,
+    Limits,
+    LimitState,
+    Outcome,
+    Window,
+)
+
+DAY_GRACE = 3600
+"""A day's quota counter lives until the day ends plus this (as in ``admit.lua``)."""
+MONTH_GRACE = 86400
+"""A month's quota counter lives until the month ends plus this."""
+PRUNE_SLICE = 512
+"""Entries pruned between two turns given back to the event loop."""
+
+
+@dataclass(slots=True)
+class _Reservation:
+    images: int
+    day: str
+    month: str
+    ipm_limit: int | None
+    expires: float
+
+
+class Counters:
+    """Limit state of every key in this process."""
+
+    def __init__(self) -> None:
+        self._quota: dict[str, int] = {}
+        self._expiry: dict[str, float] = {}
+        self._dirty: set[str] = set()
+        self._held: dict[str, int] = {}
+        self._usage: dict[tuple[str, str], UsageRow] = {}
+        self._tat: dict[str, float] = {}
+        self._reservations: dict[str, dict[str, _Reservation]] = {}
+        self._taken: Flush | None = None
+
+    def load(self, quota: Iterable[tuple[str, int, float]]) -> None:
+        """Settled counters read from the database at start-up."""
+        for name, value, expires in quota:
+            self._quota[name] = value
+            self._expiry[name] = expires
+
+    def take_flush(self) -> Flush | None:
+        """What changed since the last flush, now owned by the returned flush.
+
+        Until :meth:`handed_over`, its usage still counts in :meth:`pending`: a usage read
+        asked meanwhile is queued before the flush's write.
+        """
+        if not self._dirty and not self._usage:
+            return None
+        batch = self._taken = Flush(self._dirty, self._quota, self._expiry, self._usage)
+        self._dirty, self._usage = set(), {}
+        return batch
+
+    def handed_over(self) -> None:
+        """The flush's write is queued: reads queued from now on find its rows written."""
+        self._taken = None
+
+    def restore(self, batch: Flush) -> None:
+        """Take back a flush that failed, for the next one."""
+        self._dirty |= batch.names
+        for key, row in batch.usage.items():
+            mine = self._usage.get(key)
+            if mine is None:
+                self._usage[key] = row
+                continue
+            for name, value in row.counts.items():
+                mine.counts[name] = mine.counts.get(name, 0) + value
+            mine.at = max(mine.at, row.at)
+
+    def pending(self, key_id: str, days: Sequence[str], now: float) -> dict[str, dict[str, int]]:
+        """Usage increments of ``days`` not yet written (nor queued to be)."""
+        found: dict[str, dict[str, int]] = {}
+        sources = [self._usage] if self._taken is None else [self._usage, self._taken.usage]
+        for usage in sources:
+            for day in days:
+                row = usage.get((key_id, day))
+                if row is not None and row.at + USAGE_TTL > now:
+                    counts = found.setdefault(day, {})
+                    for name, value in row.counts.items():
+                        counts[name] = counts.get(name, 0) + value
+        return found
+
+    async def prune(self, now: float) -> None:
+        """Drop expired counters, replenished GCRA state and expired reservations, in
+        slices that give the loop back between them."""
+        for i, name in enumerate(list(self._expiry)):
+            expires = self._expiry.get(name)
+            if expires is not None and expires <= now:
+                del self._expiry[name]
+                self._quota.pop(name, None)
+                self._dirty.discard(name)
+            if i % PRUNE_SLICE == PRUNE_SLICE - 1:
+                await asyncio.sleep(0)
+        for i, (name, tat) in enumerate(list(self._tat.items())):
+            if tat <= now and self._tat.get(name) == tat:
+                del self._tat[name]
+            if i % PRUNE_SLICE == PRUNE_SLICE - 1:
+                await asyncio.sleep(0)
+        for key_id in list(self._reservations):
+            self._reclaim(key_id, now)
+            if not self._reservations.get(key_id, True):
+                del self._reservations[key_id]
+
+    def _count(self, key_id: str, day: str, now: float, usage: Mapping[str, int]) -> None:
+        row = self._usage.get((key_id, day))
+        if row is None:
+            row = self._usage[(key_id, day)] = UsageRow({}, now)
+        elif now > row.at:
+            row.at = now
+        counts = row.counts
+        for name, value in usage.items():
+            counts[name] = counts.get(name, 0) + value
+
+    def _used(self, counter: str) -> int:
+        """Images counted against a day or month quota: settled plus reserved."""
+        return self._quota.get(counter, 0) + self._held.get(counter, 0)
+
+    def _hold(self, counter: str, images: int) -> None:
+        held = self._held.get(counter, 0) + images
+        if held > 0:
+            self._held[counter] = held
+        else:
+            self._held.pop(counter, None)
+
+    def _add(self, counter: str, images: int, expires: float) -> None:
+        self._quota[counter] = self._quota.get(counter, 0) + images
+        self._expiry[counter] = expires
+        self._dirty.add(counter)
+
+    def _reclaim(self, key_id: str, now: float) -> None:
+        held = self._reservations.get(key_id)
+        if not held:
+            return
+        for rid in [rid for rid, r in held.items() if r.expires <= now]:
+            self._release(key_id, held.pop(rid), 0, now)
+
+    def _release(
+        self,
+        key_id: str,
+        res: _Reservation,
+        images: int,
+        now: float,
+        window: Window | None = None,
+    ) -> None:
+        """Replace a reservation by the ``images`` really generated (0 gives it all back).
+
+        Generated images count in the reservation's day and month only while they are
+        still the current ones (``window``), as the Redis store counts them.
+        """
+        day, month = f"{key_id}:d:{res.day}", f"{key_id}:m:{res.month}"
+        if res.images:
+            self._hold(day, -res.images)
+            self._hold(month, -res.images)
+        if images and window is not None:
+            if res.day == window.day:
+                self._add(day, images, now + math.ceil(window.day_ends_in) + DAY_GRACE)
+            if res.month == window.month:
+                self._add(month, images, now + math.ceil(window.month_ends_in) + MONTH_GRACE)
+        delta = images - res.images
+        if res.ipm_limit is not None and delta:
+            tat_key = f"{key_id}:ipm"
+            tat = self._tat.get(tat_key, now)
+            if delta < 0:
+                self._tat[tat_key] = gcra.give_back(tat, now, -delta, res.ipm_limit)
+            else:
+                self._tat[tat_key] = max(tat, now) + delta * gcra.interval(res.ipm_limit)
+
+    def states(self, key_id: str, limits: Limits, window: Window) -> dict[str, LimitState]:
+        """What is left of each set limit, reservations included."""
+        now = window.now
+        states: dict[str, LimitState] = {}
+        for name, short in (("rpm", "rpm"), ("images_per_minute", "ipm")):
+            limit = getattr(limits, name)
+            if limit is not None:
+                left, reset = gcra.remaining(self._tat.get(f"{key_id}:{short}", now), now, limit)
+                states[name] = LimitState(limit, left, reset)
+        for name, counter, ends in (
+            ("images_per_day", f"{key_id}:d:{window.day}", window.day_ends_in),
+            ("images_per_month", f"{key_id}:m:{window.month}", window.month_ends_in),
+        ):
+            limit = getattr(limits, name)
+            if limit is not None:
+                states[name] = LimitState(limit, max(0, limit - self._used(counter)), ends)
+        return states
+
+    def _decision(self, outcome: Outcome, states: dict[str, LimitState], **kw: Any) -> Decision:
+        images = [
+            states[n]
+            for n in ("images_per_minute", "images_per_day", "images_per_month")
+            if n in states
+        ]
+        tightest = min(images, key=lambda s: s.remaining) if images else None
+        return Decision(outcome, requests=states.get("rpm"), images=tightest, **kw)
+
+    def admit(self, request: AdmitRequest, entry: CacheEntry | None) -> Decision:
+        """:meth:`Store.admit` for a fresh key, ``entry`` being the live cache entry if any
+        (the caller takes the single-flight lock)."""
+        key_id, limits, window, n = request.key_id, request.limits, request.window, request.images
+        now = window.now
+        self._reclaim(key_id, now)
+        self._count(key_id, window.day, now, {"requests": 1})
+        refused: tuple[Outcome, str, float | None] | None = None
+        if entry is None:
+            for name, counter, ends in (
+                ("images_per_day", f"{key_id}:d:{window.day}", window.day_ends_in),
+                ("images_per_month", f"{key_id}:m:{window.month}", window.month_ends_in),
+            ):
+                limit = getattr(limits, name)
+                if limit is not None and self._used(counter) + n > limit:
+                    refused = (Outcome.QUOTA_EXCEEDED, name, None if n > limit else ends)
+                    break
+        new_tats: dict[str, float] = {}
+        if refused is None:
+            wants = [("rpm", "rpm", 1)]
+            if entry is None:
+                wants.append(("images_per_minute", "ipm", n))
+            for name, short, units in wants:
+                limit = getattr(limits, name)
+                if limit is None:
+                    continue
+                ok, tat, wait = gcra.try_take(
+                    self._tat.get(f"{key_id}:{short}", now), now, units, limit
+                )
+                if ok:
+                    new_tats[f"{key_id}:{short}"] = tat
+                elif refused is None or (
+                    wait is None or (refused[2] is not None and wait > refused[2])
+                ):
+                    refused = (Outcome.RATE_LIMITED, name, wait)
+        if refused is not None:
+            self._count(key_id, window.day, now, {"refused": 1})
+            return self._decision(
+                refused[0],
+                self.states(key_id, limits, window),
+                refused_by=refused[1],
+                retry_after=refused[2],
+            )
+        self._tat.update(new_tats)
+        if entry is not None:
+            self._count(key_id, window.day, now, {"cache_hits": 1, "cached_images": entry.images})
+            return self._decision(Outcome.HIT, self.states(key_id, limits, window), cached=entry)
+        if n:
+            self._hold(f"{key_id}:d:{window.day}", n)
+            self._hold(f"{key_id}:m:{window.month}", n)
+        self._reservations.setdefault(key_id, {})[request.reservation_id] = _Reservation(
+            n, window.day, window.month, limits.images_per_minute, now + request.reservation_ttl
+        )
+        return self._decision(Outcome.ADMITTED, self.states(key_id, limits, window))
+
+    def settle(
+        self,
+        key_id: str,
+        reservation_id: str,
+        images: int,
+        window: Window,
+        usage: Mapping[str, int] | None,
+        limits: Limits | None,
+        retry: bool,
+    ) -> bool:
+        """:meth:`Store.settle`'s counting; False when a retry finds nothing to settle."""
+        res = self._reservations.get(key_id, {}).pop(reservation_id, None)
+        if res is None:
+            if retry:
+                return False
+            res = _Reservation(
+                0, window.day, window.month, limits.images_per_minute if limits else None, 0
+            )
+        self._release(key_id, res, images, window.now, window)
+        self._count(key_id, window.day, window.now, {"images": images, **(usage or {})})
+        return True
