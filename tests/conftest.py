@@ -7,7 +7,9 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from gateway.testing.procs import Proc, start_redis
+from gateway.testing.procs import Proc, start_redis, start_uvicorn_app
+
+UPSTREAM_KEY = "test-upstream-key"
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +28,15 @@ def redis_url(redis_proc: Proc) -> str:
     client.flushdb()
     client.close()
     return url
+
+
+@pytest.fixture(scope="session")
+def fake_proc() -> Iterator[Proc]:
+    """One fake AIML upstream for the whole session, accepting ``UPSTREAM_KEY``."""
+    proc = start_uvicorn_app(
+        "gateway.testing.fake_upstream:create_fake_upstream_from_env",
+        env={"FAKE_UPSTREAM_API_KEYS": UPSTREAM_KEY},
+        ready_path="/_stats",
+    )
+    yield proc
+    proc.stop()

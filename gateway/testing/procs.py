@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,14 +44,16 @@ def wait_until(check: Callable[[], bool], timeout: float = 15.0, what: str = "co
 
 
 async def wait_until_async(
-    check: Callable[[], bool], timeout: float = 15.0, what: str = "condition"
+    check: Callable[[], bool | Awaitable[bool]], timeout: float = 15.0, what: str = "condition"
 ) -> None:
-    """:func:`wait_until` for async tests: the event loop runs between the polls."""
+    """:func:`wait_until` for async tests: the event loop runs between the polls, and
+    ``check`` may be a coroutine function."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     delay = 0.005
     while loop.time() < deadline:
-        if check():
+        done = check()
+        if await done if inspect.isawaitable(done) else done:
             return
         await asyncio.sleep(delay)
         delay = min(delay * 2, 0.1)
@@ -196,3 +199,24 @@ def start_uvicorn_app(
         return True
 
     return spawn(argv, port, ready, env=env, log_dir=log_dir)
+
+
+def http_ready(port: int, path: str) -> Callable[[], bool]:
+    """A readiness check: ``GET path`` on 127.0.0.1:port answers 2xx."""
+
+    def ready() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}{path}", timeout=0.5).is_success
+        except httpx.HTTPError:
+            return False
+
+    return ready
+
+
+def start_gateway_process(
+    env: Mapping[str, str], port: int | None = None, log_dir: Path | None = None
+) -> Proc:
+    """``gateway serve`` on a free loopback port, until ``/readyz`` answers 200."""
+    port = port or free_port()
+    argv = [sys.executable, "-m", "gateway", "serve", "--port", str(port)]
+    return spawn(argv, port, http_ready(port, "/readyz"), env=env, log_dir=log_dir)

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from openai import OpenAI
 
-from gateway.testing.procs import Proc, free_port, spawn, start_uvicorn_app
+from gateway.testing.procs import Proc, free_port, spawn
+from tests.conftest import UPSTREAM_KEY as UPSTREAM_KEY
 
 ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
-UPSTREAM_KEY = "test-upstream-key"
 
 
 @dataclass
@@ -88,17 +88,6 @@ class Gateway:
             headers["authorization"] = f"Bearer {key}"
         kwargs.setdefault("timeout", 30)
         return httpx.post(f"{self.url}/v1/images/generations", json=body, headers=headers, **kwargs)
-
-
-@pytest.fixture(scope="session")
-def fake_proc() -> Iterator[Proc]:
-    proc = start_uvicorn_app(
-        "gateway.testing.fake_upstream:create_fake_upstream_from_env",
-        env={"FAKE_UPSTREAM_API_KEYS": UPSTREAM_KEY},
-        ready_path="/_stats",
-    )
-    yield proc
-    proc.stop()
 
 
 @pytest.fixture

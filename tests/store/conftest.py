@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,8 @@ from gateway.store.base import Store
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.testing.procs import Proc, free_port, start_redis
+
+Age = Callable[[float], Awaitable[None]]
 
 
 class FakeClock:
@@ -32,17 +34,54 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "redis"])
-async def store(request: pytest.FixtureRequest, clock: FakeClock) -> AsyncIterator[Store]:
-    """A fresh store of each kind."""
-    if request.param == "memory":
-        the_store: Store = MemoryStore(None, cache_max_bytes=10_000, clock=clock)
+@pytest.fixture(params=["embedded", "redis"])
+async def store(
+    request: pytest.FixtureRequest, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[Store]:
+    """A fresh store of each kind: the embedded one on a database file of its own."""
+    if request.param == "embedded":
+        the_store: Store = MemoryStore(tmp_path / "store.db", cache_max_bytes=10_000, clock=clock)
     else:
         url = request.getfixturevalue("redis_url")
         the_store = RedisStore.from_url(url)
     await the_store.start()
     yield the_store
     await the_store.aclose()
+
+
+def shift_redis_expiries(url: str, seconds: float) -> None:
+    """What ``seconds`` passing does to a Redis: every expiry that close comes true.
+
+    Redis expires keys on its own clock, which a test cannot move; shortening every time
+    to live by ``seconds`` (and deleting keys whose time runs out) is the same to a reader.
+    """
+    client = redis.Redis.from_url(url)
+    try:
+        for name in client.scan_iter(count=1000):
+            left = int(client.pttl(name))
+            if left < 0:
+                continue
+            if left <= seconds * 1000:
+                client.delete(name)
+            else:
+                client.pexpire(name, left - int(seconds * 1000))
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def age(request: pytest.FixtureRequest, store: Store, clock: FakeClock) -> Age:
+    """Let time pass for the store: the injected clock moves, Redis's expiries with it, and
+    the embedded store prunes as its once-a-minute sweep would have."""
+
+    async def let_pass(seconds: float) -> None:
+        clock.now += seconds
+        if isinstance(store, MemoryStore):
+            await store.prune()
+        else:
+            shift_redis_expiries(request.getfixturevalue("redis_url"), seconds)
+
+    return let_pass
 
 
 REDIS_PASSWORD = "the-right-password"

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
+import signal
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import pytest
 
 from gateway.store.base import Store
-from gateway.store.errors import StorageConflict, StorageNotFound
+from gateway.store.errors import (
+    StorageConflict,
+    StorageError,
+    StorageNotFound,
+    StorageUnavailable,
+)
+from gateway.store.memory import MemoryStore
+from gateway.store.redis import RedisStore
 from gateway.store.types import (
+    USAGE_TTL,
     AdmitRequest,
     CacheEntry,
     CacheWrite,
@@ -19,7 +31,8 @@ from gateway.store.types import (
     Outcome,
     Window,
 )
-from tests.store.conftest import FakeClock
+from gateway.testing.procs import start_redis, wait_until_async
+from tests.store.conftest import Age, FakeClock
 
 T0 = 1_800_000_000.0
 
@@ -262,3 +275,141 @@ async def test_refused_requests_never_take_the_lock(store: Store) -> None:
 async def test_server_secret_first_wins(store: Store) -> None:
     assert await store.server_secret(b"one") == b"one"
     assert await store.server_secret(b"two") == b"one"
+
+
+async def test_usage_is_kept_100_days_after_its_last_write_then_dropped(
+    store: Store, age: Age
+) -> None:
+    record = await make_key(store, Limits(images_per_day=5))
+    await admit(store, record, 2, rid="a")
+    await store.settle(record.id, "a", 2, window(), {"cache_misses": 1})
+    await age(USAGE_TTL - 60)
+    kept = await store.usage(record.id, ["2027-01-15"])
+    assert kept[0].counters == {"requests": 1, "images": 2, "cache_misses": 1}
+    await age(120)
+    assert (await store.usage(record.id, ["2027-01-15"]))[0].counters == {}
+    assert await store.get_key(record.id) == record
+
+
+async def test_quota_counters_last_their_day_or_month_and_a_grace_period(
+    store: Store, age: Age
+) -> None:
+    record = await make_key(store, Limits(images_per_day=5, images_per_month=10))
+    await admit(store, record, 2, rid="a")
+    await store.settle(record.id, "a", 2, window())
+
+    async def remaining() -> tuple[int, int]:
+        states = await store.limit_states(record.id, record.limits, window())
+        return states["images_per_day"].remaining, states["images_per_month"].remaining
+
+    await age(3600 + 3600 - 60)
+    assert await remaining() == (3, 8)
+    await age(120)
+    assert await remaining() == (5, 8)
+    await age(86400 + 86400 - 7200 - 120)
+    assert await remaining() == (5, 8)
+    await age(120)
+    assert await remaining() == (5, 10)
+
+
+@dataclass
+class Failing:
+    """A store whose backing service a test can break and mend."""
+
+    store: Store
+    fail: Callable[[], None]
+    recover: Callable[[], None]
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def failing(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[Failing]:
+    """Embedded: another connection holds the database's write lock (a backup, a sqlite3
+    shell). Redis: the server is killed, then started again on its port."""
+    if request.param == "embedded":
+        path = tmp_path / "store.db"
+        store: Store = MemoryStore(path, cache_max_bytes=1000, clock=clock, busy_timeout=0.2)
+        await store.start()
+        other = sqlite3.connect(path, isolation_level=None)
+
+        def hold() -> None:
+            other.execute("BEGIN IMMEDIATE")
+
+        def let_go() -> None:
+            other.execute("ROLLBACK")
+
+        yield Failing(store, hold, let_go)
+        other.close()
+    else:
+        proc = start_redis()
+        store = RedisStore.from_url(
+            f"redis://127.0.0.1:{proc.port}/0", socket_timeout=0.5, connect_timeout=0.5
+        )
+        await store.start()
+        procs = [proc]
+
+        def kill() -> None:
+            procs[-1].stop(signal.SIGKILL)
+
+        def restart() -> None:
+            procs.append(start_redis(port=proc.port))
+
+        yield Failing(store, kill, restart)
+        procs[-1].stop()
+    await store.aclose()
+
+
+async def test_a_failed_backend_raises_storage_errors_only_and_recovers(failing: Failing) -> None:
+    store = failing.store
+    record = await make_key(store, Limits(images_per_day=5))
+    assert (await admit(store, record, 1, rid="a")).outcome is Outcome.ADMITTED
+    failing.fail()
+    newer = replace(record, version=2, name="renamed")
+    with pytest.raises(StorageUnavailable):
+        await store.update_key(newer)
+    with pytest.raises(StorageUnavailable):
+        await store.server_secret(b"first")
+    with pytest.raises(StorageUnavailable):
+        await store.ping()
+    entry = CacheEntry(b"{}", T0, T0 + 60, 1)
+    calls: dict[str, Callable[[], Awaitable[object]]] = {
+        "insert_key": lambda: store.insert_key(replace(record, id="key_2", key_hash="2" * 64)),
+        "get_key": lambda: store.get_key(record.id),
+        "find_key": lambda: store.find_key(record.key_hash),
+        "list_keys": lambda: store.list_keys(),
+        "admit": lambda: admit(store, record, 1, rid="b", cache_key="key_1:q", flight_ttl=5),
+        "settle": lambda: store.settle(record.id, "a", 1, window(), {"cache_misses": 1}),
+        "limit_states": lambda: store.limit_states(record.id, record.limits, window()),
+        "usage": lambda: store.usage(record.id, ["2027-01-15"]),
+        "cache_put": lambda: store.cache_put("key_1:q", entry, T0),
+        "cache_get": lambda: store.cache_get("key_1:q", T0),
+        "cache_purge": lambda: store.cache_purge("key_1:"),
+        "cache_stats": lambda: store.cache_stats(),
+        "flight_acquire": lambda: store.flight_acquire("flight:x", "t", 5),
+        "flight_release": lambda: store.flight_release("flight:x", "t"),
+        "flight_wait": lambda: store.flight_wait("flight:x", 0.1),
+    }
+    escaped = {}
+    for name, call in calls.items():
+        try:
+            await call()
+        except StorageError:
+            pass
+        except Exception as exc:
+            escaped[name] = repr(exc)
+    assert escaped == {}
+    failing.recover()
+
+    async def answers() -> bool:
+        try:
+            await store.ping()
+        except StorageUnavailable:
+            return False
+        return True
+
+    await wait_until_async(answers, timeout=15, what="the store to answer again")
+    assert await store.server_secret(b"second") in (b"first", b"second")
+    fresh = replace(record, id="key_3", key_hash="3" * 64)
+    await store.insert_key(fresh)
+    assert await store.get_key("key_3") == fresh
