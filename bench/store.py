@@ -1,0 +1,299 @@
+"""``python -m bench.store``: the longest event-loop turn while the embedded store persists.
+
+Builds a database of ``--keys`` keys with ``--days`` days of usage history (through the
+store's own API, a day at a time), then measures two phases of the same load: every key
+admitted and settled once a second, one request a millisecond as they would arrive.
+
+- ``idle disk``: the load alone, nothing written: what the machine and the hot path cost.
+- ``persisting``: the load while the store flushes every second (each flush carries every
+  key's changed counters and usage), prunes every 5 s (the first prune finds the oldest
+  history day expired and deletes it from the database) and a key is created every 100 ms.
+
+A monitor coroutine yields to the loop continuously and records how long each turn took
+(the time between two of its steps): the longest is the longest the loop was blocked, by
+the hot path, the store's work on the loop, or the writer thread holding the GIL. The
+monitor keeps the loop saturated, the worst case for sharing the GIL with the writer.
+Runs on uvloop, as ``gateway serve`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import math
+import resource
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvloop
+
+from gateway.store.memory import MemoryStore
+from gateway.store.types import USAGE_TTL, AdmitRequest, KeyRecord, Limits, Window
+from gateway.web.app import YOUNG_COLLECTION_EVERY
+
+T0 = 1_800_000_000.0
+DAY = 86400.0
+
+
+class Clock:
+    """Wall time moved to wherever the benchmark needs the calendar to be."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def set(self, now: float) -> None:
+        self.offset = now - time.time()
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+def window(clock: Clock, day: int) -> Window:
+    now = clock()
+    return Window(
+        now=now,
+        day=time.strftime("%Y-%m-%d", time.gmtime(T0 + day * DAY)),
+        month="2027-01",
+        day_ends_in=3600.0,
+        month_ends_in=20 * DAY,
+    )
+
+
+def record(i: int) -> KeyRecord:
+    return KeyRecord(
+        id=f"key_{i:06d}",
+        name="bench",
+        key_hash=f"{i:064x}",
+        prefix="gwk_bench",
+        created_at=T0 + i,
+        limits=Limits(rpm=1000, images_per_day=1_000_000),
+    )
+
+
+async def request(store: MemoryStore, key: KeyRecord, rid: str, win: Window) -> None:
+    """One cache miss as the pipeline makes it: an admission, then its settlement."""
+    await store.admit(AdmitRequest(key.id, key.version, key.limits, 1, rid, 300.0, win, None, None))
+    await store.settle(key.id, rid, 1, win, {"cache_misses": 1}, key.limits)
+
+
+@dataclass
+class Busy:
+    """Which background writes are in flight, and how long each flush took."""
+
+    flush: int = 0
+    prune: int = 0
+    key: int = 0
+    flushes: list[float] = field(default_factory=list)
+
+    def any(self) -> bool:
+        return bool(self.flush or self.prune or self.key)
+
+    def label(self) -> str:
+        names = [n for n in ("flush", "prune", "key") if getattr(self, n)]
+        return "+".join(names) or "-"
+
+
+class Histogram:
+    """Durations in log buckets (20 a decade): recording one allocates nothing, so the
+    monitor never makes a turn long itself (a growing list's reallocation would)."""
+
+    def __init__(self) -> None:
+        self.buckets = [0] * 200
+        self.count = 0
+        self.max = 0.0
+        self.over_ms = 0
+
+    def add(self, seconds: float) -> None:
+        index = int(20 * math.log10(max(seconds, 1e-9) * 1e9))
+        self.buckets[min(index, 199)] += 1
+        self.count += 1
+        self.max = max(self.max, seconds)
+        if seconds > 0.001:
+            self.over_ms += 1
+
+    def percentile(self, p: float) -> float:
+        """Upper edge of the bucket holding the ``p`` quantile."""
+        wanted, seen = p * self.count, 0
+        for index, n in enumerate(self.buckets):
+            seen += n
+            if seen >= wanted:
+                return float(10 ** ((index + 1) / 20) / 1e9)
+        return self.max
+
+
+@dataclass
+class Phase:
+    """Loop turns of one phase: all of them, and those the OS did not preempt."""
+
+    name: str
+    turns: Histogram = field(default_factory=Histogram)
+    own: Histogram = field(default_factory=Histogram)
+    own_writing: Histogram = field(default_factory=Histogram)
+    cpu: float = 0.0
+    slowest: list[tuple[float, float, str]] = field(default_factory=list)
+
+    def row(self) -> str:
+        return (
+            f"{self.name:<11} {self.turns.count:>8} {self.turns.percentile(0.5) * 1e6:>6.1f}"
+            f" {self.turns.percentile(0.999) * 1e6:>8.1f} {self.turns.max * 1000:>7.2f}"
+            f" {self.own.max * 1000:>10.3f} {self.own_writing.max * 1000:>10.3f}"
+            f" {self.own.over_ms:>8} {self.cpu * 1000:>11.3f}"
+        )
+
+
+HEADER = (
+    f"{'phase':<11} {'turns':>8} {'p50 us':>6} {'p99.9 us':>8} {'max ms':>7}"
+    f" {'own max ms':>10} {'writing ms':>10} {'own >1ms':>8} {'cpu max ms':>11}"
+)
+"""Columns: loop turns measured; median and 99.9th percentile turn; the longest turn; the
+longest turn the OS did not preempt (``own``), overall and while a flush, prune or key write
+was in flight; how many of those exceeded 1 ms; the most CPU time the loop thread spent in
+one turn (the longest stretch of work on the loop, whatever the machine's load)."""
+
+
+def preemptions() -> int:
+    """Involuntary context switches of this thread so far: the OS gave its CPU away."""
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_nivcsw
+
+
+async def monitor(phase: Phase, busy: Busy, stop: asyncio.Event) -> None:
+    """Record every loop turn; a turn in which the OS preempted the loop thread (another
+    process took the CPU: noise of a shared machine) is kept out of the ``own`` figures,
+    a turn spent waiting for the GIL is not (the thread waits for it voluntarily)."""
+    last, switched, cpu = time.perf_counter(), preemptions(), time.thread_time()
+    writing, label = busy.any(), busy.label()
+    while not stop.is_set():
+        await asyncio.sleep(0)
+        now, switches, cpu_now = time.perf_counter(), preemptions(), time.thread_time()
+        turn = now - last
+        phase.turns.add(turn)
+        phase.cpu = max(phase.cpu, cpu_now - cpu)
+        if cpu_now - cpu > 0.0005 and len(phase.slowest) < 10_000:
+            phase.slowest.append((cpu_now - cpu, turn, f"{label}/{busy.label()}"))
+        cpu, label = cpu_now, busy.label()
+        if switches == switched:
+            phase.own.add(turn)
+            if writing or busy.any():
+                phase.own_writing.add(turn)
+        last, switched, writing = now, switches, busy.any()
+
+
+async def every(seconds: float, stop: asyncio.Event, job: Callable[[], Awaitable[None]]) -> None:
+    while not stop.is_set():
+        await asyncio.sleep(seconds)
+        await job()
+
+
+async def run_phase(
+    store: MemoryStore,
+    keys: list[KeyRecord],
+    clock: Clock,
+    day: int,
+    seconds: float,
+    persist: bool,
+) -> tuple[Phase, Busy]:
+    phase, busy, stop = Phase("persisting" if persist else "idle disk"), Busy(), asyncio.Event()
+    made = [len(keys)]
+
+    async def load() -> None:
+        tick, per_tick = 0, max(1, len(keys) // 1000)
+        while not stop.is_set():
+            win = window(clock, day)
+            for key in keys[tick * per_tick % len(keys) :][:per_tick]:
+                await request(store, key, f"r{tick}-{key.id}", win)
+            tick += 1
+            await asyncio.sleep(0.001)
+
+    async def flush() -> None:
+        busy.flush += 1
+        started = time.perf_counter()
+        await store.flush()
+        busy.flushes.append(time.perf_counter() - started)
+        busy.flush -= 1
+
+    async def prune() -> None:
+        busy.prune += 1
+        await store.prune()
+        busy.prune -= 1
+
+    async def create() -> None:
+        busy.key += 1
+        made[0] += 1
+        await store.insert_key(record(made[0]))
+        busy.key -= 1
+
+    tasks = [asyncio.create_task(monitor(phase, busy, stop)), asyncio.create_task(load())]
+    if persist:
+        tasks += [
+            asyncio.create_task(every(1.0, stop, flush)),
+            asyncio.create_task(every(5.0, stop, prune)),
+            asyncio.create_task(every(0.1, stop, create)),
+        ]
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.gather(*tasks)
+    return phase, busy
+
+
+async def main(args: argparse.Namespace) -> None:
+    path = Path(tempfile.mkdtemp(prefix="bench-store-")) / "store.db"
+    clock = Clock()
+    clock.set(T0)
+    store = MemoryStore(path, cache_max_bytes=1 << 20, clock=clock)
+    store.open()
+    started = time.perf_counter()
+    keys = [record(i) for i in range(args.keys)]
+    for key in keys:
+        await store.insert_key(key)
+    for day in range(args.days):
+        clock.set(T0 + day * DAY + DAY / 2)
+        win = window(clock, day)
+        for key in keys:
+            await request(store, key, f"h{day}", win)
+        await store.flush()
+        if day % 10 == 9:
+            await store.prune()
+    size = sum(p.stat().st_size for p in path.parent.iterdir()) / 1e6
+    print(
+        f"database: {args.keys} keys, {args.days} days of history, {size:.1f} MB,"
+        f" built in {time.perf_counter() - started:.0f} s"
+    )
+    clock.set(T0 + DAY / 2 + USAGE_TTL - 2)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_EVERY, 10, 10)
+    idle, _ = await run_phase(store, keys, clock, args.days, args.seconds / 2, persist=False)
+    persisting, busy = await run_phase(store, keys, clock, args.days, args.seconds, persist=True)
+    print(HEADER)
+    print(idle.row())
+    print(persisting.row())
+    for phase in (idle, persisting):
+        slowest = sorted(phase.slowest, reverse=True)[:5]
+        print(
+            f"{phase.name}: turns over 0.5 ms of CPU: {len(phase.slowest)}; slowest (cpu ms,"
+            " wall ms, writes in flight before/after):",
+            ", ".join(f"{c * 1000:.2f}/{w * 1000:.2f} {lab}" for c, w, lab in slowest) or "none",
+        )
+    rows = args.keys * 5
+    print(
+        f"flushes: {len(busy.flushes)} of ~{rows} rows each, wall time median"
+        f" {statistics.median(busy.flushes) * 1000:.1f} ms, max {max(busy.flushes) * 1000:.1f} ms"
+    )
+    await store.aclose()
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.store", description=__doc__)
+    parser.add_argument("--keys", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    uvloop.run(main(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    cli()
