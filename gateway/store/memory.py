@@ -81,9 +81,11 @@ class MemoryStore(Store):
         self._flushing = asyncio.Lock()
 
     @property
-    def database(self) -> Path | None:
-        """The database file (a configured ``.json`` path means the ``.db`` beside it)."""
-        return self._db.path
+    def database(self) -> Database:
+        """The store's database: its ``path`` (a configured ``.json`` path means the ``.db``
+        beside it), and the writer thread other embedded components (the journals) run
+        their own tables' jobs on, so that one process has one writer and one lock."""
+        return self._db
 
     def open(self) -> None:
         """Lock the path and read the durable state now, synchronously.

@@ -12,9 +12,9 @@ import pytest
 
 from gateway.billing.price_file import load_price_table
 from gateway.billing.prices import PriceTable
-from tests.e2e.conftest import fake_proc, start_gateway, upstream
+from tests.e2e.conftest import start_gateway, upstream
 
-__all__ = ["fake_proc", "start_gateway", "upstream"]
+__all__ = ["start_gateway", "upstream"]
 
 PricesFrom = Callable[[str, str], PriceTable]
 

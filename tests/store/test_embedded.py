@@ -129,7 +129,7 @@ async def test_the_old_json_store_is_imported_once(tmp_path: Path) -> None:
     clock = FakeClock(T0)
     store = MemoryStore(legacy, cache_max_bytes=100, clock=clock)
     await store.start()
-    assert store.database == (tmp_path / "store.db").resolve()
+    assert store.database.path == (tmp_path / "store.db").resolve()
     assert not legacy.exists() and (tmp_path / "store.json.imported").exists()
     assert await store.get_key("old") == key("old", images_per_day=5)
     assert await store.server_secret(b"new") == bytes.fromhex("ab" * 16)
