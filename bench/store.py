@@ -1,13 +1,15 @@
 """``python -m bench.store``: the longest event-loop turn while the embedded store persists.
 
 Builds a database of ``--keys`` keys with ``--days`` days of usage history (through the
-store's own API, a day at a time), then measures two phases of the same load: every key
+store's own API, a day at a time), then measures two phases of the same load, alternated
+``--rounds`` times so that a shared machine's load weighs on both alike: every key
 admitted and settled once a second, one request a millisecond as they would arrive.
 
 - ``idle disk``: the load alone, nothing written: what the machine and the hot path cost.
 - ``persisting``: the load while the store flushes every second (each flush carries every
   key's changed counters and usage), prunes every 5 s (the first prune finds the oldest
-  history day expired and deletes it from the database) and a key is created every 100 ms.
+  history day expired and deletes it from the database) and creates a key every 100 ms
+  (each committed and fsynced before it returns).
 
 A monitor coroutine yields to the loop continuously and records how long each turn took
 (the time between two of its steps): the longest is the longest the loop was blocked, by
@@ -88,6 +90,7 @@ class Busy:
     flush: int = 0
     prune: int = 0
     key: int = 0
+    made: int = 0
     flushes: list[float] = field(default_factory=list)
 
     def any(self) -> bool:
@@ -195,10 +198,13 @@ async def run_phase(
     clock: Clock,
     day: int,
     seconds: float,
-    persist: bool,
-) -> tuple[Phase, Busy]:
-    phase, busy, stop = Phase("persisting" if persist else "idle disk"), Busy(), asyncio.Event()
-    made = [len(keys)]
+    phase: Phase,
+    busy: Busy | None,
+) -> None:
+    """``seconds`` of the load, measured into ``phase``; with ``busy``, the store's writes
+    too."""
+    persist, stop = busy is not None, asyncio.Event()
+    busy = busy or Busy()
 
     async def load() -> None:
         tick, per_tick = 0, max(1, len(keys) // 1000)
@@ -223,8 +229,8 @@ async def run_phase(
 
     async def create() -> None:
         busy.key += 1
-        made[0] += 1
-        await store.insert_key(record(made[0]))
+        busy.made += 1
+        await store.insert_key(record(len(keys) + busy.made))
         busy.key -= 1
 
     tasks = [asyncio.create_task(monitor(phase, busy, stop)), asyncio.create_task(load())]
@@ -237,7 +243,6 @@ async def run_phase(
     await asyncio.sleep(seconds)
     stop.set()
     await asyncio.gather(*tasks)
-    return phase, busy
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -267,8 +272,11 @@ async def main(args: argparse.Namespace) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(YOUNG_COLLECTION_EVERY, 10, 10)
-    idle, _ = await run_phase(store, keys, clock, args.days, args.seconds / 2, persist=False)
-    persisting, busy = await run_phase(store, keys, clock, args.days, args.seconds, persist=True)
+    idle, persisting, busy = Phase("idle disk"), Phase("persisting"), Busy()
+    for _ in range(args.rounds):
+        share = args.seconds / args.rounds
+        await run_phase(store, keys, clock, args.days, share / 2, idle, None)
+        await run_phase(store, keys, clock, args.days, share, persisting, busy)
     print(HEADER)
     print(idle.row())
     print(persisting.row())
@@ -291,7 +299,8 @@ def cli() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.store", description=__doc__)
     parser.add_argument("--keys", type=int, default=1000)
     parser.add_argument("--days", type=int, default=100)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=30.0, help="of persisting, in all")
+    parser.add_argument("--rounds", type=int, default=3, help="idle/persisting alternations")
     uvloop.run(main(parser.parse_args()))
 
 

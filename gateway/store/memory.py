@@ -120,12 +120,16 @@ class MemoryStore(Store):
             await self._db.shutdown()
 
     async def _persist(self) -> None:
+        """Flush on a fixed beat (every ``FLUSH_EVERY`` s from start, not after the last
+        flush ends, so that a slow flush does not widen what a crash can lose)."""
         assert self._closing is not None
         loop = asyncio.get_running_loop()
-        prune_at = loop.time() + PRUNE_EVERY
+        beat = loop.time()
+        prune_at = beat + PRUNE_EVERY
         while True:
+            beat = max(beat + FLUSH_EVERY, loop.time())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._closing.wait(), FLUSH_EVERY)
+                await asyncio.wait_for(self._closing.wait(), beat - loop.time())
             await self.flush()
             if self._closing.is_set():
                 return

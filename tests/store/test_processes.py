@@ -85,6 +85,21 @@ def authenticates(gateway: Proc, *keys: str) -> bool:
     return True
 
 
+def refused_start(env: dict[str, str]) -> str:
+    """``gateway serve`` that must stop at start-up: exit 2 and the one line it printed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--port", "0"],
+        env={"PATH": "/usr/bin:/bin", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    return lines[0]
+
+
 def test_a_second_process_on_one_store_refuses_to_start_or_shares_it(
     env: dict[str, str], serve: Serve
 ) -> None:
@@ -93,18 +108,8 @@ def test_a_second_process_on_one_store_refuses_to_start_or_shares_it(
     if "GATEWAY_STORE_PATH" in env:
         database = str(Path(env["GATEWAY_STORE_PATH"]).resolve())
         for spelling in (database, database.removesuffix(".db") + ".json"):
-            refused = subprocess.run(
-                [sys.executable, "-m", "gateway", "serve", "--port", "0"],
-                env={"PATH": "/usr/bin:/bin", **env, "GATEWAY_STORE_PATH": spelling},
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-            assert refused.returncode == 2
-            lines = refused.stderr.strip().splitlines()
-            assert len(lines) == 1, refused.stderr
-            assert database in lines[0] and f"pid {first.popen.pid}" in lines[0]
+            line = refused_start({**env, "GATEWAY_STORE_PATH": spelling})
+            assert database in line and f"pid {first.popen.pid}" in line
         assert authenticates(first, created["key"])
     else:
         second = serve()
@@ -230,3 +235,11 @@ def test_kill_9_during_writes_loses_no_key_and_at_most_a_second_of_counting(
     assert counted[-1][1] > 0
     assert authenticates(serve(), *handed_out)
     assert stored_secret(env) == secret
+
+
+def test_an_unreadable_database_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    database = tmp_path / "store.db"
+    database.write_bytes(b"this is not a SQLite database" * 50)
+    line = refused_start({"GATEWAY_STORE_PATH": str(database)})
+    assert str(database.resolve()) in line and "not a database" in line
+    assert database.read_bytes() == b"this is not a SQLite database" * 50
