@@ -271,15 +271,19 @@ async def alone(
     """Each background write on its own, ``repeat`` times, after a second's worth of
     requests (every key's counters changed): the longest loop turn it makes. The minimum
     over the repetitions is what it costs the loop on a quiet machine; the median, on this
-    one as it was while measuring."""
-    found: dict[str, list[float]] = {"flush": [], "prune": [], "key write": []}
+    one as it was while measuring. ``nothing`` is the control: the loop spinning alone for
+    as long as the flush took, so what the machine alone does to a turn."""
+    found: dict[str, list[float]] = {"flush": [], "prune": [], "key write": [], "nothing": []}
     for i in range(repeat):
         win = window(clock, day)
         for key in keys:
             await request(store, key, f"a{i}-{key.id}", win)
+        started = time.perf_counter()
         found["flush"].append(await longest_turn(store.flush()))
+        took = time.perf_counter() - started
         found["prune"].append(await longest_turn(store.prune()))
         found["key write"].append(await longest_turn(store.insert_key(record(10**6 + i))))
+        found["nothing"].append(await longest_turn(asyncio.sleep(took)))
     print(f"each write alone, {repeat} times: its longest own loop turn in ms")
     for name, runs in found.items():
         print(
