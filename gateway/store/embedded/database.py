@@ -40,7 +40,7 @@ from gateway.store.types import USAGE_TTL, KeyRecord
 
 T = TypeVar("T")
 
-SLICE = 256
+SLICE = 128
 """Rows encoded between two turns given back to the event loop."""
 
 SECRET = "server_secret"  # noqa: S105 - the meta row's name, not a secret
