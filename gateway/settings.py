@@ -109,6 +109,7 @@ class Settings(BaseSettings, DefaultLimitFields):
     upstream_connect_timeout: float = Field(default=5.0, gt=0)
     upstream_read_timeout: float = Field(default=180.0, gt=0)
     upstream_max_connections: int = Field(default=1000, ge=1)
+    upstream_max_response_bytes: int = Field(default=134_217_728, ge=1024)
     upstream_extra_api_keys: SecretStr | None = None
     upstream_max_retries: int = Field(default=2, ge=0, le=10)
     upstream_retry_deadline: float = Field(default=30.0, gt=0)

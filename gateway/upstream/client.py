@@ -22,7 +22,9 @@ from gateway.errors import (
     UpstreamRejected,
     UpstreamTimeout,
 )
-from gateway.upstream.transport import PooledTransport, timeouts
+from gateway.upstream.connection import RequestNotSent, ResponseTooLarge
+from gateway.upstream.proxy import ProxyRules
+from gateway.upstream.transport import MAX_BODY_BYTES, PooledTransport, timeouts
 
 
 class Failure(enum.Enum):
@@ -31,6 +33,7 @@ class Failure(enum.Enum):
     CONNECT = "connect"
     TIMEOUT = "timeout"
     BROKEN = "broken"
+    TOO_LARGE = "too_large"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,21 +71,41 @@ class UpstreamCallError(Exception):
 
 
 def create_transport(
-    *, max_connections: int, transport: httpx.AsyncBaseTransport | None = None
+    *,
+    max_connections: int,
+    max_response_bytes: int = MAX_BODY_BYTES,
+    proxies: ProxyRules | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncBaseTransport:
     """The one pooled transport of the process (:mod:`gateway.upstream.transport`), unless a test
-    passes its own (an ``httpx.MockTransport``)."""
+    passes its own (an ``httpx.MockTransport``).
+
+    ``proxies`` are the environment's (:func:`gateway.upstream.proxy.environment_proxies`,
+    read when the app is built so that a bad one stops the start-up)."""
     if transport is not None:
         return transport
-    return PooledTransport(max_connections=max_connections)
+    return PooledTransport(
+        max_connections=max_connections, max_body_bytes=max_response_bytes, proxies=proxies
+    )
+
+
+CONNECT_FAILURES = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.ProxyError,
+    RequestNotSent,
+)
 
 
 def _classify(exc: httpx.TransportError) -> Failure:
-    """Tell connect failures (nothing reached the upstream) from later ones."""
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout):
+    """Tell failures where nothing reached the upstream (safe to retry) from later ones."""
+    if isinstance(exc, CONNECT_FAILURES):
         return Failure.CONNECT
     if isinstance(exc, httpx.TimeoutException):
         return Failure.TIMEOUT
+    if isinstance(exc, ResponseTooLarge):
+        return Failure.TOO_LARGE
     return Failure.BROKEN
 
 
@@ -190,6 +213,8 @@ class Upstream:
             error: GatewayError = UpstreamTimeout("The upstream did not answer in time.")
         elif failure is Failure.CONNECT:
             error = UpstreamError("The upstream could not be reached.", code="upstream_unreachable")
+        elif failure is Failure.TOO_LARGE:
+            error = UpstreamError("The upstream sent an answer larger than the gateway accepts.")
         else:
             error = UpstreamError("The upstream connection failed during the call.")
         return UpstreamCallError(error, failure=failure)

@@ -6,175 +6,41 @@ not assumed: httpx's default transport degrades under concurrency, and aiohttp u
 httpx (``httpx-aiohttp``) spent most of a cache miss translating between two libraries'
 request and response types. This transport does only what an upstream API call needs: one
 request with its body known up front, one response read whole. Each connection is an
-asyncio protocol whose response is parsed by httptools (the parser uvicorn already uses),
-so a call costs one write, the parser's callbacks and one future.
+asyncio protocol whose response is parsed by httptools (the parser uvicorn already uses;
+:mod:`gateway.upstream.connection`), so a call costs one write, the parser's callbacks and
+one future.
 
 Pool: at most ``max_connections`` open connections in all, idle ones reused newest first
 and closed after ``keepalive_expiry`` seconds unused; callers beyond the limit wait in
 order for ``pool`` seconds (``httpx.PoolTimeout``). Timeouts come from the request's
-``timeout`` extension: ``connect`` for opening a connection and ``read`` for any silence
-while waiting for the answer (sending a body is bounded by it too). A connection is reused
-only after a complete response the server did not mark ``Connection: close``; a call that
-is cancelled or fails closes its connection.
+``timeout`` extension: ``connect`` for opening a connection (resolving, a proxy tunnel and
+the TLS handshake included) and ``read`` for the whole answer, from the request being
+written to its last byte. A connection is reused only after a complete response the server
+did not mark ``Connection: close``; a call that is cancelled or fails closes its
+connection. A request the server provably never saw (its reused connection turned out to
+be closed when it was written) is sent once more on a new connection; one that may have
+reached the server is never sent twice, since a generation is paid for.
+
+Proxies come from the environment (:mod:`gateway.upstream.proxy`); connecting races the
+host's addresses (:mod:`gateway.upstream.dial`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import select
 import ssl
-from typing import Any, cast
+from typing import Any
 
-import httptools
 import httpx
 
-Origin = tuple[bytes, bytes, int]
+from gateway.upstream.connection import Connection, Origin, RequestNotSent
+from gateway.upstream.dial import HAPPY_EYEBALLS_DELAY, Resolver, open_connection, resolve
+from gateway.upstream.proxy import Proxy, ProxyRules
+
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
-
-
-class _Connection(asyncio.Protocol):
-    """One socket to the upstream, carrying one exchange at a time."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, origin: Origin) -> None:
-        self.origin = origin
-        self.idle_since = 0.0
-        self.closed = False
-        self._loop = loop
-        self._transport: asyncio.Transport | None = None
-        self._parser: httptools.HttpResponseParser | None = None
-        self._answer: asyncio.Future[tuple[int, list[tuple[bytes, bytes]], bytes]] | None = None
-        self._status = 0
-        self._headers: list[tuple[bytes, bytes]] = []
-        self._body: list[bytes] = []
-        self._headers_done = False
-        self._delimited_by_close = False
-        self._keep_alive = False
-        self._heard = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast("asyncio.Transport", transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed = True
-        if self._answer is not None and not self._answer.done():
-            if self._headers_done and self._delimited_by_close:
-                self._keep_alive = False
-                self.on_message_complete()
-            else:
-                self._fail(
-                    httpx.RemoteProtocolError(
-                        "The upstream closed the connection before a complete response."
-                    )
-                )
-        # The parser calls back into this object and the transport holds it: dropping both
-        # lets reference counting free a closed connection at once instead of leaving a
-        # cycle for the collector (a thousand at a time when clients leave en masse).
-        self._parser = None
-        self._transport = None
-
-    def data_received(self, data: bytes) -> None:
-        self._heard = self._loop.time()
-        if self._parser is None:
-            self.close()
-            return
-        try:
-            self._parser.feed_data(data)
-        except httptools.HttpParserError:
-            self._fail(httpx.RemoteProtocolError("The upstream sent a malformed response."))
-
-    def on_message_begin(self) -> None:
-        if self._answer is None or self._answer.done():
-            self._fail(httpx.RemoteProtocolError("The upstream sent an unrequested response."))
-            return
-        self._headers = []
-        self._body = []
-        self._headers_done = False
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name, value))
-
-    def on_headers_complete(self) -> None:
-        assert self._parser is not None
-        self._status = self._parser.get_status_code()
-        self._headers_done = True
-        self._delimited_by_close = not any(
-            name.lower() in (b"content-length", b"transfer-encoding") for name, _ in self._headers
-        )
-
-    def on_body(self, body: bytes) -> None:
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        if 100 <= self._status < 200:
-            return
-        answer = self._answer
-        if answer is None or answer.done():
-            return
-        if self._parser is not None:
-            self._keep_alive = self._parser.should_keep_alive()
-        self._parser = None
-        body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
-        answer.set_result((self._status, self._headers, body))
-
-    def _fail(self, error: Exception) -> None:
-        self._parser = None
-        if self._answer is not None and not self._answer.done():
-            self._answer.set_exception(error)
-        self.close()
-
-    def has_news(self) -> bool:
-        """Whether an idle connection's socket has something the loop has not read yet:
-        the server's close (or stray bytes), so the connection must not be reused.
-
-        The loop notices a close on its next turn; a request written before that would be
-        lost on a connection the server already gave up.
-        """
-        sock = self._transport.get_extra_info("socket") if self._transport else None
-        if sock is None:
-            return True
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLIN)
-        return bool(poller.poll(0))
-
-    def close(self) -> None:
-        """Close at once; an exchange in progress fails."""
-        self.closed = True
-        if self._transport is not None:
-            self._transport.abort()
-
-    async def exchange(
-        self, data: bytes, read_timeout: float | None
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
-        """Send one request; the response's status, headers, body and reusability."""
-        if self.closed or self._transport is None:
-            raise httpx.RemoteProtocolError("The upstream closed the connection.")
-        self._parser = httptools.HttpResponseParser(self)
-        self._answer = answer = self._loop.create_future()
-        self._keep_alive = False
-        self._heard = self._loop.time()
-        self._transport.write(data)
-        if read_timeout is not None:
-            self._timer = self._loop.call_at(
-                self._heard + read_timeout, self._check_silence, read_timeout
-            )
-        try:
-            status, headers, body = await answer
-        finally:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            self._answer = None
-        return status, headers, body, self._keep_alive and not self.closed
-
-    def _check_silence(self, read_timeout: float) -> None:
-        """Fail the exchange after ``read_timeout`` seconds without a byte from the server."""
-        silent_until = self._heard + read_timeout
-        if self._loop.time() < silent_until:
-            self._timer = self._loop.call_at(silent_until, self._check_silence, read_timeout)
-            return
-        self._fail(httpx.ReadTimeout("The upstream did not answer in time."))
+MAX_HEADER_BYTES = 65_536
+MAX_BODY_BYTES = 134_217_728
 
 
 class PooledTransport(httpx.AsyncBaseTransport):
@@ -187,16 +53,27 @@ class PooledTransport(httpx.AsyncBaseTransport):
         max_keepalive: int | None = None,
         keepalive_expiry: float = 5.0,
         verify: ssl.SSLContext | bool = True,
+        max_header_bytes: int = MAX_HEADER_BYTES,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        proxies: ProxyRules | None = None,
+        resolver: Resolver = resolve,
+        happy_eyeballs_delay: float = HAPPY_EYEBALLS_DELAY,
     ) -> None:
         self._max = max(1, max_connections)
         self._max_idle = self._max if max_keepalive is None else max_keepalive
         self._expiry = keepalive_expiry
         self._verify = verify
         self._tls: ssl.SSLContext | None = None
-        self._idle: dict[Origin, list[_Connection]] = {}
+        self._max_head = max_header_bytes
+        self._max_body = max_body_bytes
+        self._proxies = proxies
+        self._routes: dict[Origin, Proxy | None] = {}
+        self._resolver = resolver
+        self._delay = happy_eyeballs_delay
+        self._idle: dict[Origin, list[Connection]] = {}
         self._idle_count = 0
         self._open = 0
-        self._waiters: collections.deque[tuple[Origin, asyncio.Future[_Connection | None]]] = (
+        self._waiters: collections.deque[tuple[Origin, asyncio.Future[Connection | None]]] = (
             collections.deque()
         )
         self._closing = False
@@ -206,11 +83,29 @@ class PooledTransport(httpx.AsyncBaseTransport):
         timeout: dict[str, float | None] = request.extensions.get("timeout", {})
         url = request.url
         origin = (url.raw_scheme, url.raw_host, url.port or DEFAULT_PORTS.get(url.raw_scheme, 80))
-        data = _serialise(request, await request.aread())
-        connection = await self._acquire(origin, timeout.get("connect"), timeout.get("pool"))
+        proxy = None if self._proxies is None else self._route(origin)
+        if proxy is not None and origin[0] == b"http":
+            target = url.raw_scheme + b"://" + url.netloc + url.raw_path
+            data = _serialise(request, await request.aread(), target, proxy.authorization)
+        else:
+            data = _serialise(request, await request.aread(), url.raw_path, None)
+        connect = timeout.get("connect")
+        read = timeout.get("read")
+        bodiless = request.method == "HEAD"
+        connection = await self._acquire(origin, connect, timeout.get("pool"))
         reusable = False
         try:
-            status, headers, body, reusable = await connection.exchange(data, timeout.get("read"))
+            try:
+                status, headers, body, reusable = await connection.exchange(
+                    data, read, bodiless=bodiless
+                )
+            except RequestNotSent:
+                # In the slot the closed connection held; if connecting fails, releasing
+                # the closed one below frees that slot.
+                connection = await self._connect(origin, connect)
+                status, headers, body, reusable = await connection.exchange(
+                    data, read, bodiless=bodiless
+                )
         finally:
             self._release(connection, reusable)
         return httpx.Response(
@@ -233,15 +128,14 @@ class PooledTransport(httpx.AsyncBaseTransport):
 
     async def _acquire(
         self, origin: Origin, connect_timeout: float | None, pool_timeout: float | None
-    ) -> _Connection:
+    ) -> Connection:
         """A live idle connection, a new one if the limit allows, or the next one freed.
 
         Callers that find the pool full queue in order: a released connection (or the
         slot of a closed one) goes straight to the first of them, never to a newcomer.
         """
-        loop = asyncio.get_running_loop()
         idle = self._idle.get(origin)
-        now = loop.time()
+        now = asyncio.get_running_loop().time()
         while idle:
             connection = idle.pop()
             self._idle_count -= 1
@@ -260,11 +154,11 @@ class PooledTransport(httpx.AsyncBaseTransport):
         else:
             handed = await self._wait_turn(origin, pool_timeout)
             if handed is not None:
-                if not handed.closed:
+                if not handed.closed and not handed.has_news():
                     return handed
                 handed.close()
         try:
-            return await self._connect(loop, origin, connect_timeout)
+            return await self._connect(origin, connect_timeout)
         except BaseException:
             self._free_slot()
             raise
@@ -278,9 +172,9 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 self._open -= 1
                 return
 
-    async def _wait_turn(self, origin: Origin, pool_timeout: float | None) -> _Connection | None:
+    async def _wait_turn(self, origin: Origin, pool_timeout: float | None) -> Connection | None:
         """Wait to be handed a connection (or, as None, the slot of a closed one)."""
-        waiter: asyncio.Future[_Connection | None] = asyncio.get_running_loop().create_future()
+        waiter: asyncio.Future[Connection | None] = asyncio.get_running_loop().create_future()
         self._waiters.append((origin, waiter))
         try:
             async with asyncio.timeout(pool_timeout):
@@ -298,7 +192,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 raise httpx.PoolTimeout("No upstream connection became free in time.") from None
             raise
 
-    def _next_waiter(self) -> tuple[Origin, asyncio.Future[_Connection | None]] | None:
+    def _next_waiter(self) -> tuple[Origin, asyncio.Future[Connection | None]] | None:
         while self._waiters:
             origin, waiter = self._waiters.popleft()
             if not waiter.done():
@@ -313,7 +207,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
         else:
             waiting[1].set_result(None)
 
-    def _release(self, connection: _Connection, reusable: bool) -> None:
+    def _release(self, connection: Connection, reusable: bool) -> None:
         if not reusable or connection.closed or self._closing:
             connection.close()
             self._free_slot()
@@ -335,51 +229,89 @@ class PooledTransport(httpx.AsyncBaseTransport):
         self._idle.setdefault(connection.origin, []).append(connection)
         self._idle_count += 1
 
-    async def _connect(
-        self, loop: asyncio.AbstractEventLoop, origin: Origin, connect_timeout: float | None
-    ) -> _Connection:
+    def _route(self, origin: Origin) -> Proxy | None:
+        """The proxy for ``origin`` (worked out once per origin)."""
+        try:
+            return self._routes[origin]
+        except KeyError:
+            assert self._proxies is not None
+            scheme, host, port = origin
+            found = self._proxies.proxy_for(scheme.decode(), host.decode(), port)
+            self._routes[origin] = found
+            return found
+
+    async def _connect(self, origin: Origin, connect_timeout: float | None) -> Connection:
+        loop = asyncio.get_running_loop()
         scheme, host, port = origin
         tls = self._tls_context() if scheme == b"https" else None
-        name = host.decode("ascii")
+        proxy = None if self._proxies is None else self._route(origin)
+        max_head, max_body = self._max_head, self._max_body
         try:
             async with asyncio.timeout(connect_timeout):
-                _, connection = await loop.create_connection(
-                    lambda: _Connection(loop, origin),
-                    name,
+                return await open_connection(
+                    loop,
+                    lambda: Connection(loop, origin, max_head, max_body),
+                    host.decode("ascii"),
                     port,
-                    ssl=tls,
-                    server_hostname=name if tls is not None else None,
+                    tls=tls,
+                    proxy=proxy,
+                    resolver=self._resolver,
+                    delay=self._delay,
                 )
         except TimeoutError:
             raise httpx.ConnectTimeout("Connecting to the upstream timed out.") from None
         except OSError as exc:
             raise httpx.ConnectError(f"Cannot connect to the upstream: {exc}") from None
-        return connection
 
     def _tls_context(self) -> ssl.SSLContext:
+        """The caller's context as it is, or one of our own that offers only HTTP/1.1."""
         if self._tls is None:
-            verify = self._verify
-            self._tls = (
-                verify
-                if isinstance(verify, ssl.SSLContext)
-                else (httpx.create_ssl_context(verify=verify))
-            )
-            self._tls.set_alpn_protocols(["http/1.1"])
+            if isinstance(self._verify, ssl.SSLContext):
+                self._tls = self._verify
+            else:
+                self._tls = httpx.create_ssl_context(verify=self._verify)
+                self._tls.set_alpn_protocols(["http/1.1"])
         return self._tls
 
 
-def _serialise(request: httpx.Request, body: bytes) -> bytes:
-    """The request as HTTP/1.1 bytes; header values that could split it are refused."""
-    parts: list[bytes] = [
-        request.method.encode("ascii"),
-        b" ",
-        request.url.raw_path,
-        b" HTTP/1.1\r\n",
-    ]
+def _serialise(
+    request: httpx.Request, body: bytes, target: bytes, proxy_authorization: bytes | None
+) -> bytes:
+    """The request as HTTP/1.1 bytes, its body framed as its headers say.
+
+    Header values that could split the request are refused, as are framing headers that
+    disagree with the body; a body sent without a length is encoded as chunked (one chunk,
+    since it is read whole), and one without any framing header gets a length.
+    """
+    parts: list[bytes] = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
+    length = None
+    chunked = False
     for name, value in request.headers.raw:
         if b"\r" in value or b"\n" in value or b"\r" in name or b"\n" in name:
             raise httpx.LocalProtocolError("A header contains a line break.")
+        size = len(name)
+        if size == 14 and name.lower() == b"content-length":
+            length = value
+        elif size == 17 and name.lower() == b"transfer-encoding":
+            if value.strip().lower() != b"chunked":
+                raise httpx.LocalProtocolError("Only the chunked transfer coding is supported.")
+            chunked = True
         parts += (name, b": ", value, b"\r\n")
+    if proxy_authorization is not None:
+        parts += (b"Proxy-Authorization: ", proxy_authorization, b"\r\n")
+    if chunked:
+        if length is not None:
+            raise httpx.LocalProtocolError("A request cannot have both a length and chunks.")
+        if body:
+            parts += (b"\r\n", b"%x\r\n" % len(body), body, b"\r\n0\r\n\r\n")
+        else:
+            parts.append(b"\r\n0\r\n\r\n")
+        return b"".join(parts)
+    if length is None:
+        if body:
+            parts += (b"content-length: ", b"%d" % len(body), b"\r\n")
+    elif not length.strip().isdigit() or int(length) != len(body):
+        raise httpx.LocalProtocolError("The request's Content-Length does not match its body.")
     parts += (b"\r\n", body)
     return b"".join(parts)
 

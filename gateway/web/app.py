@@ -38,6 +38,7 @@ from gateway.settings import Settings
 from gateway.store.base import Store
 from gateway.store.errors import StorageError, StorageUnavailable
 from gateway.upstream.client import Upstream, create_transport
+from gateway.upstream.proxy import environment_proxies
 from gateway.upstream.resilience import ResilientUpstream, RetryPolicy
 from gateway.web.deadlines import Deadlines
 from gateway.web.hotpath import GatewayApp
@@ -122,6 +123,7 @@ def create_app(
     registry = Registry.load(settings.models_file, allow_unknown=settings.allow_unknown_models)
     check_declared_models(settings, registry)
     prices = load_price_table(settings.prices_file, settings.default_image_price_usd)
+    proxies = environment_proxies()
     metrics = Metrics()
     document = orjson.dumps(build_openapi(registry))
 
@@ -133,7 +135,10 @@ def create_app(
         the_store = store or build_store(settings, clock)
         await the_store.start()
         http = create_transport(
-            max_connections=settings.upstream_max_connections, transport=transport
+            max_connections=settings.upstream_max_connections,
+            max_response_bytes=settings.upstream_max_response_bytes,
+            proxies=proxies,
+            transport=transport,
         )
         try:
             services = _services(settings, the_store, registry, http, clock, metrics, prices)

@@ -7,112 +7,15 @@ import gc
 import os
 import resource
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
 import trustme
 
 from gateway.testing.procs import free_port
-from gateway.upstream.transport import PooledTransport, _Connection, timeouts
-
-Reply = Callable[[bytes], Awaitable[bytes | None]]
-OK = (
-    b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 11\r\n\r\n"
-    b'{"ok":true}'
-)
-
-
-class Server:
-    """A loopback server: ``reply`` maps each request to raw response bytes (None: say
-    nothing); it counts connections and can close them after answering."""
-
-    def __init__(self, reply: Reply, *, close_after: bool = False) -> None:
-        self.reply = reply
-        self.close_after = close_after
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self.writers: list[asyncio.StreamWriter] = []
-        self.received = asyncio.Event()
-        self.stopped = asyncio.Event()
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        self.writers.append(writer)
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                request = head + await reader.readexactly(length)
-                self.requests.append(request)
-                self.received.set()
-                answer = await self.reply(request)
-                if answer is None:
-                    await self.stopped.wait()
-                    break
-                writer.write(answer)
-                await writer.drain()
-                if self.close_after:
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-
-Serve = Callable[..., Awaitable[tuple[Server, str]]]
-
-
-@pytest.fixture
-async def serve() -> AsyncIterator[Serve]:
-    servers: list[tuple[Server, asyncio.Server]] = []
-
-    async def start(
-        reply: Reply, *, close_after: bool = False, tls: ssl.SSLContext | None = None
-    ) -> tuple[Server, str]:
-        server = Server(reply, close_after=close_after)
-        port = free_port()
-        listening = await asyncio.start_server(server.handle, "127.0.0.1", port, ssl=tls)
-        servers.append((server, listening))
-        scheme = "https" if tls else "http"
-        return server, f"{scheme}://{'localhost' if tls else '127.0.0.1'}:{port}/v1/x?y=1"
-
-    yield start
-    for server, listening in servers:
-        server.stopped.set()
-        listening.close()
-        await listening.wait_closed()
-
-
-def replies(*answers: bytes | None) -> Reply:
-    """Answer with ``answers`` in turn, the last one for ever after."""
-    left = list(answers)
-
-    async def reply(request: bytes) -> bytes | None:
-        return left.pop(0) if len(left) > 1 else left[0]
-
-    return reply
-
-
-def request(
-    url: str,
-    *,
-    read: float = 5.0,
-    pool: float = 5.0,
-    body: bytes = b"{}",
-    headers: dict[str, str] | None = None,
-) -> httpx.Request:
-    extensions = {"timeout": {**timeouts(5.0, read), "pool": pool}}
-    return httpx.Request("POST", url, content=body, headers=headers, extensions=extensions)
-
-
-async def send(transport: PooledTransport, req: httpx.Request) -> httpx.Response:
-    response = await transport.handle_async_request(req)
-    await response.aread()
-    return response
+from gateway.upstream.connection import Connection
+from gateway.upstream.transport import PooledTransport
+from tests.upstream.conftest import OK, Serve, replies, request, send
 
 
 async def test_answers_and_reuses_one_connection(serve: Serve) -> None:
@@ -289,7 +192,7 @@ async def test_closed_connections_are_freed_without_the_garbage_collector(serve:
         await asyncio.gather(*stuck, return_exceptions=True)
 
     def connections() -> int:
-        return sum(isinstance(o, _Connection) for o in gc.get_objects())
+        return sum(isinstance(o, Connection) for o in gc.get_objects())
 
     gc.collect()
     gc.disable()
