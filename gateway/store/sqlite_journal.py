@@ -169,14 +169,20 @@ class _Connections:
         return found
 
     def _open(self, *, writes: bool) -> sqlite3.Connection:
+        """The writer creates the file (0600) and its tables; a reader opens only a file
+        that exists, so it never creates one with other permissions."""
         if self._path is None:
             target = ":memory:"
-        else:
+        elif writes:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            if writes and not self._path.exists():
+            if not self._path.exists():
                 os.close(os.open(self._path, os.O_CREAT | os.O_WRONLY, 0o600))
-            target = str(self._path)
-        conn = sqlite3.connect(target, timeout=self._busy_timeout, isolation_level=None)
+            target = self._path.resolve().as_uri()
+        else:
+            target = self._path.resolve().as_uri() + "?mode=rw"
+        conn = sqlite3.connect(
+            target, timeout=self._busy_timeout, isolation_level=None, uri=target != ":memory:"
+        )
         try:
             if writes:
                 conn.execute("PRAGMA journal_mode=WAL")

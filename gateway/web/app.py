@@ -214,6 +214,7 @@ def create_app(
                 ],
                 expose_headers=[
                     "x-request-id",
+                    "x-gateway-audit",
                     "x-cache",
                     "age",
                     "retry-after",

@@ -94,7 +94,8 @@ def test_every_answered_image_request_is_logged_with_what_happened(
         gateway.post({"model": "no-such-model", "prompt": "x"}, key),
         gateway.post(unique(), key),
     ]
-    assert [a.status_code for a in answers] == [201, 200, 400, 429]
+    assert [a.status_code for a in answers] == [201, 201, 400, 429]
+    assert [a.headers.get("x-cache") for a in answers[:2]] == ["MISS", "HIT"]
     entries = wait_logged(gateway, created["id"], 4)
     assert [e["request_id"] for e in entries] == [
         a.headers["x-request-id"] for a in reversed(answers)
@@ -108,7 +109,7 @@ def test_every_answered_image_request_is_logged_with_what_happened(
     )
     assert 0 < miss["upstream_ms"] <= miss["latency_ms"]
     assert (hit["status"], hit["cache"], hit["images"], hit["upstream_ms"]) == (
-        200,
+        201,
         "HIT",
         1,
         None,

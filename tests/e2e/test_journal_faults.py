@@ -53,7 +53,13 @@ def answers(post: Post, key: str) -> list[tuple[Any, ...]]:
                 error.get("code"),
             )
         )
-    assert [s[0] for s in seen] == [201, 200, 400, 201, 429]
+    assert [(s[0], s[1]) for s in seen] == [
+        (201, "MISS"),
+        (201, "HIT"),
+        (400, None),
+        (201, "MISS"),
+        (429, None),
+    ]
     return seen
 
 

@@ -112,3 +112,25 @@ def test_each_filter_reads_its_index_in_page_order(query: RequestQuery) -> None:
     found = plan(conn, query)
     assert "USING INDEX requests_by_" in found, found
     assert "TEMP B-TREE" not in found and "SCAN" not in found, found
+
+
+async def test_reading_before_the_file_exists_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "journal.sqlite3"
+    journal = SqliteJournal(path)
+    with pytest.raises(StorageUnavailable):
+        await journal.requests(RequestQuery())
+    assert not path.exists()
+    await journal.start()
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert (await journal.requests(RequestQuery())).entries == []
+    await journal.aclose()
+
+
+async def test_a_path_with_uri_characters_is_a_plain_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "logs?mode=ro#1 %20" / "journal.sqlite3"
+    journal = SqliteJournal(path)
+    await journal.start()
+    await journal.append_requests([entry(1)])
+    assert len((await journal.requests(RequestQuery())).entries) == 1
+    await journal.aclose()
+    assert path.exists()

@@ -19,7 +19,7 @@ from gateway.web.app import create_app
 from gateway.web.audit import fingerprint, key_changes
 from tests.web.test_admin_roles import ADMIN, READONLY, as_role, settings
 
-SECRET = "key-secret-0123456789-abcdef"
+SECRET = "key-secret-0123456789-abcdef-0123456789"
 
 
 def audit_of(client: TestClient) -> list[dict[str, Any]]:
