@@ -5,9 +5,11 @@ and the stream trimmed to its cap exactly, by one script (:file:`lua/journal_app
 that takes the batch's bodies as one argument, so hundreds of entries cost the gateway one
 round trip and three arguments to pack.
 The audit log is one stream trimmed by age (``MINID``). Stream ids are the cursors.
-Filters are applied while walking the stream newest first; one page walks at most
-``max_scan`` entries and, when it stops there, hands back a cursor to go on from, so a
-rare filter never makes one call slow.
+A filtered page walks the stream newest first inside Redis, in steps of a
+few thousand entries (:file:`lua/journal_scan.lua`: each step holds Redis for a moment
+only), and only the entries whose stored bytes hold every filter's value come back to be
+decoded and checked; one page walks at most ``max_scan`` entries and, when it stops there,
+hands back a cursor to go on from, so a rare filter never makes one call slow.
 
 Entry ids carry time: a request's id is at its ``created_at`` millisecond, or at the newest
 millisecond this gateway has used when that is later (requests end out of order: a slow
@@ -40,7 +42,7 @@ from gateway.store.journal import (
 )
 from gateway.store.redis import guarded
 
-SCAN_BATCH = 500
+SCAN_BATCH = 1000
 EXPORT_BATCH = 1000
 EXPORT_SLACK_MS = 15 * 60_000
 STREAM_ID = re.compile(r"^[0-9]{1,20}-[0-9]{1,20}$")
@@ -57,6 +59,34 @@ def _ms(seconds: float) -> int:
 def _rows(batch: Any) -> list[tuple[str, dict[str, Any]]]:
     """A stream range as (id, decoded JSON) pairs."""
     return [(_decode(raw_id), orjson.loads(fields[b"d"])) for raw_id, fields in batch or ()]
+
+
+def _needles(query: RequestQuery) -> list[bytes]:
+    """What the stored JSON of every matching entry contains, byte for byte (orjson writes
+    no spaces, and a quote inside a string is escaped, so ``"key_id":"k"`` appears only as
+    that field): entries without them are skipped undecoded. Those with them are still
+    checked in full. Statuses have three digits, so ``"status":4`` is a class."""
+    found = [
+        f'"{name}":'.encode() + orjson.dumps(value)
+        for name, value in (
+            ("key_id", query.key_id),
+            ("team_id", query.team_id),
+            ("model", query.model),
+        )
+        if value is not None
+    ]
+    if isinstance(query.status, str):
+        found.append(f'"status":{query.status[0]}'.encode())
+    elif query.status is not None:
+        found.append(f'"status":{query.status}'.encode())
+    return found
+
+
+def _page(entries: list[Any], limit: int) -> Page:
+    """A page of at most ``limit`` of ``entries`` (read one more to know whether more follow)."""
+    if len(entries) > limit:
+        return Page(entries[:limit], entries[limit - 1].id)
+    return Page(entries, None)
 
 
 def _upper(before: str | None) -> str:
@@ -87,11 +117,13 @@ class RedisJournal(Journal):
         self._retention_ms = int(audit_retention * 1000)
         self._max_scan = max_scan
         self._append: AsyncScript | None = None
+        self._scan: AsyncScript | None = None
         self._last_ms = 0
 
     async def start(self) -> None:
-        text = resources.files("gateway.store").joinpath("lua/journal_append.lua").read_text()
-        self._append = self._r.register_script(text)
+        scripts = resources.files("gateway.store").joinpath("lua")
+        self._append = self._r.register_script(scripts.joinpath("journal_append.lua").read_text())
+        self._scan = self._r.register_script(scripts.joinpath("journal_scan.lua").read_text())
 
     async def aclose(self) -> None:
         with guarded():
@@ -117,26 +149,36 @@ class RedisJournal(Journal):
             )
 
     async def requests(self, query: RequestQuery) -> Page:
-        found: list[RequestEntry] = []
         upper = _upper(query.before)
+        needles = _needles(query)
+        if not needles:
+            with guarded():
+                batch = await self._r.xrevrange(
+                    self._requests, max=upper, min="-", count=query.limit + 1
+                )
+            return _page([RequestEntry.from_dict(d, i) for i, d in _rows(batch)], query.limit)
+        if self._scan is None:
+            raise StorageUnavailable("The request log was not started.")
+        found: list[RequestEntry] = []
         scanned = 0
         while scanned < self._max_scan:
             count = min(SCAN_BATCH, self._max_scan - scanned)
+            wanted = query.limit + 1 - len(found)
             with guarded():
-                batch = await self._r.xrevrange(self._requests, max=upper, min="-", count=count)
-            if not batch:
-                return Page(found, None)
-            rows = _rows(batch)
-            for entry_id, data in rows:
-                scanned += 1
-                entry = RequestEntry.from_dict(data, entry_id)
+                reply = await self._scan(
+                    keys=[self._requests], args=[upper, count, wanted, *needles]
+                )
+            last, walked, ended, *pairs = reply
+            for raw_id, body in zip(pairs[::2], pairs[1::2], strict=True):
+                entry = RequestEntry.from_dict(orjson.loads(body), _decode(raw_id))
                 if query.matches(entry):
                     if len(found) == query.limit:
                         return Page(found, found[-1].id)
                     found.append(entry)
-            if len(rows) < count:
+            if ended or not walked:
                 return Page(found, None)
-            upper = f"({rows[-1][0]}"
+            scanned += walked
+            upper = f"({_decode(last)}"
         return Page(found, upper[1:])
 
     async def export_requests(
@@ -173,7 +215,4 @@ class RedisJournal(Journal):
         upper = _upper(before)
         with guarded():
             batch = await self._r.xrevrange(self._audit, max=upper, min="-", count=limit + 1)
-        entries = [AuditEntry.from_dict(data, entry_id) for entry_id, data in _rows(batch)]
-        if len(entries) > limit:
-            return Page(entries[:limit], entries[limit - 1].id)
-        return Page(entries, None)
+        return _page([AuditEntry.from_dict(d, i) for i, d in _rows(batch)], limit)

@@ -119,7 +119,13 @@ def _cursor(before: str | None) -> int | None:
 
 
 def page_sql(query: RequestQuery) -> tuple[str, list[Any]]:
-    """The statement and parameters of one page of the request log, newest first."""
+    """The statement and parameters of one page of the request log, newest first.
+
+    Only the first filter given, in the order key, team, model, status (the most selective
+    first), may use its index; the others are checked on the rows it finds (a unary ``+``
+    keeps SQLite from using their indexes). Without statistics SQLite would as soon walk
+    the index of a status class holding most of the log as a key's.
+    """
     before = _cursor(query.before)
     clauses: list[str] = []
     params: list[Any] = []
@@ -129,21 +135,24 @@ def page_sql(query: RequestQuery) -> tuple[str, list[Any]]:
         ("model", query.model),
     ):
         if value is not None:
-            clauses.append(f"{column} = ?")
+            clauses.append(f"{'+' if clauses else ''}{column} = ?")
             params.append(value)
-    if isinstance(query.status, int):
-        # "+ 0": with a plain "status = ?" SQLite folds the constant into "status / 100",
-        # which then no longer matches the class index, and it scans the table instead.
-        clauses.append("status / 100 = ? AND status + 0 = ?")
-        params += [query.status // 100, query.status]
-    elif isinstance(query.status, str):
-        clauses.append("status / 100 = ?")
-        params.append(int(query.status[0]))
+    if query.status is not None:
+        # The class index is on "status / 100"; an exact status is looked for among its class,
+        # written "status + 0" because SQLite folds a plain "status = ?" into "status / 100",
+        # which then no longer matches that index.
+        wanted = query.status if isinstance(query.status, int) else None
+        klass = wanted // 100 if wanted is not None else int(str(query.status)[0])
+        clauses.append(f"{'+' if clauses else ''}(status / 100) = ?")
+        params.append(klass)
+        if wanted is not None:
+            clauses.append("status + 0 = ?")
+            params.append(wanted)
     if before is not None:
         clauses.append("id < ?")
         params.append(before)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    return f"{SELECT}{where} ORDER BY id DESC LIMIT ?", [*params, query.limit + 1]
+    return SELECT + where + " ORDER BY id DESC LIMIT ?", [*params, query.limit + 1]
 
 
 def _export_batch(
