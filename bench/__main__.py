@@ -1,7 +1,9 @@
 """``python -m bench [--smoke]``: start everything on loopback, measure, print, write JSON.
 
 Every gateway figure is paired with the same requests sent straight to the fake upstream
-in the same run, so the table reports ratios, not absolute numbers alone.
+in the same run, so the table reports ratios, not absolute numbers alone. The request log's
+cost is measured the same way: misses at c=32 on two fresh Redis-mode gateways, one with
+the log on and one with it off (``GATEWAY_REQUEST_LOG_ENABLED=false``), run in turns.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -108,21 +110,79 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+Load = Callable[[], WrkResult]
+
+
+def alternate(
+    loads: Sequence[tuple[Load, int | None]], repeat: int, *, swap: bool = False
+) -> list[tuple[WrkResult, float]]:
+    """Run each load in turn ``repeat`` times (every other round in reverse order when
+    ``swap``, so neither side always runs second); keep each one's median run (by
+    throughput), so a noisy moment on a shared machine skews none of them, and the median
+    CPU time per request (microseconds) of the process ``pid`` it loads, when given."""
+    runs: list[list[WrkResult]] = [[] for _ in loads]
+    cpu: list[list[float]] = [[] for _ in loads]
+    for round_ in range(repeat):
+        order = list(enumerate(loads))
+        if swap and round_ % 2:
+            order.reverse()
+        for index, (load, pid) in order:
+            before = cpu_seconds(pid) if pid else 0.0
+            runs[index].append(load())
+            if pid:
+                used = cpu_seconds(pid) - before
+                cpu[index].append(used * 1e6 / max(1, runs[index][-1].requests))
+    return [
+        (median(done), sorted(used)[len(used) // 2] if used else float("nan"))
+        for done, used in zip(runs, cpu, strict=True)
+    ]
+
+
 def paired(
-    gateway: Callable[[], WrkResult], direct: Callable[[], WrkResult], repeat: int, pid: int
+    gateway: Load, direct: Load, repeat: int, pid: int
 ) -> tuple[WrkResult, WrkResult, float]:
-    """Run the gateway and the direct load alternately ``repeat`` times; keep the median
-    run (by throughput) of each, so a noisy moment on a shared machine skews neither, and
-    the gateway's median CPU time per request (microseconds) over the runs."""
-    mine: list[WrkResult] = []
-    theirs: list[WrkResult] = []
-    cpu: list[float] = []
-    for _ in range(repeat):
-        before = cpu_seconds(pid)
-        mine.append(gateway())
-        cpu.append((cpu_seconds(pid) - before) * 1e6 / max(1, mine[-1].requests))
-        theirs.append(direct())
-    return median(mine), median(theirs), sorted(cpu)[len(cpu) // 2]
+    """The gateway and the direct load alternately: the gateway's median run, the direct
+    one's, and the gateway's median CPU time per request."""
+    (mine, cpu), (theirs, _) = alternate([(gateway, pid), (direct, None)], repeat)
+    return mine, theirs, cpu
+
+
+def log_rows(upstream: Proc, redis_url: str, seconds: float, repeat: int) -> list[Row]:
+    """Misses at c=32 with the request log on and off: two fresh gateways on one Redis,
+    loaded in turns."""
+    started: list[Proc] = []
+    try:
+        for enabled in ("true", "false"):
+            env = {"GATEWAY_REDIS_URL": redis_url, "GATEWAY_REQUEST_LOG_ENABLED": enabled}
+            started.append(start_gateway(upstream, env)[0])
+        loads: list[tuple[Load, int | None]] = []
+        for gateway in started:
+            key = create_key(gateway, rpm=1_000_000_000, images_per_day=1_000_000_000)
+            load = functools.partial(
+                run,
+                f"{gateway.url}{GENERATIONS}",
+                key,
+                connections=32,
+                seconds=seconds,
+                unique=True,
+            )
+            loads.append((load, gateway.popen.pid))
+        (on, on_cpu), (off, off_cpu) = alternate(loads, repeat, swap=True)
+    finally:
+        for proc in started:
+            proc.stop()
+    return [
+        Row("log on", "redis", 32, on, None, on_cpu),
+        Row("log off", "redis", 32, off, None, off_cpu),
+    ]
+
+
+def log_ratio(rows: list[Row]) -> float | None:
+    """Miss throughput with the request log on over the same with it off."""
+    found = {r.scenario: r.gateway.rps for r in rows if r.scenario in ("log on", "log off")}
+    if not found.get("log off") or "log on" not in found:
+        return None
+    return found["log on"] / found["log off"]
 
 
 def median(runs: list[WrkResult]) -> WrkResult:
@@ -294,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += scenarios(gateway, upstream, "redis", seconds, slow_seconds, slow_c, full, repeat)
         after = rss_mb(gateway.popen.pid)
         if not args.core:
+            rows += log_rows(upstream, redis_url, seconds, repeat)
+        if not args.core:
             store = Path(tempfile.mkdtemp(prefix="bench-store-")) / "store.json"
             embedded, _ = start_gateway(upstream, {"GATEWAY_STORE_PATH": str(store)})
             procs.append(embedded)
@@ -325,6 +387,11 @@ def report(
     print(
         f"gateway RSS idle {idle:.1f} MB, after runs {after:.1f} MB; start to ready {startup:.2f} s"
     )
+    ratio = log_ratio(rows)
+    if ratio is not None:
+        print(
+            f"request log: miss c=32 (redis) with the log on / off = {ratio:.3f} (target >= 0.95)"
+        )
     date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     where = machine()
     print(
@@ -340,6 +407,7 @@ def report(
         "rss_idle_mb": idle,
         "rss_after_mb": after,
         "startup_seconds": startup,
+        "request_log_on_off_ratio": ratio,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

@@ -35,6 +35,7 @@ from pydantic_settings import (
 from gateway.store.types import LIMIT_DESCRIPTIONS, LIMIT_NAMES, Limits
 
 MIN_ADMIN_TOKEN_LENGTH = 24
+JOURNAL_FILE = "journal.sqlite3"
 MIN_KEY_SECRET_BYTES = 32
 MAX_LIMIT = 2**53 - 1
 OTHER_VARIABLES = frozenset(("GATEWAY_CONFIG", "GATEWAY_URL"))
@@ -148,6 +149,11 @@ class Settings(BaseSettings, DefaultLimitFields):
     cache_memory_bytes: int = Field(default=268_435_456, ge=0)
     cache_wait_seconds: float = Field(default=200.0, gt=0)
 
+    request_log_enabled: bool = True
+    request_log_max_entries: int = Field(default=100_000, ge=1, le=10_000_000)
+    request_log_prompts: bool = False
+    audit_retention_days: int = Field(default=365, ge=1, le=36_500)
+
     keys: list[DeclaredKey] = Field(default_factory=list)
 
     @field_validator(
@@ -233,6 +239,11 @@ class Settings(BaseSettings, DefaultLimitFields):
     def default_limits(self) -> Limits:
         """The limits a new key gets when its creator names none."""
         return Limits(**{name: getattr(self, f"default_{name}") for name in LIMIT_NAMES})
+
+    @property
+    def journal_path(self) -> Path:
+        """The embedded mode's request and audit logs: a SQLite file beside the store's."""
+        return self.store_path.parent / JOURNAL_FILE
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -14,6 +14,7 @@ import httpx
 import orjson
 
 from gateway.cli.admin_client import AdminClient, AdminError
+from gateway.cli.logs import audit_command, requests_command, url_option
 from gateway.cli.tables import key_table, usage_table
 from gateway.limits.usage import MAX_DAYS
 from gateway.models.files import RegistryError
@@ -169,13 +170,6 @@ def _key_id(client: AdminClient, ref: str) -> str:
     return found
 
 
-url_option = click.option(
-    "--url",
-    envvar="GATEWAY_URL",
-    default="http://127.0.0.1:8080",
-    show_default=True,
-    help="The running gateway (GATEWAY_URL).",
-)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 
 
@@ -600,3 +594,7 @@ def models_list(models_file: str | None, as_json: bool, markdown: bool) -> None:
         click.echo(table.markdown(registry), nl=False)
         return
     _emit(table.as_json(registry), as_json, table.plain(registry))
+
+
+main.add_command(requests_command)
+main.add_command(audit_command)

@@ -22,7 +22,7 @@ import hmac
 import logging
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -32,6 +32,9 @@ from gateway.observability.clock import Clock
 from gateway.settings import DeclaredKey
 from gateway.store.base import Store
 from gateway.store.types import KeyRecord, Limits
+
+Synced = list[tuple[KeyRecord | None, KeyRecord]]
+"""Declared keys a sync added (before: None) or changed, as (before, after)."""
 
 KEY_PREFIX = "gwk_"
 KEY_RANDOM_BYTES = 32
@@ -80,12 +83,15 @@ class KeyService:
         cache_seconds: float = 2.0,
         default_limits: Limits | None = None,
         declared: Sequence[DeclaredKey] = (),
+        on_synced: Callable[[Synced], Awaitable[None]] | None = None,
     ) -> None:
         """``secret`` None means the one the store keeps for every replica; ``declared``
-        keys are written to the store by :meth:`start`."""
+        keys are written to the store by :meth:`start`, which then hands what it added or
+        changed to ``on_synced`` (the audit log)."""
         self._store = store
         self._mac = hmac.new(secret, digestmod="sha256") if secret is not None else None
         self._declared = tuple(declared)
+        self._on_synced = on_synced
         self._starting: asyncio.Future[None] | None = None
         self.started = secret is not None and not self._declared
         self._clock = clock
@@ -101,8 +107,10 @@ class KeyService:
         if self._mac is None:
             secret = await self._store.server_secret(secrets.token_bytes(SECRET_BYTES))
             self._mac = hmac.new(secret, digestmod="sha256")
-        await self.sync_declared(self._declared)
+        synced = await self.sync_declared(self._declared)
         self.started = True
+        if self._on_synced is not None:
+            await self._on_synced(synced)
 
     async def ready(self) -> None:
         """Finish :meth:`start` if the store was down when the gateway started (every
@@ -292,8 +300,10 @@ class KeyService:
         self._cache.pop(record.key_hash, None)
         return revoked
 
-    async def sync_declared(self, declared: Iterable[DeclaredKey]) -> None:
-        """Make the store hold exactly the config file's declared keys (by id)."""
+    async def sync_declared(self, declared: Iterable[DeclaredKey]) -> Synced:
+        """Make the store hold exactly the config file's declared keys (by id); the records
+        it added (before: None) or changed, as (before, after), for the audit log."""
+        synced: Synced = []
         for spec in declared:
             existing = await self._store.get_key(spec.id)
             wanted = KeyRecord(
@@ -311,6 +321,7 @@ class KeyService:
             )
             if existing is None:
                 await self._store.insert_key(wanted)
+                synced.append((None, wanted))
             elif existing.key_hash != wanted.key_hash:
                 raise InvalidRequest(
                     f"Declared key {spec.id!r} has a different hash than the stored key with "
@@ -325,4 +336,7 @@ class KeyService:
                     metadata=existing.metadata,
                 )
                 if replace(existing, version=0) != replace(wanted, version=0):
-                    await self._store.update_key(replace(wanted, version=existing.version + 1))
+                    changed = replace(wanted, version=existing.version + 1)
+                    await self._store.update_key(changed)
+                    synced.append((existing, changed))
+        return synced

@@ -88,6 +88,18 @@ class Metrics:
             buckets=BUCKETS,
             registry=registry,
         )
+        self.request_log_dropped = Counter(
+            "gateway_request_log_dropped",
+            "Request-log entries not written: overflow (buffer full), failed (the log store "
+            "refused the batch), shutdown (still unwritten when the gateway stopped)",
+            ["reason"],
+            registry=registry,
+        )
+        self.audit_deferred = Counter(
+            "gateway_audit_deferred",
+            "Audit entries the log store could not take at once, kept and retried",
+            registry=registry,
+        )
         self.overhead = Histogram(
             "gateway_overhead_seconds",
             "Request time not spent waiting for the upstream",

@@ -2,24 +2,39 @@
 
 Kept apart from :class:`gateway.store.base.Store`: they are bulk records written in batches
 off the request path and read by operators, not state a request decides on. Both
-implementations (Redis streams, the embedded database) pass the same contract tests.
-Failures raise :class:`gateway.store.errors.StorageUnavailable`, never a driver exception.
+implementations (Redis streams, the embedded SQLite file) pass the same contract tests.
+Failures raise :class:`gateway.store.errors.StorageUnavailable`, never a driver exception;
+a cursor the journal did not hand out raises :class:`BadCursor`.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from gateway.store.errors import StorageError
+
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+ENDPOINTS = ("generations", "edits")
 
 
-@dataclass(frozen=True, slots=True)
+class BadCursor(StorageError):
+    """A ``before`` cursor this journal never handed out (the caller's mistake)."""
+
+    def __init__(self, cursor: str) -> None:
+        super().__init__(f"before is not a cursor of this log: {cursor[:40]!r}.")
+
+
+@dataclass(slots=True)
 class RequestEntry:
     """One answered request as the request log keeps it. ``id`` is the store's (a cursor);
-    ``cost_usd`` a decimal string (exact); ``prompt`` only when prompts are logged."""
+    ``cost_usd`` a decimal string (exact); ``prompt`` only when prompts are logged.
+
+    Not frozen: one is built on every image request, and a frozen dataclass costs an
+    ``object.__setattr__`` per field to build (about twenty times the plain one).
+    """
 
     request_id: str
     created_at: float
@@ -38,17 +53,46 @@ class RequestEntry:
     prompt: str | None = None
     id: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        if data["prompt"] is None:
-            del data["prompt"]
+    def record(self) -> dict[str, Any]:
+        """Every field but the store's ``id``, as stored (``prompt`` only when there is one)."""
+        data = {
+            "request_id": self.request_id,
+            "created_at": self.created_at,
+            "endpoint": self.endpoint,
+            "status": self.status,
+            "key_id": self.key_id,
+            "team_id": self.team_id,
+            "model": self.model,
+            "error_code": self.error_code,
+            "images": self.images,
+            "cache": self.cache,
+            "cost_usd": self.cost_usd,
+            "latency_ms": self.latency_ms,
+            "upstream_ms": self.upstream_ms,
+            "upstream_inference_id": self.upstream_inference_id,
+        }
+        if self.prompt is not None:
+            data["prompt"] = self.prompt
         return data
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public form: the stored fields and the cursor ``id``."""
+        return {"id": self.id, **self.record()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], id: str) -> RequestEntry:
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         known["id"] = id
         return cls(**known)
+
+
+def status_matches(status: int, wanted: int | str | None) -> bool:
+    """``wanted`` is a code (``429``), a class (``"4xx"``) or None (any)."""
+    if isinstance(wanted, int):
+        return status == wanted
+    if isinstance(wanted, str):
+        return status // 100 == int(wanted[0])
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +114,7 @@ class RequestQuery:
             return False
         if self.model is not None and entry.model != self.model:
             return False
-        if isinstance(self.status, int):
-            return entry.status == self.status
-        if isinstance(self.status, str):
-            return str(entry.status)[:1] == self.status[:1]
-        return True
+        return status_matches(entry.status, self.status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,9 +133,9 @@ class AuditEntry:
     request_id: str | None = None
     id: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def record(self) -> dict[str, Any]:
+        """Every field but the store's ``id``, as stored."""
         return {
-            "id": self.id,
             "at": self.at,
             "action": self.action,
             "target": {"kind": self.target_kind, "id": self.target_id, "name": self.target_name},
@@ -104,6 +144,10 @@ class AuditEntry:
             "source_ip": self.source_ip,
             "request_id": self.request_id,
         }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public form: the stored fields and the cursor ``id``."""
+        return {"id": self.id, **self.record()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], id: str) -> AuditEntry:
@@ -135,7 +179,8 @@ class Page:
 
 class Journal(abc.ABC):
     """The request log (at most ``max_requests`` entries, oldest dropped first) and the audit
-    log (entries older than ``audit_retention`` seconds dropped)."""
+    log (entries older than ``audit_retention`` seconds dropped). Nothing edits or deletes
+    an entry but retention."""
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Open what the journal needs."""
@@ -152,7 +197,9 @@ class Journal(abc.ABC):
         """A page of matching entries, newest first."""
 
     @abc.abstractmethod
-    def export_requests(self, since: float, until: float) -> AsyncIterator[list[RequestEntry]]:
+    def export_requests(
+        self, since: float, until: float
+    ) -> AsyncGenerator[list[RequestEntry], None]:
         """Every entry created in ``[since, until)``, oldest first, in batches."""
 
     @abc.abstractmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -37,15 +38,18 @@ from gateway.pipeline.generation import Generated, GenerationOptions, ImageServi
 from gateway.settings import Settings
 from gateway.store.base import Store
 from gateway.store.errors import StorageError, StorageUnavailable
+from gateway.store.journal import Journal
 from gateway.upstream.client import Upstream, create_transport
 from gateway.upstream.proxy import environment_proxies
 from gateway.upstream.resilience import ResilientUpstream, RetryPolicy
+from gateway.web.audit import record_synced
 from gateway.web.deadlines import Deadlines
 from gateway.web.hotpath import GatewayApp
 from gateway.web.http import error_response
+from gateway.web.journals import Logs, build_journal
 from gateway.web.middleware import AccessLog, RequestContext
 from gateway.web.openapi import build_openapi
-from gateway.web.routes import admin, health, images, models, usage
+from gateway.web.routes import admin, health, images, logs, models, usage
 from gateway.web.routes import prices as prices_route
 from gateway.web.routes.console import Console
 from gateway.web.routes.overview import Overview
@@ -117,9 +121,11 @@ def create_app(
     store: Store | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock = system_clock,
+    journal: Journal | None = None,
 ) -> Starlette:
-    """Build the ASGI app. ``transport`` and ``clock`` are for tests; ``store`` too, and for
-    the CLI, which opens the embedded store before serving."""
+    """Build the ASGI app. ``transport``, ``clock`` and ``journal`` are for tests; ``store``
+    too, and for the CLI, which opens the embedded store before serving. The journal follows
+    the store (see :func:`gateway.web.journals.build_journal`)."""
     registry = Registry.load(settings.models_file, allow_unknown=settings.allow_unknown_models)
     check_declared_models(settings, registry)
     prices = load_price_table(settings.prices_file, settings.default_image_price_usd)
@@ -134,6 +140,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         the_store = store or build_store(settings, clock)
         await the_store.start()
+        the_logs = await Logs.start(
+            settings,
+            journal or build_journal(settings, store),
+            clock,
+            metrics,
+        )
         http = create_transport(
             max_connections=settings.upstream_max_connections,
             max_response_bytes=settings.upstream_max_response_bytes,
@@ -141,7 +153,9 @@ def create_app(
             transport=transport,
         )
         try:
-            services = _services(settings, the_store, registry, http, clock, metrics, prices)
+            services = _services(
+                settings, the_store, registry, http, clock, metrics, prices, the_logs
+            )
             await _first_contact(services)
             # What exists now lives as long as the process: full collections scanning it
             # were the p99 tail of cache hits, so the collector leaves it alone. A request
@@ -154,6 +168,7 @@ def create_app(
             announce(settings, registry)
             yield {"services": services}
         finally:
+            await the_logs.aclose()
             await http.aclose()
             await the_store.aclose()
 
@@ -176,6 +191,9 @@ def create_app(
         Route("/admin/prices", prices_route.list_prices, methods=["GET"]),
         Route("/admin/whoami", admin.whoami, methods=["GET"]),
         Route("/admin/overview", Overview(clock()).endpoint, methods=["GET"]),
+        Route("/admin/requests", logs.list_requests, methods=["GET"]),
+        Route("/admin/requests/export", logs.export_requests, methods=["GET"]),
+        Route("/admin/audit", logs.list_audit, methods=["GET"]),
         Route("/console", console.page, methods=["GET"]),
         Route("/console/{path:path}", console.asset, methods=["GET"]),
         Route("/healthz", health.healthz, methods=["GET"]),
@@ -201,6 +219,7 @@ def create_app(
                 ],
                 expose_headers=[
                     "x-request-id",
+                    "x-gateway-audit",
                     "x-cache",
                     "age",
                     "retry-after",
@@ -252,6 +271,7 @@ def _services(
     clock: Clock,
     metrics: Metrics,
     prices: PriceTable,
+    the_logs: Logs,
 ) -> Services:
     secret = (
         settings.key_secret.get_secret_value().encode() if settings.key_secret is not None else None
@@ -263,6 +283,7 @@ def _services(
         cache_seconds=settings.key_cache_seconds,
         default_limits=settings.default_limits,
         declared=settings.keys,
+        on_synced=functools.partial(record_synced, the_logs.audit, clock),
     )
     calendar = Calendar(clock, settings.quota_timezone)
     upstream_keys = settings.upstream_keys
@@ -320,6 +341,9 @@ def _services(
         metrics=metrics,
         deadlines=Deadlines(),
         prices=prices,
+        journal=the_logs.journal,
+        request_log=the_logs.request_log,
+        audit=the_logs.audit,
     )
 
 

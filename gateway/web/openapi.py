@@ -17,6 +17,7 @@ from gateway.keys.search import STATUSES
 from gateway.limits.usage import MAX_DAYS
 from gateway.models.registry import Registry
 from gateway.web.admin_bodies import KeyCreate, KeyCreated, KeyList, KeyObject, KeyUpdate
+from gateway.web.openapi_logs import log_paths
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 REF = "#/components/schemas/{model}"
@@ -291,6 +292,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
                 }
             },
+            **log_paths(_errors),
             "/console": {"get": CONSOLE},
             "/console/{path}": {
                 "parameters": [

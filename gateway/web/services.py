@@ -11,11 +11,14 @@ from gateway.billing.prices import PriceTable
 from gateway.keys.service import KeyService
 from gateway.limits.admission import Calendar
 from gateway.models.registry import Registry
+from gateway.observability.audit_trail import AuditTrail
 from gateway.observability.clock import Clock
 from gateway.observability.metrics import Metrics
+from gateway.observability.request_log import RequestLog
 from gateway.pipeline.generation import ImageService
 from gateway.settings import Settings
 from gateway.store.base import Store
+from gateway.store.journal import Journal
 from gateway.web.deadlines import Deadlines
 
 
@@ -34,6 +37,9 @@ class Services:
     metrics: Metrics
     deadlines: Deadlines
     prices: PriceTable
+    journal: Journal
+    request_log: RequestLog
+    audit: AuditTrail
 
 
 def services(request: Request) -> Services:

@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from openai import AuthenticationError
+from openai import AuthenticationError, RateLimitError
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.e2e.conftest import ADMIN_TOKEN, UPSTREAM_KEY, FakeUpstream, Gateway, GatewayStarter
@@ -202,7 +202,7 @@ def test_create_find_use_disable_enable_and_revoke_a_key(
     page = tab.page
     tab.sign_in()
     expect(page.get_by_role("heading", level=1, name="Overview")).to_be_focused()
-    expect(page.get_by_text("Requests", exact=True)).to_be_visible()
+    expect(page.get_by_role("main").get_by_text("Requests", exact=True)).to_be_visible()
     tab.shoot("overview")
 
     tab.go("Keys")
@@ -331,11 +331,70 @@ def test_the_readonly_token_sees_every_view_and_no_write_control(
     tab.shoot("readonly")
     tab.row("mobile-app").get_by_role("link", name="mobile-app").click()
     expect(page.get_by_role("img", name=re.compile(r"^Images per day"))).to_be_visible()
-    for view in ("Keys", "Cache"):
+    for view in ("Keys", "Requests", "Audit", "Cache"):
         tab.go(view)
         for label in WRITE_CONTROLS:
             expect(page.get_by_role("button", name=label)).to_have_count(0)
     assert tab.errors == []
+
+
+def test_requests_and_audit_show_what_a_key_did_and_what_was_changed(
+    tab: Tab, sample_keys: list[dict[str, Any]], upstream: FakeUpstream
+) -> None:
+    page = tab.page
+    name = f"Logged-{secrets.token_hex(3)}"
+    created = tab.gateway.create_key(name=name, rpm=3)
+    client = tab.gateway.client(created["key"])
+    client.images.generate(model="dall-e-2", prompt="a logged lighthouse")
+    client.images.generate(model="dall-e-2", prompt="a logged lighthouse")
+    client.images.generate(model="dall-e-2", prompt="a logged harbour", n=2)
+    with pytest.raises(RateLimitError):
+        client.images.generate(model="dall-e-2", prompt="one too many")
+
+    tab.sign_in()
+    tab.go("Requests")
+    page.get_by_label("Key ID").fill(created["id"])
+    page.get_by_role("button", name="Filter").click()
+    rows = page.get_by_role("row")
+    expect(rows).to_have_count(5)
+    expect(rows.nth(1)).to_contain_text("429")
+    expect(rows.nth(1)).to_contain_text("rate_limit_exceeded")
+    expect(rows.nth(2)).to_contain_text("MISS")
+    expect(rows.nth(3)).to_contain_text("HIT")
+    for index in range(1, 5):
+        expect(rows.nth(index).get_by_role("link", name=created["id"])).to_be_visible()
+    page.get_by_label("Status").select_option("4xx")
+    expect(rows).to_have_count(2)
+    page.get_by_label("Status").select_option("5xx")
+    expect(page.get_by_role("cell", name="No requests match these filters.")).to_be_visible()
+
+    rows.first.page.get_by_role("button", name="Clear").click()
+    expect(page.get_by_label("Key ID")).to_have_value("")
+    expect(rows.nth(1)).to_contain_text(created["id"])
+    tab.shoot("requests")
+
+    tab.go("Keys")
+    tab.search(name)
+    tab.row(name).get_by_role("button", name="Disable").click()
+    expect(tab.row(name)).to_contain_text("disabled")
+    tab.go("Audit")
+    newest = page.get_by_role("row").nth(1)
+    expect(newest).to_contain_text("key.disable")
+    expect(newest.get_by_role("link", name=name)).to_be_visible()
+    expect(newest).to_contain_text("disabled: false → true")
+    expect(newest).to_contain_text("admin:")
+    created_row = page.get_by_role("row").filter(has_text="key.create").filter(has_text=name)
+    expect(created_row).to_contain_text("rpm: — → 3")
+    tab.shoot("audit")
+
+    tab.go("Keys")
+    tab.search(name)
+    tab.row(name).get_by_role("link", name=name).click()
+    page.get_by_role("link", name="This key's requests").click()
+    expect(page.get_by_role("heading", level=1, name="Requests")).to_be_focused()
+    expect(page.get_by_label("Key ID")).to_have_value(created["id"])
+    expect(page.get_by_role("row")).to_have_count(5)
+    assert tab.errors == [] and tab.dialogs == []
 
 
 def test_the_cache_view_purges_after_confirming(

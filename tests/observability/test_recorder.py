@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 import pytest
 
@@ -15,18 +15,25 @@ from gateway.store.journal import AuditEntry, Journal, Page, RequestEntry, Reque
 
 
 class ListJournal(Journal):
-    """A journal in a list, which can be told to fail or to hang."""
+    """A journal in lists, which can be told to fail, to hang or to break."""
 
     def __init__(self) -> None:
         self.batches: list[list[RequestEntry]] = []
+        self.audits: list[AuditEntry] = []
         self.fail = False
+        self.broken = False
         self.hang: asyncio.Event | None = None
 
-    async def append_requests(self, entries: Sequence[RequestEntry]) -> None:
+    async def _ready(self) -> None:
         if self.hang is not None:
             await self.hang.wait()
+        if self.broken:
+            raise KeyError("a bug in the journal")
         if self.fail:
-            raise StorageUnavailable()
+            raise StorageUnavailable("The log store is unavailable.")
+
+    async def append_requests(self, entries: Sequence[RequestEntry]) -> None:
+        await self._ready()
         self.batches.append(list(entries))
 
     async def requests(self, query: RequestQuery) -> Page:
@@ -34,12 +41,14 @@ class ListJournal(Journal):
 
     async def export_requests(
         self, since: float, until: float
-    ) -> AsyncIterator[list[RequestEntry]]:
+    ) -> AsyncGenerator[list[RequestEntry], None]:
         for batch in self.batches:
             yield [e for e in batch if since <= e.created_at < until]
 
     async def append_audit(self, entry: AuditEntry, now: float) -> AuditEntry:
-        raise NotImplementedError
+        await self._ready()
+        self.audits.append(entry)
+        return entry.with_id(str(len(self.audits)))
 
     async def audit(self, limit: int, before: str | None = None) -> Page:
         raise NotImplementedError
@@ -49,11 +58,25 @@ def entry(n: int) -> RequestEntry:
     return RequestEntry(f"req_{n}", float(n), "generations", 200)
 
 
-async def wait_for(condition: object, seconds: float = 5.0) -> None:
+def written(journal: ListJournal) -> list[str]:
+    return [e.request_id for b in journal.batches for e in b]
+
+
+async def wait_for(condition: Callable[[], bool], seconds: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert asyncio.get_running_loop().time() < deadline, "condition never held"
         await asyncio.sleep(0.005)
+
+
+class Drops:
+    """The recorder's drop counts by reason."""
+
+    def __init__(self) -> None:
+        self.by_reason: dict[str, int] = {}
+
+    def __call__(self, count: int, reason: str) -> None:
+        self.by_reason[reason] = self.by_reason.get(reason, 0) + count
 
 
 async def test_entries_are_written_in_batches_in_the_background() -> None:
@@ -62,28 +85,28 @@ async def test_entries_are_written_in_batches_in_the_background() -> None:
     recorder.start()
     for n in range(7):
         recorder.record(entry(n))
-    await wait_for(lambda: sum(map(len, journal.batches)) == 7)
+    await wait_for(lambda: len(written(journal)) == 7)
     assert all(len(batch) <= 3 for batch in journal.batches)
-    assert [e.request_id for b in journal.batches for e in b] == [f"req_{n}" for n in range(7)]
+    assert written(journal) == [f"req_{n}" for n in range(7)]
     await recorder.aclose()
 
 
 async def test_a_hanging_journal_never_blocks_recording_and_overflow_is_counted() -> None:
     journal = ListJournal()
     journal.hang = asyncio.Event()
-    dropped: list[int] = []
+    drops = Drops()
     recorder = Recorder(
-        journal, RecorderOptions(interval=0.01, batch=2, max_buffered=4), on_dropped=dropped.append
+        journal, RecorderOptions(interval=0.01, batch=2, max_buffered=4), on_dropped=drops
     )
     recorder.start()
     recorder.record(entry(0))
     recorder.record(entry(1))
-    await asyncio.sleep(0.05)
+    await wait_for(lambda: recorder.buffered == 0)
     for n in range(2, 10):
         recorder.record(entry(n))
-    assert sum(dropped) == 4
+    assert drops.by_reason == {"overflow": 4}
     journal.hang.set()
-    await wait_for(lambda: sum(map(len, journal.batches)) == 6)
+    await wait_for(lambda: len(written(journal)) == 6)
     await recorder.aclose()
 
 
@@ -92,8 +115,8 @@ async def test_a_failing_journal_drops_batches_and_is_logged_once(
 ) -> None:
     journal = ListJournal()
     journal.fail = True
-    dropped: list[int] = []
-    recorder = Recorder(journal, RecorderOptions(batch=2), on_dropped=dropped.append)
+    drops = Drops()
+    recorder = Recorder(journal, RecorderOptions(batch=2), on_dropped=drops)
     with caplog.at_level(logging.INFO, logger="gateway.requests"):
         for n in range(6):
             recorder.record(entry(n))
@@ -101,6 +124,49 @@ async def test_a_failing_journal_drops_batches_and_is_logged_once(
         journal.fail = False
         recorder.record(entry(6))
         await recorder.flush()
-    assert sum(dropped) == 6
+    assert drops.by_reason == {"failed": 6}
     assert [r.levelname for r in caplog.records] == ["WARNING", "INFO"]
+    assert "The log store is unavailable." in caplog.records[0].getMessage()
     assert journal.batches == [[entry(6)]]
+
+
+async def test_the_writer_outlives_a_journal_that_raises_anything() -> None:
+    journal = ListJournal()
+    journal.broken = True
+    drops = Drops()
+    recorder = Recorder(journal, RecorderOptions(interval=0.01, batch=1), on_dropped=drops)
+    recorder.start()
+    recorder.record(entry(0))
+    await wait_for(lambda: drops.by_reason.get("failed") == 1)
+    journal.broken = False
+    recorder.record(entry(1))
+    await wait_for(lambda: written(journal) == ["req_1"])
+    await recorder.aclose()
+
+
+async def test_shutdown_writes_what_is_buffered() -> None:
+    journal = ListJournal()
+    recorder = Recorder(journal, RecorderOptions(interval=3600, batch=100))
+    recorder.start()
+    for n in range(5):
+        recorder.record(entry(n))
+    await recorder.aclose()
+    assert written(journal) == [f"req_{n}" for n in range(5)]
+
+
+async def test_shutdown_with_a_hanging_journal_stops_in_time_and_counts_the_loss() -> None:
+    journal = ListJournal()
+    journal.hang = asyncio.Event()
+    drops = Drops()
+    recorder = Recorder(
+        journal,
+        RecorderOptions(interval=0.01, batch=2, shutdown_timeout=0.05),
+        on_dropped=drops,
+    )
+    recorder.start()
+    for n in range(5):
+        recorder.record(entry(n))
+    await wait_for(lambda: recorder.buffered == 3)
+    await recorder.aclose()
+    assert drops.by_reason == {"shutdown": 5}
+    assert journal.batches == []

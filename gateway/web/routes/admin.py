@@ -1,5 +1,6 @@
 """The admin API: ``/admin/keys`` and the cache purge, behind the admin tokens (reads take
-either; changes only the full one, see :mod:`gateway.web.admin_auth`)."""
+either; changes only the full one, see :mod:`gateway.web.admin_auth`). Every change is
+written to the audit log before it is answered (see :mod:`gateway.web.audit`)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from gateway.web.admin_bodies import (
     render_key,
 )
 from gateway.web.admin_queries import includes, key_query
+from gateway.web.audit import key_changes, record_change, record_key_change, update_action
 from gateway.web.http import json_response, read_json
 from gateway.web.routes.usage import days_param
 from gateway.web.services import Services
@@ -46,7 +48,10 @@ async def create_key(request: Request) -> Response:
         cache=changes.get("cache", True),
         metadata=changes.get("metadata"),
     )
-    return json_response({**render_key(record, svc.clock()), "key": plaintext}, status=201)
+    audited = await record_key_change(request, "key.create", None, record)
+    return json_response(
+        {**render_key(record, svc.clock()), "key": plaintext}, status=201, headers=audited
+    )
 
 
 async def list_keys(request: Request) -> Response:
@@ -86,15 +91,20 @@ async def update_key(request: Request) -> Response:
     svc = admin_change(request)
     changes = changes_of(parse_body(KeyUpdate, await json_of(request, svc)))
     check_models(changes.get("models"), svc.registry)
-    record = await svc.keys.update(request.path_params["key_id"], changes)
-    return json_response(render_key(record, svc.clock()))
+    before = await svc.keys.get(request.path_params["key_id"])
+    record = await svc.keys.update(before.id, changes)
+    action = update_action(key_changes(before, record))
+    audited = await record_key_change(request, action, before, record)
+    return json_response(render_key(record, svc.clock()), headers=audited)
 
 
 async def revoke_key(request: Request) -> Response:
     """Revoke a key; it is refused on the next request on every replica."""
     svc = admin_change(request)
-    record = await svc.keys.revoke(request.path_params["key_id"])
-    return json_response(render_key(record, svc.clock()))
+    before = await svc.keys.get(request.path_params["key_id"])
+    record = await svc.keys.revoke(before.id)
+    audited = await record_key_change(request, "key.revoke", before, record)
+    return json_response(render_key(record, svc.clock()), headers=audited)
 
 
 async def key_usage(request: Request) -> Response:
@@ -108,10 +118,14 @@ async def purge_cache(request: Request) -> Response:
     """Delete cached answers: all, or one key's (``?key_id=``)."""
     svc = admin_change(request)
     key_id = request.query_params.get("key_id")
-    if key_id is not None:
-        await svc.keys.get(key_id)
+    name = (await svc.keys.get(key_id)).name if key_id is not None else None
     deleted = await svc.store.cache_purge(f"{key_id}:" if key_id else None)
-    return json_response({"object": "cache.purge", "deleted": deleted, "key_id": key_id})
+    audited = await record_change(
+        request, "cache.purge", "cache", key_id or "all", name, {"entries": [deleted, 0]}
+    )
+    return json_response(
+        {"object": "cache.purge", "deleted": deleted, "key_id": key_id}, headers=audited
+    )
 
 
 async def cache_stats(request: Request) -> Response:

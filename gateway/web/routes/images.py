@@ -4,6 +4,7 @@ The busiest route, so it is a plain ASGI app served in front of the middleware
 (:mod:`gateway.web.hotpath`): it reads the few headers it needs straight from the scope, sends
 its answer without building Request or Response objects, and does for itself what the
 middleware does for the other routes (request id, access log, metrics, error rendering).
+It then hands the finished request to the request log (:mod:`gateway.observability.request_log`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Generations:
         started = time.perf_counter()
         request_id = self.access.request_id(scope)
         status = 500
+        sent: dict[str, str] | None = None
         try:
             try:
                 result = await self.generate(scope, receive)
@@ -45,11 +47,16 @@ class Generations:
                 status = await self.refuse(scope, send, client_error(exc), request_id)
                 return
             status = result.status
+            sent = result.headers
             await answer(
                 send, status, result.body, request_id, {"x-cache": result.cache, **result.headers}
             )
         finally:
             self.access.done(scope, status, started)
+            state = scope["state"]
+            svc: Services | None = state.get("services")
+            if svc is not None:
+                svc.request_log.record(state, status, started, "generations", sent)
 
     async def refuse(self, scope: Scope, send: Send, exc: GatewayError, request_id: str) -> int:
         """Send ``exc`` in OpenAI's shape; its status."""
@@ -89,6 +96,8 @@ class Generations:
             if spec is not None:
                 # A registry id is a bounded label: refusals keep it too.
                 state["metric_model"] = spec.id
+        if svc.request_log.prompts:
+            state["prompt"] = body.get("prompt")
         if body.get("stream"):
             raise InvalidRequest("Streaming image generation is not supported.", param="stream")
 

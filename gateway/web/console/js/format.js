@@ -45,6 +45,12 @@ export function when(seconds) {
   return `${new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
+/** To the second, for logs: "2026-12-01 09:04:06". */
+export function exactTime(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  return new Date(seconds * 1000).toISOString().slice(0, 19).replace("T", " ");
+}
+
 export function duration(seconds) {
   if (seconds < 1) return "now";
   if (seconds < 60) return `${Math.ceil(seconds)} s`;

@@ -1,19 +1,28 @@
 // The console's entry point: sign-in, the page frame, and the views behind the hash routes
-// (#/overview, #/keys, #/keys/<id>, #/cache).
+// (#/overview, #/keys, #/keys/<id>, #/requests, #/requests/<key id>, #/audit, #/cache).
 
 import { ApiError, createApi } from "./api.js";
 import { fill, h, uid } from "./dom.js";
 import { submitWith } from "./forms.js";
 import { forgetToken, saveToken, savedToken } from "./session.js";
+import { auditView, newAuditState } from "./views/audit.js";
 import { cacheView } from "./views/cache.js";
 import { keyDetailView } from "./views/key-detail.js";
 import { keysView, newKeysState } from "./views/keys.js";
 import { overviewView } from "./views/overview.js";
+import { newRequestsState, requestsView } from "./views/requests.js";
 
 /** The views in the navigation, in order; each names the routes it answers. */
 const VIEWS = [
   { name: "overview", label: "Overview", render: (ctx) => overviewView(ctx) },
   { name: "keys", label: "Keys", render: (ctx) => keysView(ctx), detail: (ctx, id) => keyDetailView(ctx, id) },
+  {
+    name: "requests",
+    label: "Requests",
+    render: (ctx) => requestsView(ctx),
+    detail: (ctx, keyId) => requestsView(ctx, keyId),
+  },
+  { name: "audit", label: "Audit", render: (ctx) => auditView(ctx) },
   { name: "cache", label: "Cache", render: (ctx) => cacheView(ctx) },
 ];
 
@@ -107,7 +116,7 @@ function startConsole(token, role) {
     }),
     role,
     canWrite: role === "admin",
-    state: { keys: newKeysState() },
+    state: { keys: newKeysState(), requests: newRequestsState(), audit: newAuditState() },
     notify(message) {
       banner.textContent = "";
       notice.textContent = message;

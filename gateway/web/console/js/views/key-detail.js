@@ -73,6 +73,7 @@ export async function keyDetailView(ctx, id) {
     h("h1", { id: "view-title", tabindex: "-1" }, key.name),
     h("p", { class: "subtle" }, statusBadge(status), ` ${key.id} · ${key.prefix}`),
     actions.length ? h("div", { class: "actions" }, actions) : null,
+    h("p", {}, h("a", { href: `#/requests/${encodeURIComponent(key.id)}` }, "This key's requests")),
     h("h2", {}, `Last ${DAYS} days`),
     h(
       "p",
