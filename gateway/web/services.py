@@ -16,6 +16,7 @@ from gateway.observability.metrics import Metrics
 from gateway.pipeline.generation import ImageService
 from gateway.settings import Settings
 from gateway.store.base import Store
+from gateway.teams.service import TeamService
 from gateway.web.deadlines import Deadlines
 
 
@@ -26,6 +27,7 @@ class Services:
     settings: Settings
     store: Store
     keys: KeyService
+    teams: TeamService
     registry: Registry
     images: ImageService
     calendar: Calendar

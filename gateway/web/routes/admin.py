@@ -1,5 +1,6 @@
 """The admin API: ``/admin/keys`` and the cache purge, behind the admin tokens (reads take
-either; changes only the full one, see :mod:`gateway.web.admin_auth`)."""
+either; changes only the full one, see :mod:`gateway.web.admin_auth`). Teams are in
+:mod:`gateway.web.routes.teams`."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ async def create_key(request: Request) -> Response:
     body = parse_body(KeyCreate, await json_of(request, svc))
     changes = changes_of(body)
     check_models(changes.get("models"), svc.registry)
+    if changes.get("team_id") is not None:
+        await svc.teams.existing(changes["team_id"])
     record, plaintext = await svc.keys.create(
         changes.pop("name"),
         expires_at=changes.get("expires_at"),
@@ -45,6 +48,7 @@ async def create_key(request: Request) -> Response:
         limits=changes.get("limits"),
         cache=changes.get("cache", True),
         metadata=changes.get("metadata"),
+        team_id=changes.get("team_id"),
     )
     return json_response({**render_key(record, svc.clock()), "key": plaintext}, status=201)
 
@@ -82,10 +86,12 @@ async def get_key(request: Request) -> Response:
 
 
 async def update_key(request: Request) -> Response:
-    """Change name, expiry, models, limits, cache or ``disabled``."""
+    """Change name, expiry, models, limits, cache, team or ``disabled``."""
     svc = admin_change(request)
     changes = changes_of(parse_body(KeyUpdate, await json_of(request, svc)))
     check_models(changes.get("models"), svc.registry)
+    if changes.get("team_id") is not None:
+        await svc.teams.existing(changes["team_id"])
     record = await svc.keys.update(request.path_params["key_id"], changes)
     return json_response(render_key(record, svc.clock()))
 
@@ -101,7 +107,9 @@ async def key_usage(request: Request) -> Response:
     """Usage figures of any key."""
     svc = admin(request)
     record = await svc.keys.get(request.path_params["key_id"])
-    return json_response(await usage_report(svc.store, svc.calendar, record, days_param(request)))
+    team = await svc.teams.of_key(record, fresh=True)
+    report = await usage_report(svc.store, svc.calendar, record, days_param(request), team)
+    return json_response(report)
 
 
 async def purge_cache(request: Request) -> Response:
