@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.alerts.monitor import AlertMonitor
+from gateway.alerts.webhook import WebhookSink
 from gateway.billing.price_file import load_price_table
 from gateway.billing.prices import PriceTable
 from gateway.cache.flight import SingleFlight
@@ -32,11 +34,13 @@ from gateway.limits.admission import Calendar
 from gateway.models.registry import Registry
 from gateway.observability.clock import Clock, system_clock
 from gateway.observability.metrics import Metrics
+from gateway.pipeline.costs import Costs
 from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone
 from gateway.pipeline.generation import Generated, GenerationOptions, ImageService
 from gateway.settings import Settings
 from gateway.store.base import Store
 from gateway.store.errors import StorageError, StorageUnavailable
+from gateway.teams.service import TeamService
 from gateway.upstream.client import Upstream, create_transport
 from gateway.upstream.resilience import ResilientUpstream, RetryPolicy
 from gateway.web.deadlines import Deadlines
@@ -44,7 +48,7 @@ from gateway.web.hotpath import GatewayApp
 from gateway.web.http import error_response
 from gateway.web.middleware import AccessLog, RequestContext
 from gateway.web.openapi import build_openapi
-from gateway.web.routes import admin, health, images, models, usage
+from gateway.web.routes import admin, health, images, models, teams, usage
 from gateway.web.routes import prices as prices_route
 from gateway.web.routes.console import Console
 from gateway.web.routes.overview import Overview
@@ -135,8 +139,9 @@ def create_app(
         http = create_transport(
             max_connections=settings.upstream_max_connections, transport=transport
         )
+        sink = _webhook(settings)
         try:
-            services = _services(settings, the_store, registry, http, clock, metrics, prices)
+            services = _services(settings, the_store, registry, http, clock, metrics, prices, sink)
             await _first_contact(services)
             # What exists now lives as long as the process: full collections scanning it
             # were the p99 tail of cache hits, so the collector leaves it alone. A request
@@ -149,6 +154,8 @@ def create_app(
             announce(settings, registry)
             yield {"services": services}
         finally:
+            if sink is not None:
+                await sink.aclose()
             await http.aclose()
             await the_store.aclose()
 
@@ -166,6 +173,12 @@ def create_app(
         Route("/admin/keys/{key_id}", admin.update_key, methods=["PATCH"]),
         Route("/admin/keys/{key_id}", admin.revoke_key, methods=["DELETE"]),
         Route("/admin/keys/{key_id}/usage", admin.key_usage, methods=["GET"]),
+        Route("/admin/teams", teams.create_team, methods=["POST"]),
+        Route("/admin/teams", teams.list_teams, methods=["GET"]),
+        Route("/admin/teams/{team_id}", teams.get_team, methods=["GET"]),
+        Route("/admin/teams/{team_id}", teams.update_team, methods=["PATCH"]),
+        Route("/admin/teams/{team_id}", teams.delete_team, methods=["DELETE"]),
+        Route("/admin/teams/{team_id}/usage", teams.team_usage, methods=["GET"]),
         Route("/admin/cache", admin.cache_stats, methods=["GET"]),
         Route("/admin/cache", admin.purge_cache, methods=["DELETE"]),
         Route("/admin/prices", prices_route.list_prices, methods=["GET"]),
@@ -197,6 +210,7 @@ def create_app(
                 expose_headers=[
                     "x-request-id",
                     "x-cache",
+                    "x-gateway-cost-usd",
                     "age",
                     "retry-after",
                     *(
@@ -239,6 +253,20 @@ async def _first_contact(services: Services) -> None:
         )
 
 
+def _webhook(settings: Settings) -> WebhookSink | None:
+    """The alert webhook's sink when GATEWAY_ALERT_WEBHOOK_URL is set (started here, in the
+    lifespan: it owns a worker task and an HTTP client)."""
+    if settings.alert_webhook_url is None:
+        return None
+    secret = settings.alert_webhook_secret
+    sink = WebhookSink(
+        settings.alert_webhook_url,
+        secret.get_secret_value().encode() if secret is not None else None,
+    )
+    sink.start()
+    return sink
+
+
 def _services(
     settings: Settings,
     store: Store,
@@ -247,6 +275,7 @@ def _services(
     clock: Clock,
     metrics: Metrics,
     prices: PriceTable,
+    sink: WebhookSink | None,
 ) -> Services:
     secret = (
         settings.key_secret.get_secret_value().encode() if settings.key_secret is not None else None
@@ -259,6 +288,7 @@ def _services(
         default_limits=settings.default_limits,
         declared=settings.keys,
     )
+    team_service = TeamService(store, clock, cache_seconds=settings.key_cache_seconds)
     calendar = Calendar(clock, settings.quota_timezone)
     upstream_keys = settings.upstream_keys
     upstream = ResilientUpstream(
@@ -283,6 +313,7 @@ def _services(
     images_service = ImageService(
         store=store,
         keys=keys,
+        teams=team_service,
         registry=registry,
         upstream=upstream,
         calendar=calendar,
@@ -301,12 +332,17 @@ def _services(
             reservation_ttl=settings.cache_wait_seconds + lock_ttl + 60,
             fail_open=settings.limits_fail_open,
         ),
+        costs=Costs(prices, metrics),
         metrics=metrics,
+        alerts=AlertMonitor(sink, store.claim, settings.alert_threshold_values, clock)
+        if sink is not None
+        else None,
     )
     return Services(
         settings=settings,
         store=store,
         keys=keys,
+        teams=team_service,
         registry=registry,
         images=images_service,
         calendar=calendar,
@@ -335,6 +371,7 @@ def _secrets(settings: Settings) -> list[str]:
         settings.admin_readonly_token,
         settings.key_secret,
         settings.redis_url,
+        settings.alert_webhook_secret,
     ]
     found = [v.get_secret_value() for v in values if v is not None]
     found += list(settings.upstream_keys)
