@@ -91,8 +91,8 @@ def start_gateway(upstream: Proc, env: dict[str, str]) -> tuple[Proc, float]:
     return proc, time.perf_counter() - started
 
 
-def create_key(gateway: Proc, **limits: int) -> str:
-    """A client key with the given limits."""
+def create_key(gateway: Proc, **limits: int | str) -> str:
+    """A client key with the given limits (and ``team_id``)."""
     response = httpx.post(
         f"{gateway.url}/admin/keys",
         json={"name": "bench", **limits},
@@ -102,6 +102,20 @@ def create_key(gateway: Proc, **limits: int) -> str:
     response.raise_for_status()
     key: str = response.json()["key"]
     return key
+
+
+def create_team_key(gateway: Proc) -> str:
+    """A key with USD budgets in a team with budgets and quotas: every request is admitted
+    against both (large enough never to refuse during the run)."""
+    budgets = {"rpm": 1_000_000_000, "images_per_day": 1_000_000_000}
+    response = httpx.post(
+        f"{gateway.url}/admin/teams",
+        json={"name": "bench", "usd_per_day": 9_000_000, "usd_per_month": 9_000_000, **budgets},
+        headers={"authorization": f"Bearer {ADMIN}"},
+        timeout=10,
+    )
+    response.raise_for_status()
+    return create_key(gateway, team_id=response.json()["id"], usd_per_day=9_000_000, **budgets)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -202,6 +216,7 @@ def scenarios(
 ) -> list[Row]:
     """The load scenarios for one gateway."""
     fast = create_key(gateway, rpm=1_000_000_000, images_per_day=1_000_000_000)
+    budgeted = create_team_key(gateway)
     refused = create_key(gateway, rpm=1)
     httpx.post(
         f"{gateway.url}{GENERATIONS}",
@@ -218,11 +233,12 @@ def scenarios(
     gw, direct = f"{gateway.url}{GENERATIONS}", f"{upstream.url}{GENERATIONS}"
     rows: list[Row] = []
     plan = [("miss", c, True, fast) for c in ((1, 32) if full else (32,))]
+    plan.append(("miss team", 32, True, budgeted))
     plan += [("hit", c, False, fast) for c in ((1, 32) if full else (32,))]
     if full:
         plan.append(("refused", 32, False, refused))
     for name, c, unique, key in plan:
-        prompt = "hit" if name == "hit" else "bench"
+        prompt = "hit" if name == "hit" else name.replace(" ", "-")
         theirs_key = "wrong-key" if name == "refused" else UPSTREAM_KEY
         mine, theirs, cpu = paired(
             functools.partial(
@@ -248,6 +264,22 @@ def scenarios(
         httpx.post(f"{upstream.url}/_control", json={"latency": 0.0}, timeout=5)
         rows.append(Row("slow 2s", mode, slow_c, mine, theirs, cpu))
     return rows
+
+
+def team_ratios(rows: list[Row]) -> dict[str, float]:
+    """By store mode: the miss throughput at c=32 of a key in a team with USD budgets over
+    that of the plain key, measured in the same run (the target is at least 0.9)."""
+    found: dict[str, float] = {}
+    for team in rows:
+        if team.scenario != "miss team":
+            continue
+        plain = next(
+            (r for r in rows if (r.scenario, r.mode, r.concurrency) == ("miss", team.mode, 32)),
+            None,
+        )
+        if plain is not None and plain.gateway.rps:
+            found[team.mode] = team.gateway.rps / plain.gateway.rps
+    return found
 
 
 def machine() -> dict[str, Any]:
@@ -392,6 +424,9 @@ def report(
         print(
             f"request log: miss c=32 (redis) with the log on / off = {ratio:.3f} (target >= 0.95)"
         )
+    ratios = team_ratios(rows)
+    for mode, ratio in ratios.items():
+        print(f"miss in a team with USD budgets / plain miss, c=32, {mode}: {ratio:.2f} (>= 0.9)")
     date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     where = machine()
     print(
@@ -408,6 +443,7 @@ def report(
         "rss_after_mb": after,
         "startup_seconds": startup,
         "request_log_on_off_ratio": ratio,
+        "team_to_plain_miss": ratios,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))

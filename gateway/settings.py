@@ -32,12 +32,14 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from gateway.store.types import LIMIT_DESCRIPTIONS, LIMIT_NAMES, Limits
+from gateway.store.types import LIMIT_DESCRIPTIONS, LIMIT_NAMES, MONEY_LIMITS, Limits
 
 MIN_ADMIN_TOKEN_LENGTH = 24
 JOURNAL_FILE = "journal.sqlite3"
 MIN_KEY_SECRET_BYTES = 32
 MAX_LIMIT = 2**53 - 1
+MAX_USD = Decimal(MAX_LIMIT).scaleb(-9)
+"""The largest money limit: what every store holds exactly in nano-dollars (a double in Lua)."""
 OTHER_VARIABLES = frozenset(("GATEWAY_CONFIG", "GATEWAY_URL"))
 """``GATEWAY_*`` variables that are not settings: the config file's path, the CLI's URL."""
 
@@ -45,23 +47,109 @@ OTHER_VARIABLES = frozenset(("GATEWAY_CONFIG", "GATEWAY_URL"))
 def limit_fields(prefix: str = "") -> dict[str, Any]:
     """The limits of :class:`Limits` as pydantic field definitions named ``prefix + name``:
     the dataclass's own type (``None`` for unlimited), from 0 to the largest integer every
-    store holds exactly, with its description."""
+    store holds exactly, with its description. A money limit is a decimal amount of USD
+    with at most nine decimals (the stores hold it in nano-dollars, see
+    :func:`limits_of`)."""
     hints = get_type_hints(Limits)
-    return {
-        prefix + name: (
-            hints[name],
-            Field(default=None, ge=0, le=MAX_LIMIT, description=LIMIT_DESCRIPTIONS[name]),
-        )
-        for name in LIMIT_NAMES
-    }
+    found: dict[str, Any] = {}
+    for name in LIMIT_NAMES:
+        described = LIMIT_DESCRIPTIONS[name]
+        if name in MONEY_LIMITS:
+            found[prefix + name] = (
+                Decimal | None,
+                Field(default=None, ge=0, le=MAX_USD, decimal_places=9, description=described),
+            )
+        else:
+            found[prefix + name] = (
+                hints[name],
+                Field(default=None, ge=0, le=MAX_LIMIT, description=described),
+            )
+    return found
+
+
+def usd_amount(value: Any) -> Any:
+    """A money limit as given (a JSON or TOML number, a decimal string, a Decimal) read as
+    an exact Decimal; a float is read as the decimal it was written as (its shortest repr).
+    Anything else is refused with a message naming what is expected."""
+    if value is None or isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool):
+        raise ValueError("must be a decimal amount of USD (e.g. 1.50), not a boolean")
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except ArithmeticError:
+            amount = None
+        if amount is not None and amount.is_finite():
+            return amount
+    raise ValueError("must be a decimal amount of USD (e.g. 1.50)")
+
+
+def usd_nanos(amount: Decimal) -> int:
+    """A validated amount of USD (at most nine decimals) as integer nano-dollars, exactly."""
+    return int(amount.scaleb(9))
+
+
+def parse_thresholds(text: str) -> tuple[Decimal, ...]:
+    """``"0.8,1.0"`` as sorted fractions in (0, 1]; ValueError naming a bad item."""
+    found: set[Decimal] = set()
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            value = Decimal(item)
+        except ArithmeticError:
+            raise ValueError(f"{item!r} is not a number") from None
+        if not value.is_finite() or not 0 < value <= 1:
+            raise ValueError(f"{item!r} is not a fraction in (0, 1]")
+        found.add(value)
+    return tuple(sorted(found))
+
+
+class _LimitModel(BaseModel):
+    """What every model carrying the limits shares: money limits read exactly."""
+
+    @field_validator(*MONEY_LIMITS, mode="before", check_fields=False)
+    @classmethod
+    def _money(cls, value: Any) -> Any:
+        return usd_amount(value)
+
+
+class _DefaultLimitModel(BaseModel):
+    """The same for the ``default_`` limits of the settings."""
+
+    @field_validator(*(f"default_{n}" for n in MONEY_LIMITS), mode="before", check_fields=False)
+    @classmethod
+    def _money(cls, value: Any) -> Any:
+        return usd_amount(value)
 
 
 if TYPE_CHECKING:
-    LimitFields = BaseModel
-    DefaultLimitFields = BaseModel
+    LimitFields = _LimitModel
+    DefaultLimitFields = _DefaultLimitModel
 else:
-    LimitFields = create_model("LimitFields", **limit_fields())
-    DefaultLimitFields = create_model("DefaultLimitFields", **limit_fields("default_"))
+    LimitFields = create_model("LimitFields", __base__=_LimitModel, **limit_fields())
+    DefaultLimitFields = create_model(
+        "DefaultLimitFields", __base__=_DefaultLimitModel, **limit_fields("default_")
+    )
+
+
+def limits_of(values: Mapping[str, Any], prefix: str = "") -> dict[str, int | None]:
+    """The limits named in ``values`` (``prefix + name``, validated by a model with
+    :func:`limit_fields`), in the stores' terms: money in nano-dollars. Only the limits
+    present in ``values`` are returned."""
+    found: dict[str, int | None] = {}
+    for name in LIMIT_NAMES:
+        if prefix + name not in values:
+            continue
+        value = values[prefix + name]
+        found[name] = usd_nanos(value) if name in MONEY_LIMITS and value is not None else value
+    return found
 
 
 class DeclaredKey(LimitFields):
@@ -84,7 +172,7 @@ class DeclaredKey(LimitFields):
     @property
     def limits(self) -> Limits:
         """The key's limits as the stores take them."""
-        return Limits(**{name: getattr(self, name) for name in LIMIT_NAMES})
+        return Limits(**limits_of({name: getattr(self, name) for name in LIMIT_NAMES}))
 
 
 class Settings(BaseSettings, DefaultLimitFields):
@@ -153,6 +241,9 @@ class Settings(BaseSettings, DefaultLimitFields):
     request_log_max_entries: int = Field(default=100_000, ge=1, le=10_000_000)
     request_log_prompts: bool = False
     audit_retention_days: int = Field(default=365, ge=1, le=36_500)
+    alert_webhook_url: str | None = None
+    alert_webhook_secret: SecretStr | None = None
+    alert_thresholds: str = "0.8,1.0"
 
     keys: list[DeclaredKey] = Field(default_factory=list)
 
@@ -165,6 +256,8 @@ class Settings(BaseSettings, DefaultLimitFields):
         "upstream_extra_api_keys",
         "models_file",
         "prices_file",
+        "alert_webhook_url",
+        "alert_webhook_secret",
         mode="before",
     )
     @classmethod
@@ -188,6 +281,20 @@ class Settings(BaseSettings, DefaultLimitFields):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _thresholds(cls, value: str) -> str:
+        if not parse_thresholds(value):
+            raise ValueError("name at least one fraction in (0, 1], e.g. 0.8,1.0")
+        return value
 
     @field_validator("quota_timezone")
     @classmethod
@@ -238,7 +345,13 @@ class Settings(BaseSettings, DefaultLimitFields):
     @property
     def default_limits(self) -> Limits:
         """The limits a new key gets when its creator names none."""
-        return Limits(**{name: getattr(self, f"default_{name}") for name in LIMIT_NAMES})
+        defaults = {f"default_{name}": getattr(self, f"default_{name}") for name in LIMIT_NAMES}
+        return Limits(**limits_of(defaults, "default_"))
+
+    @property
+    def alert_threshold_values(self) -> tuple[Decimal, ...]:
+        """The alert thresholds as sorted fractions."""
+        return parse_thresholds(self.alert_thresholds)
 
     @property
     def journal_path(self) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 
-from bench.__main__ import Row, machine, table
+from bench.__main__ import Row, machine, table, team_ratios
 from bench.wrk import WrkResult, parse
 
 REPORT = """Running 10s test @ http://127.0.0.1:8080/v1/images/generations
@@ -87,3 +87,17 @@ def test_the_machine_is_described_with_the_commit() -> None:
     assert where["cpus"] == os.cpu_count()
     assert where["cpu"] and where["python"].count(".") == 2
     assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?|unknown", where["commit"])
+
+
+def test_the_team_miss_is_compared_with_the_plain_miss_of_the_same_run() -> None:
+    def run(rps: float) -> WrkResult:
+        return WrkResult(rps, 1.0, 2.0, 100, 0, 0, 1.0)
+
+    rows = [
+        Row("miss", "redis", 1, run(100.0), None),
+        Row("miss", "redis", 32, run(1000.0), None),
+        Row("miss team", "redis", 32, run(930.0), None),
+        Row("miss", "embedded", 32, run(2000.0), None),
+        Row("miss team", "embedded", 32, run(1900.0), None),
+    ]
+    assert team_ratios(rows) == {"redis": 0.93, "embedded": 0.95}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from gateway.settings import (
     load_settings,
     unknown_variables,
 )
-from gateway.store.types import LIMIT_NAMES, Limits
+from gateway.store.types import LIMIT_NAMES, MONEY_LIMITS, Limits
 
 HASH = "a" * 64
 
@@ -154,11 +155,12 @@ def test_every_limit_is_a_default_setting_and_a_declared_key_field(
 ) -> None:
     for index, name in enumerate(LIMIT_NAMES):
         monkeypatch.setenv(f"GATEWAY_DEFAULT_{name.upper()}", str(index + 1))
-    expected = Limits(**{name: index + 1 for index, name in enumerate(LIMIT_NAMES)})
+    # Money limits are given in USD and held in nano-dollars.
+    scale = {name: 10**9 if name in MONEY_LIMITS else 1 for name in LIMIT_NAMES}
+    expected = Limits(**{n: (i + 1) * scale[n] for i, n in enumerate(LIMIT_NAMES)})
     assert Settings().default_limits == expected
-    declared = DeclaredKey.model_validate(
-        {"id": "a", "name": "A", "key_hash": HASH, **expected.as_dict()}
-    )
+    given = {name: index + 1 for index, name in enumerate(LIMIT_NAMES)}
+    declared = DeclaredKey.model_validate({"id": "a", "name": "A", "key_hash": HASH, **given})
     assert declared.limits == expected
 
 
@@ -177,3 +179,27 @@ def test_an_unusable_redis_url_is_one_line_naming_the_option_not_the_password(
     line = refusal()
     assert line.startswith("invalid setting GATEWAY_REDIS_URL: ") and said in line
     assert "hunter2" not in line and "\n" not in line
+
+
+def test_money_limits_are_exact_decimals_of_usd(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_DEFAULT_USD_PER_DAY", "0.123456789")
+    assert Settings().default_limits.usd_per_day == 123_456_789
+    declared = DeclaredKey.model_validate(
+        {"id": "a", "name": "A", "key_hash": HASH, "usd_per_month": 0.1}
+    )
+    assert declared.limits.usd_per_month == 100_000_000
+    for bad in ("0.0000000001", "-1", "lots", "9007199.3"):
+        monkeypatch.setenv("GATEWAY_DEFAULT_USD_PER_DAY", bad)
+        with pytest.raises(SettingsError, match="GATEWAY_DEFAULT_USD_PER_DAY"):
+            load_settings()
+
+
+def test_alert_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().alert_threshold_values == (Decimal("0.8"), Decimal("1.0"))
+    monkeypatch.setenv("GATEWAY_ALERT_THRESHOLDS", "0.5, 0.9")
+    assert Settings().alert_threshold_values == (Decimal("0.5"), Decimal("0.9"))
+    for name, bad in (("THRESHOLDS", "1.5"), ("THRESHOLDS", ","), ("WEBHOOK_URL", "ftp://x")):
+        monkeypatch.setenv(f"GATEWAY_ALERT_{name}", bad)
+        with pytest.raises(SettingsError, match=f"GATEWAY_ALERT_{name}"):
+            load_settings()
+        monkeypatch.delenv(f"GATEWAY_ALERT_{name}")

@@ -17,23 +17,6 @@ class Subject:
     name: str
 
 
-def parse_thresholds(text: str) -> tuple[Decimal, ...]:
-    """``"0.8,1.0"`` as sorted fractions in (0, 1]; ValueError naming a bad item."""
-    found: set[Decimal] = set()
-    for item in text.split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            value = Decimal(item)
-        except ArithmeticError:
-            raise ValueError(f"{item!r} is not a number") from None
-        if not value.is_finite() or not 0 < value <= 1:
-            raise ValueError(f"{item!r} is not a fraction in (0, 1]")
-        found.add(value)
-    return tuple(sorted(found))
-
-
 def crossed(before: int, after: int, limit: int, thresholds: tuple[Decimal, ...]) -> list[Decimal]:
     """The thresholds that ``before -> after`` (used amounts, exact integers) reached or
     passed under ``limit``. A threshold is reached when used >= threshold * limit."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -66,20 +67,12 @@ class AdminClient:
         A name shared by several keys is refused unless only one of them is not revoked
         (a key rotated under the same name).
         """
-        try:
-            return self.get_key(ref)
-        except AdminError as exc:
-            if exc.status != 404:
-                raise
-        named = [k for k in self.list_keys()["data"] if k["name"] == ref]
-        if len(named) > 1:
-            named = [k for k in named if not k.get("revoked")] or named
-        if not named:
-            raise AdminError(f"no key has the id or name {ref!r}", 404)
-        if len(named) > 1:
-            ids = ", ".join(k["id"] for k in named)
-            raise AdminError(f"{len(named)} keys are named {ref!r} ({ids}): give the id")
-        return named[0]
+        return _find("key", ref, self.get_key, lambda: self.list_keys()["data"])
+
+    def find_team(self, ref: str) -> Any:
+        """The team whose id is ``ref`` or, failing that, the one named ``ref`` (a name
+        shared by several teams is refused)."""
+        return _find("team", ref, self.get_team, lambda: self.list_teams()["data"])
 
     def update_key(self, key_id: str, body: dict[str, Any]) -> Any:
         """PATCH /admin/keys/{id}."""
@@ -93,6 +86,32 @@ class AdminClient:
         """GET /admin/keys/{id}/usage."""
         return self._request("GET", f"/admin/keys/{_segment(key_id)}/usage", params={"days": days})
 
+    def create_team(self, body: dict[str, Any]) -> Any:
+        """POST /admin/teams."""
+        return self._request("POST", "/admin/teams", json=body)
+
+    def list_teams(self) -> Any:
+        """GET /admin/teams."""
+        return self._request("GET", "/admin/teams")
+
+    def get_team(self, team_id: str) -> Any:
+        """GET /admin/teams/{id}."""
+        return self._request("GET", f"/admin/teams/{_segment(team_id)}")
+
+    def update_team(self, team_id: str, body: dict[str, Any]) -> Any:
+        """PATCH /admin/teams/{id}."""
+        return self._request("PATCH", f"/admin/teams/{_segment(team_id)}", json=body)
+
+    def delete_team(self, team_id: str) -> Any:
+        """DELETE /admin/teams/{id}."""
+        return self._request("DELETE", f"/admin/teams/{_segment(team_id)}")
+
+    def team_usage(self, team_id: str, days: int) -> Any:
+        """GET /admin/teams/{id}/usage."""
+        return self._request(
+            "GET", f"/admin/teams/{_segment(team_id)}/usage", params={"days": days}
+        )
+
     def purge_cache(self, key_id: str | None) -> Any:
         """DELETE /admin/cache."""
         params = {"key_id": key_id} if key_id else {}
@@ -101,6 +120,25 @@ class AdminClient:
     def cache_stats(self) -> Any:
         """GET /admin/cache."""
         return self._request("GET", "/admin/cache")
+
+
+def _find(kind: str, ref: str, get: Callable[[str], Any], listed: Callable[[], Any]) -> Any:
+    """The record whose id is ``ref``, else the one named ``ref``; of several with that
+    name, the one not revoked."""
+    try:
+        return get(ref)
+    except AdminError as exc:
+        if exc.status != 404:
+            raise
+    named = [item for item in listed() if item["name"] == ref]
+    if len(named) > 1:
+        named = [item for item in named if not item.get("revoked")] or named
+    if not named:
+        raise AdminError(f"no {kind} has the id or name {ref!r}", 404)
+    if len(named) > 1:
+        ids = ", ".join(item["id"] for item in named)
+        raise AdminError(f"{len(named)} {kind}s are named {ref!r} ({ids}): give the id")
+    return named[0]
 
 
 def _segment(text: str) -> str:

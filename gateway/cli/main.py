@@ -4,27 +4,32 @@ registry, run the fake upstream."""
 from __future__ import annotations
 
 import os
-import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn, get_args, get_type_hints
+from typing import Any
 
 import click
 import httpx
-import orjson
 
-from gateway.cli.admin_client import AdminClient, AdminError
-from gateway.cli.logs import audit_command, requests_command, url_option
+from gateway.cli.common import (
+    call,
+    connect,
+    emit,
+    fail,
+    given_limits,
+    json_option,
+    key_id_of,
+    limit_options,
+    model_list,
+    team_id_of,
+    unlimited_option,
+    url_option,
+)
+from gateway.cli.logs import audit_command, requests_command
 from gateway.cli.tables import key_table, usage_table
+from gateway.cli.teams import teams
 from gateway.limits.usage import MAX_DAYS
 from gateway.models.files import RegistryError
-from gateway.store.types import LIMIT_DESCRIPTIONS, LIMIT_NAMES, Limits
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print one line to stderr and exit without a traceback."""
-    click.echo(f"gateway: {message}", err=True)
-    sys.exit(code)
 
 
 @click.group()
@@ -137,57 +142,6 @@ def fake_upstream(host: str, port: int, api_keys: Sequence[str], latency: float)
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def _client(url: str) -> AdminClient:
-    token = os.environ.get("GATEWAY_ADMIN_TOKEN")
-    if not token:
-        fail("set GATEWAY_ADMIN_TOKEN to the gateway's admin token")
-    return AdminClient(url, token)
-
-
-def _emit(data: Any, as_json: bool, human: str) -> None:
-    if as_json:
-        click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-    else:
-        click.echo(human)
-
-
-def _limits(options: dict[str, Any]) -> dict[str, int]:
-    return {
-        name: value for name, value in options.items() if name in LIMIT_NAMES and value is not None
-    }
-
-
-def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    try:
-        return fn(*args, **kwargs)
-    except AdminError as exc:
-        fail(str(exc))
-
-
-def _key_id(client: AdminClient, ref: str) -> str:
-    """The id of the key ``ref`` names: its id, or its name where that is unique."""
-    found: str = _call(client.find_key, ref)["id"]
-    return found
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-
-
-def limit_options(fn: Any) -> Any:
-    """Attach one option per limit (``--images-per-day``, ...) to a command: whole numbers
-    from 0 for integer limits; any other kind is passed as written, for the API to check."""
-    hints = get_type_hints(Limits)
-    for name in reversed(LIMIT_NAMES):
-        option = click.option(
-            f"--{name.replace('_', '-')}",
-            name,
-            type=click.IntRange(min=0) if int in get_args(hints[name]) else click.STRING,
-            help=LIMIT_DESCRIPTIONS[name],
-        )
-        fn = option(fn)
-    return fn
-
-
 key_argument = click.argument("key", metavar="KEY")
 KEY_HELP = "KEY is a key's id, or its name where no other key has it."
 
@@ -202,6 +156,7 @@ def keys() -> None:
 @click.option("--expires-at", help="Unix seconds or ISO 8601 (e.g. 2027-01-01T00:00:00Z).")
 @click.option("--models", help="Comma-separated allow-list of models.")
 @click.option("--no-cache", is_flag=True, help="Never serve this key from the cache.")
+@click.option("--team", help="Put the key in this team (its id, or its unique name).")
 @limit_options
 @url_option
 @json_option
@@ -210,20 +165,24 @@ def keys_create(
     expires_at: str | None,
     models: str | None,
     no_cache: bool,
+    team: str | None,
     url: str,
     as_json: bool,
     **limits: Any,
 ) -> None:
     """Create a key and print it (it is shown only this once)."""
-    body: dict[str, Any] = {"name": name, **_limits(limits)}
+    body: dict[str, Any] = {"name": name, **given_limits(limits)}
     if expires_at is not None:
         body["expires_at"] = float(expires_at) if _is_number(expires_at) else expires_at
     if models is not None:
-        body["models"] = [m.strip() for m in models.split(",") if m.strip()]
+        body["models"] = model_list(models)
     if no_cache:
         body["cache"] = False
-    created = _call(_client(url).create_key, body)
-    _emit(
+    client = connect(url)
+    if team is not None:
+        body["team_id"] = team_id_of(client, team)
+    created = call(client.create_key, body)
+    emit(
         created,
         as_json,
         key_table([created]) + f"\n\nkey: {created['key']}\nStore it now: it is not shown again.",
@@ -243,8 +202,8 @@ def _is_number(text: str) -> bool:
 @json_option
 def keys_list(url: str, as_json: bool) -> None:
     """List every key."""
-    listed = _call(_client(url).list_keys)
-    _emit(listed, as_json, key_table(listed["data"]))
+    listed = call(connect(url).list_keys)
+    emit(listed, as_json, key_table(listed["data"]))
 
 
 @keys.command("show", epilog=KEY_HELP)
@@ -253,8 +212,8 @@ def keys_list(url: str, as_json: bool) -> None:
 @json_option
 def keys_show(key: str, url: str, as_json: bool) -> None:
     """Show one key."""
-    record = _call(_client(url).find_key, key)
-    _emit(record, as_json, key_table([record]))
+    record = call(connect(url).find_key, key)
+    emit(record, as_json, key_table([record]))
 
 
 @keys.command("update", epilog=KEY_HELP)
@@ -268,12 +227,8 @@ def keys_show(key: str, url: str, as_json: bool) -> None:
 @click.option(
     "--cache/--no-cache", "cache", default=None, help="Serve this key from the cache, or never."
 )
-@click.option(
-    "--unlimited",
-    multiple=True,
-    type=click.Choice(LIMIT_NAMES),
-    help="Remove a limit (repeatable).",
-)
+@click.option("--team", help="Move the key to this team (id or unique name); 'none': no team.")
+@unlimited_option
 @limit_options
 @url_option
 @json_option
@@ -284,13 +239,14 @@ def keys_update(
     models: str | None,
     disabled: bool | None,
     cache: bool | None,
+    team: str | None,
     unlimited: Sequence[str],
     url: str,
     as_json: bool,
     **limits: Any,
 ) -> None:
-    """Change a key's name, expiry, models, limits, cache or enabled state."""
-    body: dict[str, Any] = _limits(limits)
+    """Change a key's name, expiry, models, limits, cache, team or enabled state."""
+    body: dict[str, Any] = given_limits(limits)
     body.update(dict.fromkeys(unlimited))
     if name is not None:
         body["name"] = name
@@ -303,16 +259,16 @@ def keys_update(
             else expires_at
         )
     if models is not None:
-        body["models"] = (
-            None if models == "all" else [m.strip() for m in models.split(",") if m.strip()]
-        )
+        body["models"] = None if models == "all" else model_list(models)
     if disabled is not None:
         body["disabled"] = disabled
     if cache is not None:
         body["cache"] = cache
-    client = _client(url)
-    record = _call(client.update_key, _key_id(client, key), body)
-    _emit(record, as_json, key_table([record]))
+    client = connect(url)
+    if team is not None:
+        body["team_id"] = None if team == "none" else team_id_of(client, team)
+    record = call(client.update_key, key_id_of(client, key), body)
+    emit(record, as_json, key_table([record]))
 
 
 @keys.command("revoke", epilog=KEY_HELP)
@@ -321,9 +277,9 @@ def keys_update(
 @json_option
 def keys_revoke(key: str, url: str, as_json: bool) -> None:
     """Revoke a key: refused from the next request on, everywhere."""
-    client = _client(url)
-    record = _call(client.revoke_key, _key_id(client, key))
-    _emit(record, as_json, key_table([record]))
+    client = connect(url)
+    record = call(client.revoke_key, key_id_of(client, key))
+    emit(record, as_json, key_table([record]))
 
 
 @keys.command("hash")
@@ -353,7 +309,8 @@ def keys_hash(key: str | None) -> None:
 
 
 @main.command("usage", epilog=KEY_HELP)
-@key_argument
+@click.argument("key", metavar="[KEY]", required=False)
+@click.option("--team", help="A team's usage instead (its id, or its unique name).")
 @click.option(
     "--days",
     default=7,
@@ -363,11 +320,21 @@ def keys_hash(key: str | None) -> None:
 )
 @url_option
 @json_option
-def usage_cmd(key: str, days: int, url: str, as_json: bool) -> None:
-    """Show a key's usage: daily counters and what is left of each limit."""
-    client = _client(url)
-    report = _call(client.usage, _key_id(client, key), days)
-    _emit(report, as_json, usage_table(report))
+def usage_cmd(key: str | None, team: str | None, days: int, url: str, as_json: bool) -> None:
+    """Show a key's (or with --team, a team's) usage: daily counters, spend and what is
+    left of each limit and budget."""
+    if (key is None) == (team is None):
+        fail("name a KEY, or a team with --team")
+    client = connect(url)
+    if team is not None:
+        report = call(client.team_usage, team_id_of(client, team), days)
+    else:
+        assert key is not None
+        report = call(client.usage, key_id_of(client, key), days)
+    emit(report, as_json, usage_table(report))
+
+
+main.add_command(teams)
 
 
 @main.group()
@@ -383,9 +350,9 @@ def cache() -> None:
 @json_option
 def cache_purge(key: str | None, url: str, as_json: bool) -> None:
     """Delete cached answers."""
-    client = _client(url)
-    result = _call(client.purge_cache, _key_id(client, key) if key is not None else None)
-    _emit(result, as_json, f"deleted {result['deleted']} cached answer(s)")
+    client = connect(url)
+    result = call(client.purge_cache, key_id_of(client, key) if key is not None else None)
+    emit(result, as_json, f"deleted {result['deleted']} cached answer(s)")
 
 
 @cache.command("stats")
@@ -393,8 +360,8 @@ def cache_purge(key: str | None, url: str, as_json: bool) -> None:
 @json_option
 def cache_stats(url: str, as_json: bool) -> None:
     """How many answers and bytes the cache holds."""
-    result = _call(_client(url).cache_stats)
-    _emit(result, as_json, f"entries: {result['entries']}\nbytes:   {result['bytes']}")
+    result = call(connect(url).cache_stats)
+    emit(result, as_json, f"entries: {result['entries']}\nbytes:   {result['bytes']}")
 
 
 @main.group()
@@ -430,7 +397,7 @@ def prices_list(as_json: bool) -> None:
     from gateway.cli.price_tables import prices_table
 
     table, path = _price_table()
-    _emit(price_table_json(table, path), as_json, prices_table(table, path))
+    emit(price_table_json(table, path), as_json, prices_table(table, path))
 
 
 @prices.command("show")
@@ -449,7 +416,7 @@ def prices_show(model: str, as_json: bool) -> None:
             f"no price for {model!r}: it is estimated at the default "
             f"${format_usd(table.default_image_nanos)} per image"
         )
-    _emit(price_json(price), as_json, price_detail(price))
+    emit(price_json(price), as_json, price_detail(price))
 
 
 @prices.command("sync")
@@ -593,7 +560,7 @@ def models_list(models_file: str | None, as_json: bool, markdown: bool) -> None:
     if markdown:
         click.echo(table.markdown(registry), nl=False)
         return
-    _emit(table.as_json(registry), as_json, table.plain(registry))
+    emit(table.as_json(registry), as_json, table.plain(registry))
 
 
 main.add_command(requests_command)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.limits.admission import go_duration
-from gateway.store.types import LIMIT_NAMES
+from gateway.store.types import LIMIT_NAMES, MONEY_LIMITS
 
 
 def _when(value: Any) -> str:
@@ -16,8 +16,17 @@ def _when(value: Any) -> str:
     return datetime.fromtimestamp(float(value), UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _limit(value: Any) -> str:
-    return "-" if value is None else str(value)
+def _amount(name: str, value: Any) -> str:
+    """A limit's value (or what is left of it) as shown: money with a dollar sign."""
+    return f"${value}" if name in MONEY_LIMITS else str(value)
+
+
+def _limit(name: str, value: Any) -> str:
+    return "-" if value is None else _amount(name, value)
+
+
+def _models(models: Any) -> str:
+    return "all" if models is None else ",".join(models) or "none"
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -37,28 +46,47 @@ def limit_column(name: str) -> str:
 
 def key_table(keys: Sequence[dict[str, Any]]) -> str:
     """Keys as a table: status (``expired`` included), limits, expiry and allow-list."""
-    headers = ["ID", "NAME", "STATUS", "PREFIX", "CREATED", "EXPIRES", "MODELS"]
+    headers = ["ID", "NAME", "TEAM", "STATUS", "PREFIX", "CREATED", "EXPIRES", "MODELS"]
     headers += [limit_column(name) for name in LIMIT_NAMES]
     rows = []
     for key in keys:
-        models = key.get("models")
         row = [
             key["id"],
             key["name"],
+            key.get("team_id") or "-",
             str(key.get("status", "")),
             key.get("prefix", ""),
             _when(key.get("created_at")),
             _when(key.get("expires_at")) if key.get("expires_at") is not None else "never",
-            "all" if models is None else ",".join(models) or "none",
+            _models(key.get("models")),
         ]
-        row += [_limit(key.get(name)) for name in LIMIT_NAMES]
+        row += [_limit(name, key.get(name)) for name in LIMIT_NAMES]
+        rows.append(row)
+    return table(headers, rows)
+
+
+def team_table(teams: Sequence[dict[str, Any]]) -> str:
+    """Teams as a table: status, the models they narrow their keys to, every limit."""
+    headers = ["ID", "NAME", "STATUS", "CREATED", "MODELS"]
+    headers += [limit_column(name) for name in LIMIT_NAMES]
+    rows = []
+    for team in teams:
+        row = [
+            team["id"],
+            team["name"],
+            "disabled" if team.get("disabled") else "active",
+            _when(team.get("created_at")),
+            _models(team.get("models")),
+        ]
+        row += [_limit(name, team.get(name)) for name in LIMIT_NAMES]
         rows.append(row)
     return table(headers, rows)
 
 
 def usage_table(report: dict[str, Any]) -> str:
-    """A usage report: limits, then one row per day."""
-    lines = [f"key {report['key_id']} ({report['name']})", ""]
+    """A usage report of a key or a team: limits and budgets, then one row per day."""
+    kind = "team" if "team_id" in report else "key"
+    lines = [f"{kind} {report[f'{kind}_id']} ({report['name']})", ""]
     limit_rows = []
     for name, state in report["limits"].items():
         if state is None:
@@ -67,8 +95,8 @@ def usage_table(report: dict[str, Any]) -> str:
             limit_rows.append(
                 [
                     name,
-                    str(state["limit"]),
-                    str(state["remaining"]),
+                    _amount(name, state["limit"]),
+                    _amount(name, state["remaining"]),
                     go_duration(float(state["reset_seconds"])),
                 ]
             )
@@ -79,6 +107,7 @@ def usage_table(report: dict[str, Any]) -> str:
             d["day"],
             str(d["requests"]),
             str(d["images"]),
+            f"${d.get('spend_usd', '0')}",
             str(d["cache_hits"]),
             str(d["cached_images"]),
             str(d["refused"]),
@@ -86,6 +115,9 @@ def usage_table(report: dict[str, Any]) -> str:
         for d in report["days"]
     ]
     lines.append(
-        table(["DAY", "REQUESTS", "IMAGES", "CACHE HITS", "CACHED IMAGES", "REFUSED"], day_rows)
+        table(
+            ["DAY", "REQUESTS", "IMAGES", "SPEND", "CACHE HITS", "CACHED IMAGES", "REFUSED"],
+            day_rows,
+        )
     )
     return "\n".join(lines)

@@ -58,12 +58,6 @@ def status_of(record: KeyRecord, now: float) -> Status:
     return "active"
 
 
-def team_of(record: KeyRecord) -> str | None:
-    """The team a key belongs to; keys without a ``team_id`` field belong to none."""
-    team: str | None = getattr(record, "team_id", None)
-    return team
-
-
 def order(record: KeyRecord) -> tuple[float, str]:
     """A key's place in listings."""
     return (record.created_at, record.id)
@@ -73,7 +67,7 @@ def matches(record: KeyRecord, query: KeyQuery, now: float) -> bool:
     """Whether ``record`` passes every filter of ``query`` (paging aside)."""
     if query.q and not record.name.casefold().startswith(query.q.casefold()):
         return False
-    if query.team_id is not None and team_of(record) != query.team_id:
+    if query.team_id is not None and record.team_id != query.team_id:
         return False
     return query.status is None or status_of(record, now) == query.status
 

@@ -221,8 +221,10 @@ class KeyService:
         limits: dict[str, int | None] | None = None,
         cache: bool = True,
         metadata: dict[str, Any] | None = None,
+        team_id: str | None = None,
     ) -> tuple[KeyRecord, str]:
-        """Create a key; returns the record and the plaintext key (shown once)."""
+        """Create a key (in the team ``team_id``, which the store checks exists); returns
+        the record and the plaintext key (shown once)."""
         await self.ready()
         plaintext = generate_key()
         merged = {**self._default_limits.as_dict(), **(limits or {})}
@@ -237,6 +239,7 @@ class KeyService:
             limits=Limits(**merged),
             cache=cache,
             metadata=dict(metadata or {}),
+            team_id=team_id,
         )
         await self._store.insert_key(record)
         return record, plaintext
@@ -273,7 +276,7 @@ class KeyService:
         return select(await self._store.list_keys(), query, self._clock(), cursor)
 
     async def update(self, key_id: str, changes: dict[str, Any]) -> KeyRecord:
-        """Apply admin changes (name, expiry, models, disabled, limits, cache) to a key."""
+        """Apply admin changes (name, expiry, models, disabled, limits, cache, team) to a key."""
         record = await self.get(key_id)
         if record.revoked_at is not None:
             raise Conflict(f"Key {key_id!r} is revoked and cannot be changed.", param="id")
@@ -334,6 +337,7 @@ class KeyService:
                     disabled=existing.disabled,
                     revoked_at=existing.revoked_at,
                     metadata=existing.metadata,
+                    team_id=existing.team_id,
                 )
                 if replace(existing, version=0) != replace(wanted, version=0):
                     changed = replace(wanted, version=existing.version + 1)

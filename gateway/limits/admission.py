@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from gateway.errors import GatewayError, QuotaExceeded, RateLimited
 from gateway.observability.clock import Clock
-from gateway.store.types import Decision, LimitState, Window
+from gateway.store.types import MONEY_LIMITS, Decision, LimitState, Window
 
 MAX_RETRY_AFTER = 60
 
@@ -95,25 +95,35 @@ def state_headers(suffix: str, state: LimitState) -> dict[str, str]:
 
 
 def refusal(decision: Decision, headers: dict[str, str]) -> GatewayError:
-    """The 429 a refused decision answers with."""
+    """The 429 a refused decision answers with, naming the limit and whose it is (the
+    key's, or its team's)."""
     limit = decision.refused_by or "limit"
     wait = decision.retry_after
+    team = decision.refused_level == "team"
     if decision.outcome.value == "quota_exceeded":
-        period = "day" if limit == "images_per_day" else "month"
+        period = "month" if limit.endswith("_per_month") else "day"
+        if limit in MONEY_LIMITS:
+            whose = "The USD budget of this key's team" if team else "This key's USD budget"
+            rest = " or smaller than the request's estimated cost." if wait is None else "."
+            return QuotaExceeded(
+                f"{whose} for the {period} ({limit}) is spent{rest}", headers=headers
+            )
+        whose = "The image quota of this key's team" if team else "This key's image quota"
         return QuotaExceeded(
-            f"This key's image quota for the {period} ({limit}) is used up"
+            f"{whose} for the {period} ({limit}) is used up"
             + (" or smaller than the request." if wait is None else "."),
             headers=headers,
         )
+    whose = "this key's team" if team else "this key"
     if wait is None:
         return RateLimited(
-            f"The request asks for more than this key's {limit} limit allows at once.",
+            f"The request asks for more than {whose}'s {limit} limit allows at once.",
             param="n" if limit == "images_per_minute" else None,
             headers={**headers, "x-should-retry": "false"},
         )
     retry = min(MAX_RETRY_AFTER, max(1, math.ceil(wait)))
     return RateLimited(
-        f"Rate limit reached for this key ({limit}). Retry after {retry}s.",
+        f"Rate limit reached for {whose} ({limit}). Retry after {retry}s.",
         headers={
             **headers,
             "retry-after": str(retry),

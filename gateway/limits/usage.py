@@ -1,14 +1,21 @@
-"""Usage reports: daily counters and what is left of each limit, for one key."""
+"""Usage reports: daily counters, spend and what is left of each limit, for a key or a team.
+
+Spend is counted in nano-dollars by the stores (``spend_nanos``, the reported cost of every
+settled request) and shown as exact decimal strings of USD (``spend_usd``); money limits
+likewise.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from gateway.billing.money import format_usd
 from gateway.limits.admission import Calendar
 from gateway.store.base import Store
-from gateway.store.types import KeyRecord
+from gateway.store.types import MONEY_LIMITS, KeyRecord, Limits, TeamRecord, Window, team_subject
 
 COUNTERS = (
     "requests",
@@ -19,45 +26,93 @@ COUNTERS = (
     "cache_bypasses",
     "refused",
 )
+SPEND = "spend_nanos"
 MAX_DAYS = 90
 READS_IN_FLIGHT = 64
 
 
-async def usage_report(
-    store: Store, calendar: Calendar, record: KeyRecord, days: int
-) -> dict[str, Any]:
-    """The ``/v1/usage`` body for ``record`` over the last ``days`` quota days."""
-    days = max(1, min(MAX_DAYS, days))
-    window = calendar.window()
-    daily = await store.usage(record.id, calendar.recent_days(days))
-    states = await store.limit_states(record.id, record.limits, window)
-    totals = dict.fromkeys(COUNTERS, 0)
-    rows = []
-    for day in daily:
-        row = {name: int(day.counters.get(name, 0)) for name in COUNTERS}
-        for name, value in row.items():
-            totals[name] += value
-        rows.append({"day": day.day, **row})
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose usage a report shows: a key or a team, under the name its counters are kept."""
+
+    kind: Literal["key", "team"]
+    id: str
+    name: str
+    limits: Limits
+
+    @classmethod
+    def of(cls, record: KeyRecord | TeamRecord) -> Owner:
+        """The owner for a key record or a team record."""
+        kind: Literal["key", "team"] = "team" if isinstance(record, TeamRecord) else "key"
+        return cls(kind, record.id, record.name, record.limits)
+
+    @property
+    def subject(self) -> str:
+        """The name the stores keep this owner's counters under."""
+        return team_subject(self.id) if self.kind == "team" else self.id
+
+
+def _amount(name: str, value: int) -> int | str:
+    return format_usd(value) if name in MONEY_LIMITS else value
+
+
+async def _left(store: Store, owner: Owner, window: Window) -> dict[str, dict[str, Any] | None]:
+    """What is left of each of ``owner``'s limits (None for an unlimited one)."""
+    states = await store.limit_states(owner.subject, owner.limits, window)
     limits: dict[str, dict[str, Any] | None] = {}
-    for name, limit in record.limits.as_dict().items():
+    for name, limit in owner.limits.as_dict().items():
         state = states.get(name)
         limits[name] = (
             None
             if limit is None
             else {
-                "limit": limit,
-                "remaining": state.remaining if state else limit,
+                "limit": _amount(name, limit),
+                "remaining": _amount(name, state.remaining if state else limit),
                 "reset_seconds": round(state.reset, 3) if state else 0.0,
             }
         )
-    return {
+    return limits
+
+
+async def usage_report(
+    store: Store,
+    calendar: Calendar,
+    record: KeyRecord | TeamRecord,
+    days: int,
+    team: TeamRecord | None = None,
+) -> dict[str, Any]:
+    """The ``/v1/usage`` body for a key (or a team) over the last ``days`` quota days:
+    counters and ``spend_usd`` per day, their totals, and what is left of every limit.
+    A key's ``team`` adds what is left of the team's limits, which bind the key too."""
+    owner = Owner.of(record)
+    days = max(1, min(MAX_DAYS, days))
+    window = calendar.window()
+    daily = await store.usage(owner.subject, calendar.recent_days(days))
+    totals = dict.fromkeys(COUNTERS, 0)
+    spent = 0
+    rows = []
+    for day in daily:
+        row = {name: int(day.counters.get(name, 0)) for name in COUNTERS}
+        for name, value in row.items():
+            totals[name] += value
+        spend = int(day.counters.get(SPEND, 0))
+        spent += spend
+        rows.append({"day": day.day, **row, "spend_usd": format_usd(spend)})
+    report: dict[str, Any] = {
         "object": "usage",
-        "key_id": record.id,
-        "name": record.name,
+        f"{owner.kind}_id": owner.id,
+        "name": owner.name,
         "days": rows,
-        "totals": totals,
-        "limits": limits,
+        "totals": {**totals, "spend_usd": format_usd(spent)},
+        "limits": await _left(store, owner, window),
     }
+    if team is not None:
+        report["team"] = {
+            "team_id": team.id,
+            "name": team.name,
+            "limits": await _left(store, Owner.of(team), window),
+        }
+    return report
 
 
 async def day_usage(store: Store, key_ids: Sequence[str], day: str) -> dict[str, dict[str, int]]:

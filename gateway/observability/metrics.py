@@ -38,6 +38,8 @@ BUCKETS = (
     60,
     120,
 )
+RATIO_BUCKETS = (0.25, 0.5, 0.75, 0.9, 0.99, 1.0, 1.01, 1.1, 1.25, 1.5, 2.0, 4.0)
+NANOS_PER_USD = 1e9
 REASONS = {
     "invalid_api_key": "auth",
     "invalid_admin_token": "auth",
@@ -74,6 +76,36 @@ class Metrics:
         )
         self.upstream_calls = Counter(
             "gateway_upstream_calls", "Upstream calls by outcome", ["outcome"], registry=registry
+        )
+        self.spend = Counter(
+            "gateway_spend_usd",
+            "USD charged for upstream calls (the upstream's reported cost), by model",
+            ["model"],
+            registry=registry,
+        )
+        self.budget_refusals = Counter(
+            "gateway_budget_refusals",
+            "Requests refused because a USD budget is spent, by level (key, team) and limit",
+            ["level", "limit"],
+            registry=registry,
+        )
+        self.over_estimates = Counter(
+            "gateway_cost_over_estimate",
+            "Upstream calls charged more than their estimate, by model",
+            ["model"],
+            registry=registry,
+        )
+        self.over_estimate_usd = Counter(
+            "gateway_cost_over_estimate_usd",
+            "USD charged above the estimates, by model",
+            ["model"],
+            registry=registry,
+        )
+        self.cost_ratio = Histogram(
+            "gateway_cost_to_estimate_ratio",
+            "Charged cost divided by the estimated cost, per upstream call",
+            buckets=RATIO_BUCKETS,
+            registry=registry,
         )
         self.duration = Histogram(
             "gateway_request_duration_seconds",
@@ -150,6 +182,22 @@ class Metrics:
             refusals.inc()
         if cached is not None:
             cached.inc()
+
+    def spent(self, model: str, charged_nanos: int, estimated_nanos: int) -> None:
+        """One upstream call's charge (the metric is a float: the books are the store's
+        exact counters, this is for dashboards)."""
+        self.child(self.spend, model).inc(charged_nanos / NANOS_PER_USD)
+        if estimated_nanos > 0:
+            self.cost_ratio.observe(charged_nanos / estimated_nanos)
+
+    def over_estimate(self, model: str, excess_nanos: int) -> None:
+        """A call the upstream charged ``excess_nanos`` more for than estimated."""
+        self.child(self.over_estimates, model).inc()
+        self.child(self.over_estimate_usd, model).inc(excess_nanos / NANOS_PER_USD)
+
+    def budget_refused(self, level: str, limit: str) -> None:
+        """A request refused because the ``level`` (key or team) budget ``limit`` is spent."""
+        self.child(self.budget_refusals, level, limit).inc()
 
     def refusal_reason(self, status: int, code: str | None) -> str | None:
         """The refusal label for an error answer, if it is one."""

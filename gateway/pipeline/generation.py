@@ -1,10 +1,11 @@
 """One image generation request, from a validated body to the answer the client gets.
 
-Order: resolve and validate against the registry; check the key's allow-list; one atomic
-admission step (limits, quotas and the cache lookup together); on a miss, single-flight
-on the cache key and one upstream call; normalise the answer; settle the reservation with
-the images actually returned (all of it back on any failure, cancellation included);
-store a complete answer in the cache.
+Order: resolve and validate against the registry; check the key's (and its team's)
+allow-list; estimate the cost; one atomic admission step (the key's and the team's limits,
+quotas and budgets, and the cache lookup together); on a miss, single-flight on the cache
+key and one upstream call; normalise the answer; settle the reservation with the images
+actually returned and the cost the upstream reported (all of it back on any failure,
+cancellation included); store a complete answer in the cache.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import orjson
 
+from gateway.alerts.monitor import AlertMonitor
+from gateway.billing.prices import Estimate
 from gateway.billing.reported import ReportedCost, read_cost
 from gateway.cache.flight import Followed, SingleFlight
 from gateway.cache.policy import (
@@ -27,8 +30,8 @@ from gateway.cache.policy import (
     stored_answer,
     stored_body,
 )
-from gateway.errors import PermissionDenied, StoreUnavailable
-from gateway.keys.service import KeyService
+from gateway.errors import AuthenticationFailed, PermissionDenied, StoreUnavailable
+from gateway.keys.service import KeyService, mask
 from gateway.limits.admission import Calendar, limit_headers, refusal
 from gateway.models.adapters import PreparedRequest
 from gateway.models.registry import Registry
@@ -36,20 +39,25 @@ from gateway.observability.clock import Clock
 from gateway.observability.ids import Ids
 from gateway.observability.incidents import Incidents
 from gateway.observability.metrics import Metrics
+from gateway.pipeline.costs import Costs
 from gateway.pipeline.disconnect import Gone, unless_gone
-from gateway.pipeline.settlement import Settlement, Settler
+from gateway.pipeline.settlement import Settlement, Settler, alerting
 from gateway.store.base import Store
 from gateway.store.errors import StorageUnavailable
 from gateway.store.types import (
+    MONEY_LIMITS,
+    WINDOW_LIMITS,
     AdmitRequest,
     CacheEntry,
     CacheWrite,
     Decision,
     KeyRecord,
     Outcome,
+    TeamRecord,
     Window,
     flight_lock,
 )
+from gateway.teams.service import TeamService
 from gateway.upstream.client import Failure, UpstreamCallError
 from gateway.upstream.resilience import ResilientUpstream
 
@@ -94,6 +102,14 @@ class GenerationResult:
     upstream_status: int | None = None
     cost: ReportedCost | None = None
     """What the upstream reported this call cost (None for answers from the cache)."""
+    cost_nanos: int = 0
+    """What this request was charged (``x-gateway-cost-usd``): 0 for answers from the cache."""
+
+    @property
+    def upstream_inference_id(self) -> str | None:
+        """The id the upstream records this call's charge under (``x-inference-id``), to
+        match it in the upstream's usage logs; None for answers from the cache."""
+        return self.cost.inference_id if self.cost is not None else None
 
 
 class ImageService:
@@ -104,6 +120,7 @@ class ImageService:
         *,
         store: Store,
         keys: KeyService,
+        teams: TeamService,
         registry: Registry,
         upstream: ResilientUpstream,
         calendar: Calendar,
@@ -111,10 +128,14 @@ class ImageService:
         flight: SingleFlight[Generated],
         clock: Clock,
         options: GenerationOptions,
+        costs: Costs,
         metrics: Metrics | None = None,
+        alerts: AlertMonitor | None = None,
     ) -> None:
         self._store = store
         self._keys = keys
+        self._teams = teams
+        self._costs = costs
         self._registry = registry
         self._upstream = upstream
         self._calendar = calendar
@@ -123,7 +144,8 @@ class ImageService:
         self._clock = clock
         self._options = options
         self._metrics = metrics
-        self._settler = Settler(store, clock, options.reservation_ttl)
+        watch = alerting(alerts) if alerts is not None else None
+        self._settler = Settler(store, clock, options.reservation_ttl, watch=watch)
         self._ids = Ids()
         self._incidents = Incidents(log)
 
@@ -146,8 +168,15 @@ class ImageService:
         """
         prepared = self._registry.prepare(body)
         model = prepared.model.id
+        team = await self._team_of(record, key)
         if record.models is not None and not prepared.model.named_in(record.models):
             raise PermissionDenied(f"This key may not use the model {model!r}.", param="model")
+        narrowed = team.models if team is not None else None
+        if narrowed is not None and not prepared.model.named_in(narrowed):
+            raise PermissionDenied(
+                f"This key's team may not use the model {model!r}.", param="model"
+            )
+        estimate = self._costs.estimate(model, prepared.cache_fields, prepared.images)
         use_cache = self._options.cache_enabled and record.cache and cache_control.store and not raw
         scope = "shared" if self._options.shared_cache else record.id
         ckey = cache_key(scope, prepared.cache_fields) if use_cache else None
@@ -155,19 +184,21 @@ class ImageService:
         window = self._calendar.window()
         reservation = self._ids()
         try:
-            decision, record = await self._admit(
-                record, key, prepared.images, lookup, window, reservation
+            decision, record, team = await self._admit(
+                record, team, key, prepared.images, estimate.nanos, lookup, window, reservation
             )
         except StorageUnavailable:
             # The admission may have run with its reply lost: give back whatever it
             # reserved (and the lock it took) once the store answers again.
             lock = flight_lock(lookup) if lookup is not None else None
-            self._settler.later(Settlement(record, reservation, window, lock=lock))
-            if not self._may_fail_open(record):
+            self._settler.later(Settlement(record, team, reservation, window, lock=lock))
+            if not self._may_fail_open(record, team):
                 raise
             log.warning("store unavailable: admitting without limits (fail-open)")
             generated = await unless_gone(gone, self._call(prepared, request_id, None, raw))
-            return self._result(generated, BYPASS, model, {})
+            result = self._result(generated, BYPASS, model, {})
+            result.cost_nanos = self._costs.charge(model, estimate, result.cost, result.images)
+            return result
         headers = limit_headers(decision)
         if decision.outcome is Outcome.HIT and decision.cached is not None:
             entry = decision.cached
@@ -177,10 +208,14 @@ class ImageService:
                 cached, status, entry.images, HIT, model, {**headers, "age": str(age)}
             )
         if decision.outcome is not Outcome.ADMITTED:
+            if self._metrics is not None and decision.refused_by in MONEY_LIMITS:
+                self._metrics.budget_refused(decision.refused_level or "key", decision.refused_by)
             raise refusal(decision, headers)
         return await self._reserved(
             prepared,
+            estimate,
             record,
+            team,
             window,
             headers,
             request_id,
@@ -192,23 +227,40 @@ class ImageService:
             gone,
         )
 
-    def _may_fail_open(self, record: KeyRecord) -> bool:
-        limits = record.limits
-        return (
-            self._options.fail_open
-            and limits.images_per_day is None
-            and (limits.images_per_month is None)
-        )
+    def _may_fail_open(self, record: KeyRecord, team: TeamRecord | None) -> bool:
+        """Whether a store outage may admit this request uncounted: only with fail-open on,
+        and no day or month quota or budget on the key or its team."""
+        if not self._options.fail_open:
+            return False
+        every = (record.limits, team.limits) if team is not None else (record.limits,)
+        return all(getattr(limits, name) is None for limits in every for name in WINDOW_LIMITS)
+
+    async def _team_of(
+        self, record: KeyRecord, key: str, *, fresh: bool = False
+    ) -> TeamRecord | None:
+        """The key's team, refusing the key (401, like a disabled key) while its team is
+        disabled or gone."""
+        if record.team_id is None:
+            return None
+        team = await self._teams.of_key(record, fresh=fresh)
+        if team is None or team.disabled:
+            why = "a disabled team" if team is not None else "a team that no longer exists"
+            error = AuthenticationFailed(f"The API key {mask(key)} belongs to {why}.")
+            error.log_fields["key_id"] = record.id
+            raise error
+        return team
 
     async def _admit(
         self,
         record: KeyRecord,
+        team: TeamRecord | None,
         key: str,
         images: int,
+        cost_nanos: int,
         ckey: str | None,
         window: Window,
         reservation: str,
-    ) -> tuple[Decision, KeyRecord]:
+    ) -> tuple[Decision, KeyRecord, TeamRecord | None]:
         for _ in range(3):
             decision = await self._store.admit(
                 AdmitRequest(
@@ -221,17 +273,25 @@ class ImageService:
                     window=window,
                     cache_key=ckey,
                     flight_ttl=self._flight.lock_ttl if ckey is not None else None,
+                    cost_nanos=cost_nanos,
+                    team_id=team.id if team is not None else None,
+                    team_version=team.version if team is not None else 0,
+                    team_limits=team.limits if team is not None else None,
                 )
             )
             if decision.outcome is not Outcome.STALE_KEY:
-                return decision, record
+                return decision, record, team
+            # The key or its team changed since they were cached: read both afresh.
             record = await self._keys.reload(record, key)
+            team = await self._team_of(record, key, fresh=True)
         raise StoreUnavailable("The key record keeps changing; retry.")
 
     async def _reserved(
         self,
         prepared: PreparedRequest,
+        estimate: Estimate,
         record: KeyRecord,
+        team: TeamRecord | None,
         window: Window,
         headers: dict[str, str],
         request_id: str,
@@ -242,7 +302,7 @@ class ImageService:
         leader: bool,
         gone: Gone | None,
     ) -> GenerationResult:
-        images = 0
+        images = cost = 0
         usage: dict[str, int] = {}
         write: CacheWrite | None = None
         try:
@@ -260,12 +320,14 @@ class ImageService:
                 usage = {"cache_hits": 1, "cached_images": result.images}
             else:
                 images = result.images
+                cost = self._costs.charge(result.model, estimate, result.cost, images)
+                result.cost_nanos = cost
                 usage = {"cache_misses" if result.cache == MISS else "cache_bypasses": 1}
             result.headers.update(headers)
             return result
         finally:
             lock = flight_lock(ckey) if ckey is not None and single_flight else None
-            done = Settlement(record, reservation, window, images, usage, lock)
+            done = Settlement(record, team, reservation, window, images, cost, usage, lock)
             try:
                 await self._settler.settle(done, write)
             except asyncio.CancelledError:
@@ -359,7 +421,7 @@ class ImageService:
             images=normalised.images,
             upstream_seconds=waited,
             entry=entry,
-            cost=read_cost({}, answer.body),
+            cost=read_cost(answer.headers, answer.body),
         )
 
     def _trouble(self, exc: UpstreamCallError) -> None:

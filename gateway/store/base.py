@@ -24,6 +24,8 @@ from gateway.store.types import (
     KeyRecord,
     Limits,
     LimitState,
+    Settled,
+    TeamRecord,
     Window,
 )
 
@@ -51,13 +53,19 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def insert_key(self, record: KeyRecord) -> None:
-        """Store a new key; raise ``StorageConflict`` if its id or hash exists."""
+        """Store a new key; raise ``StorageConflict`` if its id or hash exists.
+
+        A key in a team (``record.team_id``) is stored only while the team exists, checked
+        in the same step (:meth:`delete_team` cannot slip in between): else raise
+        ``StorageNotFound`` naming the team.
+        """
 
     @abc.abstractmethod
     async def update_key(self, record: KeyRecord) -> None:
         """Replace an existing key record (the caller has bumped ``version``).
 
-        Raise :class:`gateway.store.errors.StorageNotFound` if no key has ``record.id``.
+        Raise :class:`gateway.store.errors.StorageNotFound` if no key has ``record.id``, or
+        if ``record.team_id`` names a team that does not exist (as :meth:`insert_key`).
         """
 
     @abc.abstractmethod
@@ -73,18 +81,53 @@ class Store(abc.ABC):
         """Every key, oldest first."""
 
     @abc.abstractmethod
+    async def insert_team(self, record: TeamRecord) -> None:
+        """Store a new team; raise ``StorageConflict`` if its id exists."""
+
+    @abc.abstractmethod
+    async def update_team(self, record: TeamRecord) -> None:
+        """Replace an existing team record (the caller has bumped ``version``).
+
+        Raise :class:`gateway.store.errors.StorageNotFound` if no team has ``record.id``.
+        """
+
+    @abc.abstractmethod
+    async def get_team(self, team_id: str) -> TeamRecord | None:
+        """The team with this id."""
+
+    @abc.abstractmethod
+    async def list_teams(self) -> list[TeamRecord]:
+        """Every team, oldest first."""
+
+    @abc.abstractmethod
+    async def delete_team(self, team_id: str) -> None:
+        """Delete a team, atomically with the check that no key still needs it.
+
+        Raise ``StorageNotFound`` if there is no such team, and ``StorageConflict`` (deleting
+        nothing) while a key that is not revoked has ``team_id`` set to it. Its usage
+        counters stay until they expire, like a revoked key's.
+        """
+
+    @abc.abstractmethod
     async def admit(self, request: AdmitRequest) -> Decision:
         """Decide one request atomically; see :class:`Decision`.
 
-        In order: if the stored key version differs from ``request.key_version`` (or the key
-        is gone) answer ``STALE_KEY`` and change nothing. If ``cache_key`` names a live cache
-        entry, the request is a ``HIT``: it consumes one ``rpm`` unit (or is ``RATE_LIMITED``
-        when rpm is full) and no image quota. Otherwise every limit must have room for the
-        request (1 unit of rpm, ``images`` units of each image limit), all or nothing:
-        day and month quotas are checked first (``QUOTA_EXCEEDED``), then the per-minute
-        limits (``RATE_LIMITED``). When admitted, the image units are held as a reservation
-        named ``reservation_id`` that lives ``reservation_ttl`` seconds unless settled;
-        expired reservations of the key are given back before deciding.
+        The key and, with ``request.team_id``, its team are the subjects: everything below
+        applies to each of them, in one step, all or nothing.
+
+        In order: if the stored version of the key or of its team differs from the
+        request's (or either is gone) answer ``STALE_KEY`` and change nothing. If
+        ``cache_key`` names a live cache entry, the request is a ``HIT``: it consumes one
+        ``rpm`` unit (or is ``RATE_LIMITED`` when rpm is full) and no image quota or money.
+        Otherwise every limit must have room for the request (1 unit of rpm, ``images``
+        units of each image limit, ``cost_nanos`` of each money limit; a money limit
+        already spent refuses even a request estimated at 0), all or nothing: day and
+        month quotas and budgets are checked first, the key's before its team's
+        (``QUOTA_EXCEEDED``), then the per-minute limits (``RATE_LIMITED``);
+        ``Decision.refused_level`` says whose limit refused. When admitted, the image units
+        and the estimate are held as a reservation named ``reservation_id`` that lives
+        ``reservation_ttl`` seconds unless settled; expired reservations of each subject
+        are given back before deciding.
         When admitted with ``cache_key`` and ``flight_ttl`` set, the same step tries to take
         the cache key's single-flight lock (:func:`flight_lock`) for ``flight_ttl`` seconds
         with ``reservation_id`` as its token, and reports it in ``Decision.leader``.
@@ -106,8 +149,12 @@ class Store(abc.ABC):
         cache: CacheWrite | None = None,
         flight: str | None = None,
         retry: bool = False,
-    ) -> None:
-        """Close a reservation: ``images`` were really generated (0 gives it all back).
+        cost_nanos: int = 0,
+        team_id: str | None = None,
+        team_limits: Limits | None = None,
+    ) -> Settled:
+        """Close a reservation: ``images`` were really generated and the call was charged
+        ``cost_nanos`` (0 and 0 give it all back).
 
         ``retry`` marks a repeat of a call whose reply was lost (the store failed while it
         ran, so it may or may not have taken effect). A reservation that is no longer held
@@ -117,9 +164,13 @@ class Store(abc.ABC):
         ``limits`` are the key's current limits, used only when the reservation has already
         expired (its images are then counted afresh against ``images_per_minute``).
 
-        Adjusts every image limit from the reserved count to ``images``; if the reservation
-        had already expired (and was given back), counts ``images`` afresh. Adds ``images``
-        to the day's usage counter ``images`` and every counter in ``usage``.
+        Adjusts every image limit from the reserved count to ``images`` and every money
+        limit from the reserved estimate to ``cost_nanos`` (the truth, even above the
+        estimate); if the reservation had already expired (and was given back), counts
+        them afresh. Adds ``images`` to the day's usage counter ``images``, ``cost_nanos``
+        to ``spend_nanos`` (when not 0) and every counter in ``usage``. With ``team_id``,
+        all of it is done for the team too (``team_limits`` as ``limits``), in the same
+        step. Answers the settled use after the step (:class:`Settled`).
         In the same step, stores ``cache`` (as :meth:`cache_put` would) and then releases the
         single-flight lock ``flight`` if ``reservation_id`` holds it (as
         :meth:`flight_release` would), so a waiter woken by the release finds the answer.
@@ -129,11 +180,18 @@ class Store(abc.ABC):
     async def limit_states(
         self, key_id: str, limits: Limits, window: Window
     ) -> dict[str, LimitState]:
-        """What is left of each set limit, reservations included, by limit name."""
+        """What is left of each set limit, reservations included, by limit name (money
+        limits in nano-dollars). ``key_id`` may be a team's :func:`team_subject`."""
 
     @abc.abstractmethod
     async def usage(self, key_id: str, days: Sequence[str]) -> list[DailyUsage]:
-        """Daily counters for the given days (missing days have empty counters)."""
+        """Daily counters for the given days (missing days have empty counters).
+        ``key_id`` may be a team's :func:`team_subject`."""
+
+    @abc.abstractmethod
+    async def claim(self, name: str, ttl: float) -> bool:
+        """Set ``name`` for ``ttl`` seconds unless it is set: True for the one caller, on
+        every replica, that set it (alert deduplication)."""
 
     @abc.abstractmethod
     async def cache_get(self, cache_key: str, now: float) -> CacheEntry | None:

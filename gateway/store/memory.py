@@ -38,6 +38,8 @@ from gateway.store.types import (
     Limits,
     LimitState,
     Outcome,
+    Settled,
+    TeamRecord,
     Window,
     flight_lock,
 )
@@ -70,6 +72,10 @@ class MemoryStore(Store):
         self._clock = clock
         self._keys: dict[str, KeyRecord] = {}
         self._by_hash: dict[str, str] = {}
+        self._teams: dict[str, TeamRecord] = {}
+        self._joining: dict[str, int] = {}
+        self._leaving: set[str] = set()
+        self._claims: dict[str, float] = {}
         self._secret: bytes | None = None
         self._counters = Counters()
         self._cache = LruCache(cache_max_bytes)
@@ -100,6 +106,7 @@ class MemoryStore(Store):
     def _apply(self, loaded: Loaded) -> None:
         self._keys = {record.id: record for record in loaded.keys}
         self._by_hash = {record.key_hash: record.id for record in loaded.keys}
+        self._teams = {record.id: record for record in loaded.teams}
         self._secret = loaded.secret
         self._counters.load(loaded.quota)
 
@@ -212,13 +219,37 @@ class MemoryStore(Store):
         self._keys[record.id] = record
         self._by_hash[record.key_hash] = record.id
 
+    def _joins(self, record: KeyRecord) -> str | None:
+        """The team a live key is written into, checked to exist (and not be on its way
+        out) before the write; the write then holds it (:meth:`delete_team` waits for no
+        one: it refuses while a key write into the team is in flight)."""
+        team = record.team_id
+        if team is None or record.revoked_at is not None:
+            return None
+        if team not in self._teams or team in self._leaving:
+            raise StorageNotFound(f"No team with id {team!r}.")
+        self._joining[team] = self._joining.get(team, 0) + 1
+        return team
+
+    def _joined(self, team: str | None) -> None:
+        if team is not None:
+            left = self._joining[team] - 1
+            if left:
+                self._joining[team] = left
+            else:
+                del self._joining[team]
+
     async def insert_key(self, record: KeyRecord) -> None:
         if record.id in self._keys or record.key_hash in self._by_hash:
             raise StorageConflict(f"A key with id {record.id!r} or the same secret exists.")
+        team = self._joins(record)
 
         async def store() -> None:
-            await self._write(self._db.insert_key, record)
-            self._remember(record)
+            try:
+                await self._write(self._db.insert_key, record)
+                self._remember(record)
+            finally:
+                self._joined(team)
 
         await self._durably(store())
 
@@ -227,12 +258,69 @@ class MemoryStore(Store):
             raise StorageNotFound(f"No key with id {record.id!r}.")
         if self._by_hash.get(record.key_hash, record.id) != record.id:
             raise StorageConflict("Another key has the same secret.")
+        team = self._joins(record)
 
         async def store() -> None:
-            await self._write(self._db.update_key, record)
-            self._remember(record)
+            try:
+                await self._write(self._db.update_key, record)
+                self._remember(record)
+            finally:
+                self._joined(team)
 
         await self._durably(store())
+
+    async def insert_team(self, record: TeamRecord) -> None:
+        if record.id in self._teams or record.id in self._leaving:
+            raise StorageConflict(f"A team with id {record.id!r} exists.")
+
+        async def store() -> None:
+            await self._write(self._db.insert_team, record)
+            self._teams[record.id] = record
+
+        await self._durably(store())
+
+    async def update_team(self, record: TeamRecord) -> None:
+        if record.id not in self._teams or record.id in self._leaving:
+            raise StorageNotFound(f"No team with id {record.id!r}.")
+
+        async def store() -> None:
+            await self._write(self._db.update_team, record)
+            if record.id in self._teams:
+                self._teams[record.id] = record
+
+        await self._durably(store())
+
+    async def get_team(self, team_id: str) -> TeamRecord | None:
+        return self._teams.get(team_id)
+
+    async def list_teams(self) -> list[TeamRecord]:
+        return sorted(self._teams.values(), key=lambda r: r.created_at)
+
+    async def delete_team(self, team_id: str) -> None:
+        if team_id not in self._teams or team_id in self._leaving:
+            raise StorageNotFound(f"No team with id {team_id!r}.")
+        live = any(r.team_id == team_id and r.revoked_at is None for r in self._keys.values())
+        if live or team_id in self._joining:
+            raise StorageConflict(f"Team {team_id!r} still has keys that are not revoked.")
+        self._leaving.add(team_id)
+
+        async def store() -> None:
+            try:
+                await self._write(self._db.delete_team, team_id)
+                self._teams.pop(team_id, None)
+            finally:
+                self._leaving.discard(team_id)
+
+        await self._durably(store())
+
+    async def claim(self, name: str, ttl: float) -> bool:
+        now = self._clock()
+        if self._claims.get(name, 0.0) > now:
+            return False
+        if len(self._claims) > 100_000:
+            self._claims = {k: v for k, v in self._claims.items() if v > now}
+        self._claims[name] = now + ttl
+        return True
 
     async def get_key(self, key_id: str) -> KeyRecord | None:
         return self._keys.get(key_id)
@@ -248,6 +336,10 @@ class MemoryStore(Store):
         record = self._keys.get(request.key_id)
         if record is None or record.version != request.key_version:
             return Decision(Outcome.STALE_KEY)
+        if request.team_id is not None:
+            team = self._teams.get(request.team_id)
+            if team is None or team.version != request.team_version:
+                return Decision(Outcome.STALE_KEY)
         cache_key = request.cache_key
         entry = self._cache.get(cache_key, request.window.now) if cache_key is not None else None
         decision = self._counters.admit(request, entry)
@@ -273,13 +365,29 @@ class MemoryStore(Store):
         cache: CacheWrite | None = None,
         flight: str | None = None,
         retry: bool = False,
-    ) -> None:
-        if not self._counters.settle(key_id, reservation_id, images, window, usage, limits, retry):
-            return
+        cost_nanos: int = 0,
+        team_id: str | None = None,
+        team_limits: Limits | None = None,
+    ) -> Settled:
+        settled = self._counters.settle(
+            key_id,
+            reservation_id,
+            images,
+            window,
+            usage,
+            limits,
+            retry,
+            cost_nanos,
+            team_id,
+            team_limits,
+        )
+        if settled is None:
+            return Settled()
         if cache is not None:
             self._cache.put(cache.key, cache.entry, window.now)
         if flight is not None:
             self._locks.release(flight, reservation_id)
+        return settled
 
     async def limit_states(
         self, key_id: str, limits: Limits, window: Window

@@ -1,10 +1,15 @@
 """The Redis store: state shared by every replica, one atomic Lua script per decision.
 
 Layout (prefix ``gw:``): ``key:{id}`` JSON record, ``keyver:{id}`` its version,
-``keyhash:{hash}`` -> id, ``keys`` zset by creation; ``tat:{id}:rpm|ipm`` GCRA state;
-``q:{id}:d:{day}`` / ``q:{id}:m:{month}`` quota counters; ``res:{id}`` zset of reservations
-by expiry with details in ``resinfo:{id}``; ``usage:{id}:{day}`` hash kept 100 days;
-``cache:{cache key}`` hash; ``flight:*`` single-flight locks.
+``keyhash:{hash}`` -> id, ``keys`` zset by creation; ``team:{id}`` JSON record,
+``teamver:{id}`` its version, ``teams`` zset by creation, ``teamkeys:{id}`` the set of its
+keys that are not revoked. Limit state is kept per subject, a key's id or ``team:{id}``
+(:func:`team_subject`): ``tat:{s}:rpm|ipm`` GCRA state; ``q:{s}:d:{day}`` /
+``q:{s}:m:{month}`` image quota counters and ``usd:{s}:d:{day}`` / ``usd:{s}:m:{month}``
+spend counters in nano-dollars (settled plus reserved); ``res:{s}`` zset of reservations
+by expiry with details in ``resinfo:{s}``; ``usage:{s}:{day}`` hash kept 100 days and
+``usage:{s}:m:{month}`` (settled images and spend, for alerts); ``cache:{cache key}``
+hash; ``flight:*`` single-flight locks; ``alert:*`` claimed alerts.
 
 Redis exceptions become storage errors here, at the boundary: an outage (no connection, no
 reply in time, a server that is loading, read-only, out of memory or busy) is
@@ -49,6 +54,7 @@ from gateway.store.errors import (
 from gateway.store.pubsub import Subscriber
 from gateway.store.resp import Bulks, PipelinedRedis, Script, bulks
 from gateway.store.types import (
+    SETTLED_FIELDS,
     USAGE_TTL,
     AdmitRequest,
     CacheEntry,
@@ -60,12 +66,15 @@ from gateway.store.types import (
     Limits,
     LimitState,
     Outcome,
+    Settled,
+    TeamRecord,
     Window,
     flight_lock,
+    team_subject,
 )
 
 OUTCOMES = {outcome.value.encode(): outcome for outcome in Outcome}
-SCRIPTS = ("admit", "settle", "release", "put_key")
+SCRIPTS = ("admit", "settle", "release", "put_key", "put_team", "delete_team")
 
 
 log = logging.getLogger("gateway.store")
@@ -161,6 +170,22 @@ def _state(limit: bytes, remaining: bytes, reset: bytes) -> LimitState | None:
     return LimitState(int(float(limit)), int(float(remaining)), float(reset))
 
 
+def _limits(limits: Limits) -> list[int]:
+    """A subject's limits as the scripts take them (-1 for unlimited), in their order."""
+    return [
+        _limit(limits.rpm),
+        _limit(limits.images_per_minute),
+        _limit(limits.images_per_day),
+        _limit(limits.images_per_month),
+        _limit(limits.usd_per_day),
+        _limit(limits.usd_per_month),
+    ]
+
+
+def _settled(values: list[Any], offset: int) -> dict[str, int]:
+    return dict(zip(SETTLED_FIELDS, (int(v) for v in values[offset : offset + 4]), strict=True))
+
+
 class RedisStore(Store):
     """State in Redis; many gateway processes sharing it behave as one.
 
@@ -226,8 +251,11 @@ class RedisStore(Store):
             stored = await self._r.get(f"{self._p}secret")
         return bytes.fromhex(stored.decode()) if stored else candidate
 
-    async def _put_key(self, record: KeyRecord, mode: str, old_hash: str) -> str:
+    async def _put_key(
+        self, record: KeyRecord, mode: str, old_hash: str, old_team: str | None
+    ) -> str:
         p = self._p
+        team = record.team_id or ""
         result = await self._run(
             "put_key",
             [
@@ -236,20 +264,85 @@ class RedisStore(Store):
                 f"{p}keyhash:{record.key_hash}",
                 f"{p}keys",
                 f"{p}keyhash:{old_hash}",
+                f"{p}teamkeys:{old_team or ''}",
+                f"{p}teamkeys:{team}",
+                f"{p}team:{team}",
             ],
-            [orjson.dumps(record.to_dict()), record.version, record.id, record.created_at, mode],
+            [
+                orjson.dumps(record.to_dict()),
+                record.version,
+                record.id,
+                record.created_at,
+                mode,
+                1 if record.team_id is not None and record.revoked_at is None else 0,
+            ],
         )
-        return result.decode() if isinstance(result, bytes) else str(result)
+        outcome = result.decode() if isinstance(result, bytes) else str(result)
+        if outcome == "no_team":
+            raise StorageNotFound(f"No team with id {record.team_id!r}.")
+        return outcome
 
     async def insert_key(self, record: KeyRecord) -> None:
-        if await self._put_key(record, "insert", record.key_hash) == "conflict":
+        if await self._put_key(record, "insert", record.key_hash, None) == "conflict":
             raise StorageConflict(f"A key with id {record.id!r} or the same secret exists.")
 
     async def update_key(self, record: KeyRecord) -> None:
         old = await self.get_key(record.id)
         old_hash = old.key_hash if old else record.key_hash
-        if await self._put_key(record, "update", old_hash) == "missing":
+        old_team = old.team_id if old else None
+        if await self._put_key(record, "update", old_hash, old_team) == "missing":
             raise StorageNotFound(f"No key with id {record.id!r}.")
+
+    async def _put_team(self, record: TeamRecord, mode: str) -> str:
+        p = self._p
+        result = await self._run(
+            "put_team",
+            [f"{p}team:{record.id}", f"{p}teamver:{record.id}", f"{p}teams"],
+            [orjson.dumps(record.to_dict()), record.version, record.id, record.created_at, mode],
+        )
+        return result.decode() if isinstance(result, bytes) else str(result)
+
+    async def insert_team(self, record: TeamRecord) -> None:
+        if await self._put_team(record, "insert") == "conflict":
+            raise StorageConflict(f"A team with id {record.id!r} exists.")
+
+    async def update_team(self, record: TeamRecord) -> None:
+        if await self._put_team(record, "update") == "missing":
+            raise StorageNotFound(f"No team with id {record.id!r}.")
+
+    async def get_team(self, team_id: str) -> TeamRecord | None:
+        with guarded():
+            raw = await self._r.get(f"{self._p}team:{team_id}")
+        return TeamRecord.from_dict(orjson.loads(raw)) if raw else None
+
+    async def list_teams(self) -> list[TeamRecord]:
+        ids: Any
+        raws: Any
+        with guarded():
+            ids = await self._r.zrange(f"{self._p}teams", 0, -1)
+            raws = await self._r.mget([f"{self._p}team:{i.decode()}" for i in ids]) if ids else []
+        return [TeamRecord.from_dict(orjson.loads(raw)) for raw in raws if raw]
+
+    async def delete_team(self, team_id: str) -> None:
+        p = self._p
+        result = await self._run(
+            "delete_team",
+            [f"{p}team:{team_id}", f"{p}teamver:{team_id}", f"{p}teams", f"{p}teamkeys:{team_id}"],
+            [team_id],
+        )
+        outcome = result.decode() if isinstance(result, bytes) else str(result)
+        if outcome == "missing":
+            raise StorageNotFound(f"No team with id {team_id!r}.")
+        if outcome == "in_use":
+            raise StorageConflict(f"Team {team_id!r} still has keys that are not revoked.")
+
+    async def claim(self, name: str, ttl: float) -> bool:
+        with guarded():
+            return bool(
+                await self._pipe.execute(
+                    "SET", f"{self._p}{name}", 1, "NX", "PX", max(1, int(ttl * 1000))
+                )
+            )
 
     async def get_key(self, key_id: str) -> KeyRecord | None:
         with guarded():
@@ -270,47 +363,72 @@ class RedisStore(Store):
             raws = await self._r.mget([f"{self._p}key:{i.decode()}" for i in ids]) if ids else []
         return [KeyRecord.from_dict(orjson.loads(raw)) for raw in raws if raw]
 
-    def _limit_keys(self, key_id: str, window: Window) -> list[str]:
+    def _limit_keys(self, subject: str, window: Window) -> list[str]:
+        """A subject's GCRA state and day and month counters (images, then spend)."""
         p = self._p
         return [
-            f"{p}tat:{key_id}:rpm",
-            f"{p}tat:{key_id}:ipm",
-            f"{p}q:{key_id}:d:{window.day}",
-            f"{p}q:{key_id}:m:{window.month}",
+            f"{p}tat:{subject}:rpm",
+            f"{p}tat:{subject}:ipm",
+            f"{p}q:{subject}:d:{window.day}",
+            f"{p}q:{subject}:m:{window.month}",
+            f"{p}usd:{subject}:d:{window.day}",
+            f"{p}usd:{subject}:m:{window.month}",
         ]
 
+    def _subjects(self, request: AdmitRequest) -> list[tuple[str, str, int, Limits]]:
+        """(subject, version key, version, limits) of the key and of its team."""
+        p = self._p
+        found = [
+            (request.key_id, f"{p}keyver:{request.key_id}", request.key_version, request.limits)
+        ]
+        if request.team_id is not None:
+            found.append(
+                (
+                    team_subject(request.team_id),
+                    f"{p}teamver:{request.team_id}",
+                    request.team_version,
+                    request.team_limits or Limits(),
+                )
+            )
+        return found
+
     def _admit_parts(self, request: AdmitRequest) -> tuple[Bulks, Bulks]:
-        """The packed parts of an admission that stay the same for a key, its limits and a
-        quota day: the command, script and key names before the per-request names, and
-        the arguments after the per-request ones. Worked out once per key and day."""
-        w, lim = request.window, request.limits
-        kid = request.key_id
-        ident = (kid, request.key_version, lim, request.reservation_ttl, w.day, w.month)
+        """The packed parts of an admission that stay the same for a key, its team, their
+        limits and a quota day: the command, script and key names before the per-request
+        names, and the arguments after the per-request ones. Worked out once per key (and
+        team) and day."""
+        w = request.window
+        ident = (
+            request.key_id,
+            request.key_version,
+            request.limits,
+            request.team_id,
+            request.team_version,
+            request.team_limits,
+            request.reservation_ttl,
+            w.day,
+            w.month,
+        )
         found = self._admit_packed.get(ident)
         if found is None:
             if len(self._admit_packed) > 10_000:
                 self._admit_packed.clear()
             p = self._p
-            names = [
-                f"{p}keyver:{kid}",
-                *self._limit_keys(kid, w),
-                f"{p}res:{kid}",
-                f"{p}resinfo:{kid}",
-                f"{p}usage:{kid}:{w.day}",
-            ]
+            subjects = self._subjects(request)
+            names: list[str] = []
+            args: list[Any] = [len(subjects), request.reservation_ttl, w.day, w.month, USAGE_TTL]
+            for subject, version_key, version, limits in subjects:
+                names += [
+                    version_key,
+                    *self._limit_keys(subject, w),
+                    f"{p}res:{subject}",
+                    f"{p}resinfo:{subject}",
+                    f"{p}usage:{subject}:{w.day}",
+                ]
+                args += [version, *_limits(limits)]
             found = self._admit_packed[ident] = (
                 bulks("EVALSHA", self._scripts["admit"].sha, len(names) + 2, *names),
-                bulks(
-                    request.key_version,
-                    request.reservation_ttl,
-                    _limit(lim.rpm),
-                    _limit(lim.images_per_minute),
-                    _limit(lim.images_per_day),
-                    _limit(lim.images_per_month),
-                    w.day,
-                    w.month,
-                    USAGE_TTL,
-                ),
+                bulks(*args),
             )
         return found
 
@@ -330,6 +448,7 @@ class RedisStore(Store):
             repr(w.month_ends_in),
             1 if request.cache_key else 0,
             lock_ms,
+            request.cost_nanos,
         )
         with self._admitting:
             reply: Any = await self._pipe.evalsha_packed(
@@ -342,14 +461,15 @@ class RedisStore(Store):
         cached = None
         if outcome is Outcome.HIT:
             cached = CacheEntry(
-                body=reply[10],
-                stored_at=float(reply[11]),
-                expires_at=float(reply[12]),
-                images=int(reply[13]),
+                body=reply[11],
+                stored_at=float(reply[12]),
+                expires_at=float(reply[13]),
+                images=int(reply[14]),
             )
         return Decision(
             outcome,
             refused_by=reply[1].decode() or None,
+            refused_level=reply[10].decode() or None,
             retry_after=None if retry < 0 else retry,
             requests=_state(*reply[3:6]),
             images=_state(*reply[6:9]),
@@ -369,9 +489,14 @@ class RedisStore(Store):
         cache: CacheWrite | None = None,
         flight: str | None = None,
         retry: bool = False,
-    ) -> None:
+        cost_nanos: int = 0,
+        team_id: str | None = None,
+        team_limits: Limits | None = None,
+    ) -> Settled:
         p = self._p
-        ipm = limits.images_per_minute if limits else None
+        subjects = [(key_id, limits)]
+        if team_id is not None:
+            subjects.append((team_subject(team_id), team_limits))
         write: list[Any] = [0, "", "", "", 0]
         if cache is not None:
             entry = cache.entry
@@ -384,37 +509,45 @@ class RedisStore(Store):
                     repr(entry.expires_at),
                     entry.images,
                 ]
+        names: list[str] = []
+        per_minute: list[int] = []
+        for subject, subject_limits in subjects:
+            counters = self._limit_keys(subject, window)
+            names += [
+                f"{p}res:{subject}",
+                f"{p}resinfo:{subject}",
+                *counters[1:],
+                f"{p}usage:{subject}:{window.day}",
+                f"{p}usage:{subject}:m:{window.month}",
+            ]
+            per_minute.append(_limit(subject_limits.images_per_minute if subject_limits else None))
         extra: list[Any] = []
         for name, value in (usage or {}).items():
             extra += [name, value]
-        await self._run(
+        reply = await self._run(
             "settle",
-            [
-                f"{p}res:{key_id}",
-                f"{p}resinfo:{key_id}",
-                f"{p}tat:{key_id}:ipm",
-                f"{p}q:{key_id}:d:{window.day}",
-                f"{p}q:{key_id}:m:{window.month}",
-                f"{p}usage:{key_id}:{window.day}",
-                f"{p}cache:{cache.key if cache else ''}",
-                f"{p}{flight or ''}",
-            ],
+            [*names, f"{p}cache:{cache.key if cache else ''}", f"{p}{flight or ''}"],
             [
                 reservation_id,
                 images,
                 repr(window.now),
                 window.day,
                 window.month,
-                _limit(ipm),
                 repr(window.day_ends_in),
                 repr(window.month_ends_in),
                 USAGE_TTL,
                 *write,
                 1 if flight else 0,
                 1 if retry else 0,
+                cost_nanos,
+                len(subjects),
+                *per_minute,
                 *extra,
             ],
         )
+        if not reply:
+            return Settled()
+        return Settled(_settled(reply, 0), _settled(reply, 4) if team_id is not None else None)
 
     async def limit_states(
         self, key_id: str, limits: Limits, window: Window
@@ -431,6 +564,8 @@ class RedisStore(Store):
         for name, value, ends in (
             ("images_per_day", raw[2], window.day_ends_in),
             ("images_per_month", raw[3], window.month_ends_in),
+            ("usd_per_day", raw[4], window.day_ends_in),
+            ("usd_per_month", raw[5], window.month_ends_in),
         ):
             limit = getattr(limits, name)
             if limit is not None:

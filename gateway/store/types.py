@@ -14,25 +14,32 @@ USAGE_TTL = 100 * 86400
 """Seconds a day's usage counters are kept after their last write, by every store."""
 
 
-def _limit(description: str) -> Any:
-    """A limit field: unlimited by default, described once for every layer that shows it."""
-    return field(default=None, metadata={"description": description})
+def _limit(description: str, *, money: bool = False) -> Any:
+    """A limit field: unlimited by default, described once for every layer that shows it.
+
+    A ``money`` limit is held in nano-dollars (10**-9 USD, an integer) here and in the
+    stores, and shown as a decimal amount of USD by every layer above them.
+    """
+    return field(default=None, metadata={"description": description, "money": money})
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """A key's limits; ``None`` means unlimited, ``0`` means nothing is allowed.
+    """A key's or a team's limits; ``None`` means unlimited, ``0`` means nothing is allowed.
 
-    The one definition of the limits a key can have: the admin API's bodies and OpenAPI
-    schemas, the CLI's options and tables, declared keys, the ``GATEWAY_DEFAULT_*`` settings
-    and usage reports are all derived from these fields (:data:`LIMIT_NAMES`) and their
-    descriptions, so a new limit is declared here (and enforced by the stores).
+    The one definition of the limits a key or a team can have: the admin API's bodies and
+    OpenAPI schemas, the CLI's options and tables, declared keys, the ``GATEWAY_DEFAULT_*``
+    settings and usage reports are all derived from these fields (:data:`LIMIT_NAMES`) and
+    their descriptions, so a new limit is declared here (and enforced by the stores).
+    Money limits (:data:`MONEY_LIMITS`) are integer nano-dollars here.
     """
 
     rpm: int | None = _limit("Requests per minute.")
     images_per_minute: int | None = _limit("Images per minute.")
     images_per_day: int | None = _limit("Images per quota day.")
     images_per_month: int | None = _limit("Images per quota month.")
+    usd_per_day: int | None = _limit("USD that may be spent per quota day.", money=True)
+    usd_per_month: int | None = _limit("USD that may be spent per quota month.", money=True)
 
     def as_dict(self) -> dict[str, int | None]:
         """The limits by their public names."""
@@ -44,6 +51,23 @@ LIMIT_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Limits))
 
 LIMIT_DESCRIPTIONS: dict[str, str] = {f.name: f.metadata["description"] for f in fields(Limits)}
 """What each limit counts, for help texts and schemas."""
+
+MONEY_LIMITS: frozenset[str] = frozenset(f.name for f in fields(Limits) if f.metadata["money"])
+"""The limits held in nano-dollars (USD budgets); the others count requests or images."""
+
+WINDOW_LIMITS: dict[str, tuple[str, str]] = {
+    "images_per_day": ("images", "day"),
+    "images_per_month": ("images", "month"),
+    "usd_per_day": ("spend_nanos", "day"),
+    "usd_per_month": ("spend_nanos", "month"),
+}
+"""The day and month limits: what each counts (a usage counter) and its calendar window."""
+
+
+def team_subject(team_id: str) -> str:
+    """The name a team's counters and usage are kept under, beside its keys' ids (a key id
+    never holds a colon, so the two cannot meet)."""
+    return f"team:{team_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,12 +93,14 @@ class KeyRecord:
     cache: bool = True
     declared: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    team_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Serialisable form used by the stores (JSON) and the admin API."""
         return {
             "id": self.id,
             "name": self.name,
+            "team_id": self.team_id,
             "key_hash": self.key_hash,
             "prefix": self.prefix,
             "created_at": self.created_at,
@@ -107,6 +133,55 @@ class KeyRecord:
             limits=Limits(**(data.get("limits") or {})),
             cache=bool(data.get("cache", True)),
             declared=bool(data.get("declared", False)),
+            metadata=dict(data.get("metadata") or {}),
+            team_id=data.get("team_id"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TeamRecord:
+    """A team: keys that share limits and budgets on top of their own.
+
+    ``version`` increases on every change, and the admission step of each of the team's
+    keys compares it in the same round trip as the key's, so disabling a team (or changing
+    its limits) takes effect on the next request on every replica. ``models`` narrows the
+    allow-list of every key in the team (None: no narrowing).
+    """
+
+    id: str
+    name: str
+    created_at: float
+    version: int = 1
+    disabled: bool = False
+    limits: Limits = field(default_factory=Limits)
+    models: tuple[str, ...] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialisable form used by the stores (JSON)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "created_at": self.created_at,
+            "version": self.version,
+            "disabled": self.disabled,
+            "limits": self.limits.as_dict(),
+            "models": list(self.models) if self.models is not None else None,
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TeamRecord:
+        """Inverse of :meth:`to_dict`."""
+        models = data.get("models")
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            created_at=float(data["created_at"]),
+            version=int(data.get("version", 1)),
+            disabled=bool(data.get("disabled", False)),
+            limits=Limits(**(data.get("limits") or {})),
+            models=tuple(models) if models is not None else None,
             metadata=dict(data.get("metadata") or {}),
         )
 
@@ -170,7 +245,12 @@ class LimitState:
 
 @dataclass(slots=True)
 class AdmitRequest:
-    """Everything one atomic admission decision needs (one store round trip)."""
+    """Everything one atomic admission decision needs (one store round trip).
+
+    ``cost_nanos`` is the estimated cost reserved against the money limits. With
+    ``team_id`` set, the team's version is checked and its limits (``team_limits``) apply
+    too, all in the same step.
+    """
 
     key_id: str
     key_version: int
@@ -181,15 +261,19 @@ class AdmitRequest:
     window: Window
     cache_key: str | None = None
     flight_ttl: float | None = None
+    cost_nanos: int = 0
+    team_id: str | None = None
+    team_version: int = 0
+    team_limits: Limits | None = None
 
 
 @dataclass(slots=True)
 class Decision:
     """The answer of :meth:`Store.admit`.
 
-    ``refused_by`` names the limit that refused (``rpm``, ``images_per_minute``,
-    ``images_per_day``, ``images_per_month``); ``retry_after`` is in seconds, ``None`` when
-    waiting cannot help (the request asks for more than the limit itself).
+    ``refused_by`` names the limit that refused (one of :data:`LIMIT_NAMES`) and
+    ``refused_level`` whose it is (``key`` or ``team``); ``retry_after`` is in seconds,
+    ``None`` when waiting cannot help (the request asks for more than the limit itself).
     ``requests`` and ``images`` describe the state after the decision: the rpm limit and the
     tightest image limit (the one with the fewest remaining), for the response headers.
     ``leader`` is true when an admitted cache miss also took the cache key's single-flight
@@ -203,6 +287,23 @@ class Decision:
     images: LimitState | None = None
     cached: CacheEntry | None = None
     leader: bool = False
+    refused_level: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    """What a settlement leaves settled, for alerts: the use of the reservation's day and
+    month after the step (``images:day``, ``spend_nanos:day``, ``images:month``,
+    ``spend_nanos:month``), for the key and for its team. Only settled calls count (not
+    reservations in flight), so each threshold is crossed by exactly one settlement.
+    ``key`` is None when a retried settlement changed nothing."""
+
+    key: dict[str, int] | None = None
+    team: dict[str, int] | None = None
+
+
+SETTLED_FIELDS = ("images:day", "spend_nanos:day", "images:month", "spend_nanos:month")
+"""The order the stores report a subject's settled use in."""
 
 
 @dataclass(frozen=True, slots=True)

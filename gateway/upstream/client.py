@@ -9,6 +9,7 @@ gateway's own errors; nothing from httpx or the sockets escapes this module.
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,13 +37,24 @@ class Failure(enum.Enum):
     TOO_LARGE = "too_large"
 
 
+CLIENT_REQUEST_ID = re.compile(r"[^A-Za-z0-9._:-]")
+MAX_CLIENT_REQUEST_ID = 128
+
+
+def client_request_id(request_id: str) -> str:
+    """The gateway's request id as AIML accepts ``X-Client-Request-Id`` (1 to 128 of
+    ``A-Z a-z 0-9 . _ : -``), so the upstream's usage log names the request."""
+    return CLIENT_REQUEST_ID.sub("_", request_id)[:MAX_CLIENT_REQUEST_ID] or "-"
+
+
 @dataclass(frozen=True, slots=True)
 class UpstreamAnswer:
-    """A successful (2xx) upstream answer, parsed."""
+    """A successful (2xx) upstream answer, parsed; ``headers`` carry what it cost."""
 
     status: int
     body: Any
     raw: bytes
+    headers: httpx.Headers
 
 
 class UpstreamCallError(Exception):
@@ -179,6 +191,7 @@ class Upstream:
             "accept": "application/json",
             "user-agent": f"imagegw/{__version__}",
             "x-request-id": request_id,
+            "x-client-request-id": client_request_id(request_id),
         }
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
@@ -230,7 +243,7 @@ class Upstream:
                     status=status,
                 ) from None
         if 200 <= status < 300:
-            return UpstreamAnswer(status=status, body=parsed, raw=raw)
+            return UpstreamAnswer(status=status, body=parsed, raw=raw, headers=headers)
         raise self._status_failure(status, parsed, headers)
 
     def _status_failure(

@@ -2,7 +2,10 @@
 
 The pydantic models here validate what the admin API accepts and shape what it answers,
 and :mod:`gateway.web.openapi` publishes their JSON schemas: the document cannot drift
-from what is enforced. The limit fields come from :class:`gateway.store.types.Limits`.
+from what is enforced. The limit fields come from :class:`gateway.store.types.Limits`;
+money limits are decimal USD here (a JSON number or a decimal string in, an exact decimal
+string out) and integer nano-dollars in the store, converted in :func:`changes_of` and
+:func:`public_limits` only.
 """
 
 from __future__ import annotations
@@ -13,15 +16,19 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway.billing.money import format_usd
 from gateway.errors import InvalidRequest
 from gateway.keys.search import Status, status_of
 from gateway.models.registry import Registry
-from gateway.settings import LimitFields
-from gateway.store.types import LIMIT_NAMES, KeyRecord
+from gateway.settings import LimitFields, limits_of
+from gateway.store.types import LIMIT_NAMES, MONEY_LIMITS, KeyRecord, Limits, TeamRecord
 
 NOT_NULL = ("name", "disabled", "cache", "metadata")
 LATEST = 253_402_300_799
 NAME = "A name for people; the CLI also finds a key by its name where it is unique."
+TEAM_NAME = "A name for people; the CLI also finds a team by its name where it is unique."
+TEAM_ID = "The team the key belongs to (its limits and budgets apply too); null: none."
+METADATA = "Free-form JSON kept with the record (owner, ticket, ...)."
 
 
 def _timestamp(value: Any) -> float | None:
@@ -56,10 +63,17 @@ def _not_null(schema: dict[str, Any]) -> None:
 
 
 class _Body(LimitFields):
-    """Fields of both bodies. Those that cannot be null (``NOT_NULL``) default to None only
-    to tell "not given" apart: ``changes_of`` reads only the fields a body sets."""
+    """Fields of every create and update body. Those that cannot be null (``NOT_NULL``)
+    default to None only to tell "not given" apart: ``changes_of`` reads only the fields a
+    body sets."""
 
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_not_null)
+
+    metadata: dict[str, Any] | None = Field(default=None, description=METADATA)
+
+
+class _KeyBody(_Body):
+    """Fields of both key bodies."""
 
     expires_at: float | str | None = Field(
         default=None,
@@ -70,9 +84,7 @@ class _Body(LimitFields):
         default=None, description="The models the key may use (registry ids); null: all."
     )
     cache: bool | None = Field(default=None, description="Serve this key from the cache.")
-    metadata: dict[str, Any] | None = Field(
-        default=None, description="Free-form JSON kept with the key (owner, ticket, ...)."
-    )
+    team_id: str | None = Field(default=None, min_length=1, max_length=100, description=TEAM_ID)
 
     @field_validator("expires_at", mode="before")
     @classmethod
@@ -80,17 +92,66 @@ class _Body(LimitFields):
         return _timestamp(value)
 
 
-class KeyCreate(_Body):
+class KeyCreate(_KeyBody):
     """``POST /admin/keys``."""
 
     name: str = Field(min_length=1, max_length=200, description=NAME)
 
 
-class KeyUpdate(_Body):
-    """``PATCH /admin/keys/{id}``: only the fields present change; ``null`` removes a limit."""
+class KeyUpdate(_KeyBody):
+    """``PATCH /admin/keys/{id}``: only the fields present change; ``null`` removes a limit
+    (or the key from its team)."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200, description=NAME)
     disabled: bool | None = Field(default=None, description="Refuse the key until enabled.")
+
+
+class _TeamBody(_Body):
+    """Fields of both team bodies."""
+
+    models: list[str] | None = Field(
+        default=None,
+        description="The models the team's keys may use (registry ids), narrowing each "
+        "key's own list; null: no narrowing.",
+    )
+
+
+class TeamCreate(_TeamBody):
+    """``POST /admin/teams``."""
+
+    name: str = Field(min_length=1, max_length=200, description=TEAM_NAME)
+
+
+class TeamUpdate(_TeamBody):
+    """``PATCH /admin/teams/{id}``: only the fields present change; ``null`` removes a limit."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200, description=TEAM_NAME)
+    disabled: bool | None = Field(
+        default=None, description="Refuse every key of the team until enabled."
+    )
+
+
+class TeamObject(LimitFields):
+    """A team as the admin API shows it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    object: Literal["gateway.team"] = "gateway.team"
+    name: str
+    created_at: int
+    disabled: bool
+    models: list[str] | None
+    metadata: dict[str, Any]
+
+
+class TeamList(BaseModel):
+    """``GET /admin/teams``: every team, oldest first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object: Literal["list"] = "list"
+    data: list[TeamObject]
 
 
 class KeyObject(LimitFields):
@@ -101,6 +162,7 @@ class KeyObject(LimitFields):
     id: str
     object: Literal["gateway.key"] = "gateway.key"
     name: str
+    team_id: str | None = Field(description=TEAM_ID)
     prefix: str = Field(description="The key's first characters, to recognise it.")
     status: Status
     created_at: int
@@ -184,14 +246,21 @@ def check_models(models: Iterable[str] | None, registry: Registry) -> None:
 
 
 def changes_of(body: _Body) -> dict[str, Any]:
-    """The fields a create/update body sets, in KeyService's terms."""
+    """The fields a create/update body sets, in the services' terms (money limits in
+    nano-dollars, under ``limits``)."""
     given = body.model_dump(exclude_unset=True)
-    changes: dict[str, Any] = {}
-    limits = {name: given.pop(name) for name in LIMIT_NAMES if name in given}
-    if limits:
-        changes["limits"] = limits
-    changes.update(given)
-    return changes
+    limits = limits_of(given)
+    for name in LIMIT_NAMES:
+        given.pop(name, None)
+    return {"limits": limits, **given} if limits else given
+
+
+def public_limits(limits: Limits) -> dict[str, int | str | None]:
+    """Limits as the admin API shows them: money limits as exact decimal strings of USD."""
+    return {
+        name: format_usd(value) if name in MONEY_LIMITS and value is not None else value
+        for name, value in limits.as_dict().items()
+    }
 
 
 def _seconds(value: float | None) -> int | None:
@@ -205,6 +274,7 @@ def render_key(record: KeyRecord, now: float) -> dict[str, Any]:
         "id": record.id,
         "object": "gateway.key",
         "name": record.name,
+        "team_id": record.team_id,
         "prefix": record.prefix,
         "status": status_of(record, now),
         "created_at": int(record.created_at),
@@ -214,8 +284,22 @@ def render_key(record: KeyRecord, now: float) -> dict[str, Any]:
         "disabled": record.disabled,
         "revoked": record.revoked_at is not None,
         "revoked_at": _seconds(record.revoked_at),
-        **record.limits.as_dict(),
+        **public_limits(record.limits),
         "cache": record.cache,
         "declared": record.declared,
+        "metadata": record.metadata,
+    }
+
+
+def render_team(record: TeamRecord) -> dict[str, Any]:
+    """The public form of a team record, as :class:`TeamObject` describes it."""
+    return {
+        "id": record.id,
+        "object": "gateway.team",
+        "name": record.name,
+        "created_at": int(record.created_at),
+        "disabled": record.disabled,
+        "models": list(record.models) if record.models is not None else None,
+        **public_limits(record.limits),
         "metadata": record.metadata,
     }

@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.alerts.monitor import AlertMonitor
+from gateway.alerts.webhook import WebhookSink
 from gateway.billing.price_file import load_price_table
 from gateway.billing.prices import PriceTable
 from gateway.cache.flight import SingleFlight
@@ -33,12 +35,14 @@ from gateway.limits.admission import Calendar
 from gateway.models.registry import Registry
 from gateway.observability.clock import Clock, system_clock
 from gateway.observability.metrics import Metrics
+from gateway.pipeline.costs import Costs
 from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone
 from gateway.pipeline.generation import Generated, GenerationOptions, ImageService
 from gateway.settings import Settings
 from gateway.store.base import Store
 from gateway.store.errors import StorageError, StorageUnavailable
 from gateway.store.journal import Journal
+from gateway.teams.service import TeamService
 from gateway.upstream.client import Upstream, create_transport
 from gateway.upstream.proxy import environment_proxies
 from gateway.upstream.resilience import ResilientUpstream, RetryPolicy
@@ -49,7 +53,7 @@ from gateway.web.http import error_response
 from gateway.web.journals import Logs, build_journal
 from gateway.web.middleware import AccessLog, RequestContext
 from gateway.web.openapi import build_openapi
-from gateway.web.routes import admin, health, images, logs, models, usage
+from gateway.web.routes import admin, health, images, logs, models, teams, usage
 from gateway.web.routes import prices as prices_route
 from gateway.web.routes.console import Console
 from gateway.web.routes.overview import Overview
@@ -152,9 +156,10 @@ def create_app(
             proxies=proxies,
             transport=transport,
         )
+        sink = _webhook(settings)
         try:
             services = _services(
-                settings, the_store, registry, http, clock, metrics, prices, the_logs
+                settings, the_store, registry, http, clock, metrics, prices, the_logs, sink
             )
             await _first_contact(services)
             # What exists now lives as long as the process: full collections scanning it
@@ -169,6 +174,8 @@ def create_app(
             yield {"services": services}
         finally:
             await the_logs.aclose()
+            if sink is not None:
+                await sink.aclose()
             await http.aclose()
             await the_store.aclose()
 
@@ -186,6 +193,12 @@ def create_app(
         Route("/admin/keys/{key_id}", admin.update_key, methods=["PATCH"]),
         Route("/admin/keys/{key_id}", admin.revoke_key, methods=["DELETE"]),
         Route("/admin/keys/{key_id}/usage", admin.key_usage, methods=["GET"]),
+        Route("/admin/teams", teams.create_team, methods=["POST"]),
+        Route("/admin/teams", teams.list_teams, methods=["GET"]),
+        Route("/admin/teams/{team_id}", teams.get_team, methods=["GET"]),
+        Route("/admin/teams/{team_id}", teams.update_team, methods=["PATCH"]),
+        Route("/admin/teams/{team_id}", teams.delete_team, methods=["DELETE"]),
+        Route("/admin/teams/{team_id}/usage", teams.team_usage, methods=["GET"]),
         Route("/admin/cache", admin.cache_stats, methods=["GET"]),
         Route("/admin/cache", admin.purge_cache, methods=["DELETE"]),
         Route("/admin/prices", prices_route.list_prices, methods=["GET"]),
@@ -221,6 +234,7 @@ def create_app(
                     "x-request-id",
                     "x-gateway-audit",
                     "x-cache",
+                    "x-gateway-cost-usd",
                     "age",
                     "retry-after",
                     *(
@@ -263,6 +277,20 @@ async def _first_contact(services: Services) -> None:
         )
 
 
+def _webhook(settings: Settings) -> WebhookSink | None:
+    """The alert webhook's sink when GATEWAY_ALERT_WEBHOOK_URL is set (started here, in the
+    lifespan: it owns a worker task and an HTTP client)."""
+    if settings.alert_webhook_url is None:
+        return None
+    secret = settings.alert_webhook_secret
+    sink = WebhookSink(
+        settings.alert_webhook_url,
+        secret.get_secret_value().encode() if secret is not None else None,
+    )
+    sink.start()
+    return sink
+
+
 def _services(
     settings: Settings,
     store: Store,
@@ -272,6 +300,7 @@ def _services(
     metrics: Metrics,
     prices: PriceTable,
     the_logs: Logs,
+    sink: WebhookSink | None,
 ) -> Services:
     secret = (
         settings.key_secret.get_secret_value().encode() if settings.key_secret is not None else None
@@ -285,6 +314,7 @@ def _services(
         declared=settings.keys,
         on_synced=functools.partial(record_synced, the_logs.audit, clock),
     )
+    team_service = TeamService(store, clock, cache_seconds=settings.key_cache_seconds)
     calendar = Calendar(clock, settings.quota_timezone)
     upstream_keys = settings.upstream_keys
     upstream = ResilientUpstream(
@@ -309,6 +339,7 @@ def _services(
     images_service = ImageService(
         store=store,
         keys=keys,
+        teams=team_service,
         registry=registry,
         upstream=upstream,
         calendar=calendar,
@@ -327,12 +358,17 @@ def _services(
             reservation_ttl=settings.cache_wait_seconds + lock_ttl + 60,
             fail_open=settings.limits_fail_open,
         ),
+        costs=Costs(prices, metrics),
         metrics=metrics,
+        alerts=AlertMonitor(sink, store.claim, settings.alert_threshold_values, clock)
+        if sink is not None
+        else None,
     )
     return Services(
         settings=settings,
         store=store,
         keys=keys,
+        teams=team_service,
         registry=registry,
         images=images_service,
         calendar=calendar,
@@ -364,6 +400,7 @@ def _secrets(settings: Settings) -> list[str]:
         settings.admin_readonly_token,
         settings.key_secret,
         settings.redis_url,
+        settings.alert_webhook_secret,
     ]
     found = [v.get_secret_value() for v in values if v is not None]
     found += list(settings.upstream_keys)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from gateway.observability.audit_trail import AuditTrail
 from gateway.observability.clock import Clock
@@ -48,7 +49,7 @@ def build_journal(settings: Settings, store: Store | None = None) -> Journal:
         )
     from gateway.store.sqlite_journal import SqliteJournal
 
-    path = settings.journal_path
+    path: Path | None = settings.journal_path
     if isinstance(store, MemoryStore):
         database = store.database.path
         path = database.parent / JOURNAL_FILE if database is not None else None

@@ -16,7 +16,17 @@ from gateway import __version__
 from gateway.keys.search import STATUSES
 from gateway.limits.usage import MAX_DAYS
 from gateway.models.registry import Registry
-from gateway.web.admin_bodies import KeyCreate, KeyCreated, KeyList, KeyObject, KeyUpdate
+from gateway.web.admin_bodies import (
+    KeyCreate,
+    KeyCreated,
+    KeyList,
+    KeyObject,
+    KeyUpdate,
+    TeamCreate,
+    TeamList,
+    TeamObject,
+    TeamUpdate,
+)
 from gateway.web.openapi_logs import log_paths
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -27,7 +37,18 @@ MODELS: tuple[tuple[type[BaseModel], Literal["validation", "serialization"]], ..
     (KeyObject, "serialization"),
     (KeyCreated, "serialization"),
     (KeyList, "serialization"),
+    (TeamCreate, "validation"),
+    (TeamUpdate, "validation"),
+    (TeamObject, "serialization"),
+    (TeamList, "serialization"),
 )
+COST_HEADER = {
+    "x-gateway-cost-usd": {
+        "description": "What this request was charged, in USD (exact decimal): the "
+        "upstream's reported cost on a miss, 0 on a cache hit or when nothing was charged.",
+        "schema": {"type": "string"},
+    }
+}
 
 
 KEY_LIST_PARAMETERS = [
@@ -102,6 +123,64 @@ def _json(schema: dict[str, Any], description: str = "OK") -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
+def _body(model: type[BaseModel]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _costed(responses: dict[str, Any]) -> dict[str, Any]:
+    """Responses that all carry ``x-gateway-cost-usd``."""
+    return {status: {**answer, "headers": COST_HEADER} for status, answer in responses.items()}
+
+
+def team_paths(admin: list[dict[str, list[str]]]) -> dict[str, Any]:
+    """``/admin/teams`` and its sub-resources."""
+    team = _ref(TeamObject)
+    team_id = [{"name": "team_id", "in": "path", "required": True, "schema": {"type": "string"}}]
+    return {
+        "/admin/teams": {
+            "post": {
+                "summary": "Create a team",
+                "security": admin,
+                "requestBody": _body(TeamCreate),
+                "responses": {"201": _json(team, "Created"), **_errors(400, 401, 403, 404)},
+            },
+            "get": {
+                "summary": "List teams",
+                "security": admin,
+                "responses": {"200": _json(_ref(TeamList)), **_errors(401, 404)},
+            },
+        },
+        "/admin/teams/{team_id}": {
+            "parameters": team_id,
+            "get": {
+                "summary": "Show a team",
+                "security": admin,
+                "responses": {"200": _json(team), **_errors(401, 404)},
+            },
+            "patch": {
+                "summary": "Change a team",
+                "security": admin,
+                "requestBody": _body(TeamUpdate),
+                "responses": {"200": _json(team), **_errors(400, 401, 403, 404)},
+            },
+            "delete": {
+                "summary": "Delete a team (409 while keys that are not revoked are in it)",
+                "security": admin,
+                "responses": {"200": _json(team), **_errors(401, 403, 404, 409)},
+            },
+        },
+        "/admin/teams/{team_id}/usage": {
+            "parameters": team_id,
+            "get": {
+                "summary": "A team's usage, spend and what is left of its limits",
+                "security": admin,
+                "parameters": [_days(30)],
+                "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 404)},
+            },
+        },
+    }
+
+
 def build_openapi(registry: Registry) -> dict[str, Any]:
     """The document, with the registry's model ids as the ``model`` enum."""
     key_object = _ref(KeyObject)
@@ -173,11 +252,13 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                             }
                         },
                     },
-                    "responses": {
-                        "200": _json({"$ref": "#/components/schemas/ImagesResponse"}),
-                        "201": _json({"$ref": "#/components/schemas/ImagesResponse"}),
-                        **_errors(400, 401, 403, 413, 429, 502, 503, 504),
-                    },
+                    "responses": _costed(
+                        {
+                            "200": _json({"$ref": "#/components/schemas/ImagesResponse"}),
+                            "201": _json({"$ref": "#/components/schemas/ImagesResponse"}),
+                            **_errors(400, 401, 403, 413, 429, 502, 503, 504),
+                        }
+                    ),
                 }
             },
             "/v1/models": {
@@ -211,10 +292,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                 "post": {
                     "summary": "Create a key",
                     "security": admin,
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref(KeyCreate)}},
-                    },
+                    "requestBody": _body(KeyCreate),
                     "responses": {
                         "201": _json(_ref(KeyCreated), "Created"),
                         **_errors(400, 401, 403, 404),
@@ -237,10 +315,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                 "patch": {
                     "summary": "Change a key",
                     "security": admin,
-                    "requestBody": {
-                        "required": True,
-                        "content": {"application/json": {"schema": _ref(KeyUpdate)}},
-                    },
+                    "requestBody": _body(KeyUpdate),
                     "responses": {"200": _json(key_object), **_errors(400, 401, 403, 404, 409)},
                 },
                 "delete": {
@@ -258,6 +333,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}), **_errors(400, 401, 404)},
                 },
             },
+            **team_paths(admin),
             "/admin/cache": {
                 "get": {
                     "summary": "Cache size",

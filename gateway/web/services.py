@@ -19,6 +19,7 @@ from gateway.pipeline.generation import ImageService
 from gateway.settings import Settings
 from gateway.store.base import Store
 from gateway.store.journal import Journal
+from gateway.teams.service import TeamService
 from gateway.web.deadlines import Deadlines
 
 
@@ -29,6 +30,7 @@ class Services:
     settings: Settings
     store: Store
     keys: KeyService
+    teams: TeamService
     registry: Registry
     images: ImageService
     calendar: Calendar

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.alerts.events import Subject, crossed, dedup_key, parse_thresholds, threshold_event
+from gateway.alerts.events import Subject, crossed, dedup_key, threshold_event
+from gateway.settings import parse_thresholds
 
 EIGHTY, FULL = Decimal("0.8"), Decimal("1.0")
 

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from gateway.cli.main import main
 from gateway.keys.service import generate_key, hash_key
-from gateway.store.types import LIMIT_NAMES
+from gateway.store.types import LIMIT_NAMES, MONEY_LIMITS
 from gateway.testing.procs import free_port
 
 SECRET = "s" * 32
@@ -35,12 +35,14 @@ def test_every_option_of_every_command_has_help() -> None:
     assert all((command.help or "").strip() for _, command in commands(main))
 
 
-def test_every_limit_is_an_option_and_can_be_removed() -> None:
+@pytest.mark.parametrize("group", ["keys", "teams"])
+def test_every_limit_is_an_option_and_can_be_removed(group: str) -> None:
     for name in ("create", "update"):
-        command = main.commands["keys"].commands[name]  # type: ignore[attr-defined]
-        options = {p.name for p in command.params if isinstance(p, click.Option)}
-        assert set(LIMIT_NAMES) <= options
-    update = main.commands["keys"].commands["update"]  # type: ignore[attr-defined]
+        command = main.commands[group].commands[name]  # type: ignore[attr-defined]
+        options = {p.name: p for p in command.params if isinstance(p, click.Option)}
+        assert set(LIMIT_NAMES) <= set(options)
+        assert all(options[n].type is click.STRING for n in MONEY_LIMITS)
+    update = main.commands[group].commands["update"]  # type: ignore[attr-defined]
     unlimited = next(p for p in update.params if p.name == "unlimited")
     assert isinstance(unlimited.type, click.Choice)
     assert tuple(unlimited.type.choices) == LIMIT_NAMES

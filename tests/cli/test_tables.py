@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.cli.tables import key_table, usage_table
-from gateway.store.types import KeyRecord, Limits
-from gateway.web.admin_bodies import render_key
+from gateway.cli.tables import key_table, team_table, usage_table
+from gateway.store.types import KeyRecord, Limits, TeamRecord
+from gateway.web.admin_bodies import render_key, render_team
 
 NOW = 1_800_000_000.0
 
@@ -63,3 +63,45 @@ def test_usage_resets_are_human_durations_like_the_headers() -> None:
     text = usage_table(report)
     assert "16h35m51s" in text and "500ms" in text
     assert "59750" not in text
+
+
+def test_money_limits_show_in_dollars_and_keys_their_team() -> None:
+    row = cells(key_table([shown(limits=Limits(usd_per_day=1_500_000_000), team_id="team_1")]))
+    assert (row["TEAM"], row["USD/DAY"], row["USD/MONTH"]) == ("team_1", "$1.5", "-")
+    assert cells(key_table([shown()]))["TEAM"] == "-"
+
+
+def test_the_team_list_shows_status_models_and_every_limit() -> None:
+    team = TeamRecord(
+        "team_1", "design", NOW, disabled=True, limits=Limits(usd_per_month=12_000_000_000)
+    )
+    row = cells(team_table([render_team(team)]))
+    assert (row["ID"], row["NAME"], row["STATUS"], row["MODELS"]) == (
+        "team_1",
+        "design",
+        "disabled",
+        "all",
+    )
+    assert (row["USD/MONTH"], row["RPM"]) == ("$12", "-")
+
+
+def test_a_team_usage_shows_spend_and_budgets() -> None:
+    report = {
+        "team_id": "team_1",
+        "name": "design",
+        "days": [
+            {
+                "day": "2027-01-15",
+                "requests": 3,
+                "images": 2,
+                "spend_usd": "0.1",
+                "cache_hits": 1,
+                "cached_images": 1,
+                "refused": 0,
+            }
+        ],
+        "limits": {"usd_per_day": {"limit": "1", "remaining": "0.9", "reset_seconds": 60.0}},
+    }
+    text = usage_table(report)
+    assert text.startswith("team team_1 (design)")
+    assert "$0.9" in text and "$0.1" in text and "SPEND" in text

@@ -14,7 +14,7 @@ from gateway.cache.policy import CacheControl
 from gateway.settings import Settings
 from gateway.store.errors import StorageUnavailable
 from gateway.store.memory import MemoryStore
-from gateway.store.types import AdmitRequest, Decision
+from gateway.store.types import AdmitRequest, Decision, Settled
 from gateway.testing.procs import wait_until
 from gateway.web.app import create_app
 
@@ -26,11 +26,11 @@ class SettleFailsOnce(MemoryStore):
 
     failed = False
 
-    async def settle(self, *args: Any, **kwargs: Any) -> None:
+    async def settle(self, *args: Any, **kwargs: Any) -> Settled:
         if not self.failed:
             self.failed = True
             raise StorageUnavailable()
-        await super().settle(*args, **kwargs)
+        return await super().settle(*args, **kwargs)
 
 
 def upstream(request: httpx.Request) -> httpx.Response:
@@ -146,11 +146,11 @@ class SettleHangsOnce(MemoryStore):
         super().__init__(*args, **kwargs)
         self.hung = asyncio.Event()
 
-    async def settle(self, *args: Any, **kwargs: Any) -> None:
+    async def settle(self, *args: Any, **kwargs: Any) -> Settled:
         if not self.hung.is_set():
             self.hung.set()
             await asyncio.get_running_loop().create_future()
-        await super().settle(*args, **kwargs)
+        return await super().settle(*args, **kwargs)
 
 
 async def test_a_settlement_cancelled_midway_is_finished_in_the_background() -> None:

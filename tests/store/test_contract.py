@@ -29,7 +29,10 @@ from gateway.store.types import (
     KeyRecord,
     Limits,
     Outcome,
+    Settled,
+    TeamRecord,
     Window,
+    team_subject,
 )
 from gateway.testing.procs import start_redis, wait_until_async
 from tests.store.conftest import Age, FakeClock
@@ -413,3 +416,236 @@ async def test_a_failed_backend_raises_storage_errors_only_and_recovers(failing:
     fresh = replace(record, id="key_3", key_hash="3" * 64)
     await store.insert_key(fresh)
     assert await store.get_key("key_3") == fresh
+
+
+async def make_team(store: Store, limits: Limits, team_id: str = "team_1") -> TeamRecord:
+    team = TeamRecord(id=team_id, name="design", created_at=T0, limits=limits)
+    await store.insert_team(team)
+    return team
+
+
+async def spend(
+    store: Store,
+    record: KeyRecord,
+    cost: int,
+    *,
+    team: TeamRecord | None = None,
+    rid: str = "r",
+    images: int = 1,
+    now: float = T0,
+    ttl: float = 300,
+) -> Decision:
+    """Admit a request estimated at ``cost`` nano-dollars for ``record`` (in ``team``)."""
+    return await store.admit(
+        AdmitRequest(
+            key_id=record.id,
+            key_version=record.version,
+            limits=record.limits,
+            images=images,
+            reservation_id=rid,
+            reservation_ttl=ttl,
+            window=window(now),
+            cost_nanos=cost,
+            team_id=team.id if team is not None else None,
+            team_version=team.version if team is not None else 0,
+            team_limits=team.limits if team is not None else None,
+        )
+    )
+
+
+async def settle_money(
+    store: Store,
+    record: KeyRecord,
+    rid: str,
+    images: int,
+    cost: int,
+    team: TeamRecord | None = None,
+    *,
+    retry: bool = False,
+    now: float = T0,
+) -> Settled:
+    return await store.settle(
+        record.id,
+        rid,
+        images,
+        window(now),
+        {"cache_misses": 1},
+        record.limits,
+        retry=retry,
+        cost_nanos=cost,
+        team_id=team.id if team is not None else None,
+        team_limits=team.limits if team is not None else None,
+    )
+
+
+async def test_team_crud_and_the_live_keys_that_keep_a_team(store: Store) -> None:
+    team = await make_team(store, Limits(usd_per_day=10**9))
+    assert await store.get_team("team_1") == team
+    with pytest.raises(StorageConflict):
+        await store.insert_team(team)
+    renamed = replace(team, name="ops", version=2, disabled=True)
+    await store.update_team(renamed)
+    assert await store.list_teams() == [renamed]
+    with pytest.raises(StorageNotFound):
+        await store.update_team(replace(team, id="team_missing"))
+    with pytest.raises(StorageNotFound):
+        await make_key_in(store, "team_missing")
+    record = await make_key_in(store, "team_1")
+    with pytest.raises(StorageConflict):
+        await store.delete_team("team_1")
+    await store.update_key(replace(record, revoked_at=T0, version=2))
+    await store.delete_team("team_1")
+    assert await store.get_team("team_1") is None and await store.list_teams() == []
+    with pytest.raises(StorageNotFound):
+        await store.delete_team("team_1")
+    moved = await make_key_in(store, None, "key_2")
+    await make_team(store, Limits(), "team_2")
+    await store.update_key(replace(moved, team_id="team_2", version=2))
+    with pytest.raises(StorageConflict):
+        await store.delete_team("team_2")
+    await store.update_key(replace(moved, team_id=None, version=3))
+    await store.delete_team("team_2")
+
+
+async def make_key_in(store: Store, team_id: str | None, key_id: str = "key_1") -> KeyRecord:
+    record = KeyRecord(
+        id=key_id,
+        name="t",
+        key_hash=key_id.ljust(64, "0"),
+        prefix="gwk_x",
+        created_at=T0,
+        team_id=team_id,
+    )
+    await store.insert_key(record)
+    return record
+
+
+async def test_money_is_reserved_then_settled_to_the_charge(store: Store) -> None:
+    record = await make_key(store, Limits(usd_per_day=100))
+    assert (await spend(store, record, 60, rid="a")).outcome is Outcome.ADMITTED
+    refused = await spend(store, record, 41, rid="b")
+    assert (refused.outcome, refused.refused_by, refused.refused_level) == (
+        Outcome.QUOTA_EXCEEDED,
+        "usd_per_day",
+        "key",
+    )
+    assert refused.retry_after == 3600
+    settled = await settle_money(store, record, "a", 1, 35)
+    assert settled.key == {
+        "images:day": 1,
+        "spend_nanos:day": 35,
+        "images:month": 1,
+        "spend_nanos:month": 35,
+    }
+    assert (await spend(store, record, 65, rid="c")).outcome is Outcome.ADMITTED
+    states = await store.limit_states(record.id, record.limits, window())
+    assert states["usd_per_day"].remaining == 0 and states["usd_per_day"].limit == 100
+    await settle_money(store, record, "c", 0, 0)
+    states = await store.limit_states(record.id, record.limits, window())
+    assert states["usd_per_day"].remaining == 65
+    usage = await store.usage(record.id, ["2027-01-15"])
+    assert usage[0].counters["spend_nanos"] == 35 and usage[0].counters["images"] == 1
+    never = await spend(store, record, 101, rid="d")
+    assert never.refused_by == "usd_per_day" and never.retry_after is None
+
+
+async def test_a_charge_above_the_estimate_is_recorded_and_a_spent_budget_refuses_all(
+    store: Store,
+) -> None:
+    record = await make_key(store, Limits(usd_per_month=100))
+    await spend(store, record, 50, rid="a")
+    await settle_money(store, record, "a", 1, 120)
+    usage = await store.usage(record.id, ["2027-01-15"])
+    assert usage[0].counters["spend_nanos"] == 120
+    states = await store.limit_states(record.id, record.limits, window())
+    assert states["usd_per_month"].remaining == 0
+    free = await spend(store, record, 0, rid="b")
+    assert (free.outcome, free.refused_by) == (Outcome.QUOTA_EXCEEDED, "usd_per_month")
+    nothing = await make_key(store, Limits(usd_per_day=0), "key_2")
+    assert (await spend(store, nothing, 0)).refused_by == "usd_per_day"
+
+
+async def test_nano_dollar_counters_stay_exact_near_the_largest_amount(store: Store) -> None:
+    top = 2**53 - 1
+    record = await make_key(store, Limits(usd_per_month=top))
+    assert (await spend(store, record, top - 1, rid="a")).outcome is Outcome.ADMITTED
+    assert (await spend(store, record, 2, rid="b")).outcome is Outcome.QUOTA_EXCEEDED
+    assert (await spend(store, record, 1, rid="c")).outcome is Outcome.ADMITTED
+    settled = await settle_money(store, record, "a", 1, top - 3)
+    assert settled.key is not None and settled.key["spend_nanos:month"] == top - 3
+    states = await store.limit_states(record.id, record.limits, window())
+    assert states["usd_per_month"].remaining == 2
+
+
+async def test_a_key_and_its_team_are_admitted_together_or_not_at_all(store: Store) -> None:
+    team = await make_team(store, Limits(usd_per_day=100, images_per_day=5, rpm=10))
+    first = await make_key_in(store, team.id)
+    first = replace(first, limits=Limits(usd_per_day=30))
+    await store.update_key(replace(first, version=2))
+    first = replace(first, version=2)
+    second = await make_key_in(store, team.id, "key_2")
+    assert (await spend(store, first, 30, team=team, rid="a")).outcome is Outcome.ADMITTED
+    key_full = await spend(store, first, 1, team=team, rid="b")
+    assert (key_full.refused_by, key_full.refused_level) == ("usd_per_day", "key")
+    assert (await spend(store, second, 70, team=team, rid="c")).outcome is Outcome.ADMITTED
+    team_full = await spend(store, second, 1, team=team, rid="d")
+    assert (team_full.refused_by, team_full.refused_level) == ("usd_per_day", "team")
+    # Refused by the team, nothing was taken from the key either.
+    states = await store.limit_states(second.id, Limits(usd_per_day=1000), window())
+    assert states["usd_per_day"].remaining == 930
+    settled = await settle_money(store, second, "c", 1, 50, team)
+    assert settled.team is not None and settled.team["spend_nanos:day"] == 50
+    assert settled.key is not None and settled.key["spend_nanos:day"] == 50
+    team_states = await store.limit_states(team_subject(team.id), team.limits, window())
+    assert team_states["usd_per_day"].remaining == 20
+    assert team_states["images_per_day"].remaining == 3
+    team_usage = await store.usage(team_subject(team.id), ["2027-01-15"])
+    assert team_usage[0].counters["spend_nanos"] == 50
+    assert team_usage[0].counters["requests"] == 4 and team_usage[0].counters["refused"] == 2
+    await settle_money(store, first, "a", 0, 0, team)
+    team_states = await store.limit_states(team_subject(team.id), team.limits, window())
+    assert team_states["usd_per_day"].remaining == 50
+
+
+async def test_a_changed_team_is_stale_and_its_limits_apply_to_every_key(store: Store) -> None:
+    team = await make_team(store, Limits(rpm=1))
+    record = await make_key_in(store, team.id)
+    assert (await spend(store, record, 0, team=team, rid="a")).outcome is Outcome.ADMITTED
+    limited = await spend(store, await make_key_in(store, team.id, "key_2"), 0, team=team)
+    assert (limited.outcome, limited.refused_level) == (Outcome.RATE_LIMITED, "team")
+    await store.update_team(replace(team, disabled=True, version=2))
+    stale = await spend(store, record, 0, team=team, rid="b", now=T0 + 60)
+    assert stale.outcome is Outcome.STALE_KEY
+
+
+async def test_expired_reservations_give_money_back_to_key_and_team(store: Store) -> None:
+    team = await make_team(store, Limits(usd_per_day=100))
+    record = await make_key_in(store, team.id)
+    await spend(store, record, 100, team=team, rid="lost", ttl=10)
+    assert (await spend(store, record, 1, team=team, rid="x", now=T0 + 5)).outcome is (
+        Outcome.QUOTA_EXCEEDED
+    )
+    assert (await spend(store, record, 100, team=team, rid="y", now=T0 + 11)).outcome is (
+        Outcome.ADMITTED
+    )
+    late = await settle_money(store, record, "lost", 1, 40, team, now=T0 + 12)
+    assert late.team is not None and late.team["spend_nanos:day"] == 40
+    states = await store.limit_states(team_subject(team.id), team.limits, window(T0 + 12))
+    assert states["usd_per_day"].remaining == 0
+
+
+async def test_a_retried_settlement_of_money_counts_once(store: Store) -> None:
+    team = await make_team(store, Limits(usd_per_day=100))
+    record = await make_key_in(store, team.id)
+    await spend(store, record, 60, team=team, rid="a")
+    await settle_money(store, record, "a", 1, 60, team)
+    again = await settle_money(store, record, "a", 1, 60, team, retry=True)
+    assert again == Settled()
+    usage = await store.usage(team_subject(team.id), ["2027-01-15"])
+    assert usage[0].counters["spend_nanos"] == 60
+
+
+async def test_a_claim_is_won_once(store: Store) -> None:
+    assert await store.claim("alert:team:t:usd_per_day:0.8:2027-01-15", 60)
+    assert not await store.claim("alert:team:t:usd_per_day:0.8:2027-01-15", 60)
+    assert await store.claim("alert:team:t:usd_per_day:1.0:2027-01-15", 60)

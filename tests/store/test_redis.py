@@ -25,6 +25,7 @@ from gateway.store.types import (
     KeyRecord,
     Limits,
     Outcome,
+    TeamRecord,
     flight_lock,
 )
 from gateway.testing.procs import Proc, free_port, start_redis, wait_until_async
@@ -302,6 +303,7 @@ def every_operation(record: KeyRecord) -> dict[str, Callable[[Store], Awaitable[
     w = window()
     entry = CacheEntry(b"{}", T0, T0 + 60, 1)
     request = AdmitRequest(record.id, 1, record.limits, 1, "r", 60, w, "ck", 30)
+    team = TeamRecord("team_1", "t", T0)
     return {
         "ping": lambda s: s.ping(),
         "server_secret": lambda s: s.server_secret(b"x" * 32),
@@ -310,6 +312,12 @@ def every_operation(record: KeyRecord) -> dict[str, Callable[[Store], Awaitable[
         "get_key": lambda s: s.get_key(record.id),
         "find_key": lambda s: s.find_key(record.key_hash),
         "list_keys": lambda s: s.list_keys(),
+        "insert_team": lambda s: s.insert_team(team),
+        "update_team": lambda s: s.update_team(team),
+        "get_team": lambda s: s.get_team(team.id),
+        "list_teams": lambda s: s.list_teams(),
+        "delete_team": lambda s: s.delete_team(team.id),
+        "claim": lambda s: s.claim("alert:x", 60),
         "admit": lambda s: s.admit(request),
         "settle": lambda s: s.settle(
             record.id, "r", 1, w, {"cache_misses": 1}, record.limits,

@@ -101,3 +101,24 @@ async def test_transport_failures(exc: Exception, failure_kind: Failure, status:
     failure = await call(handler)
     assert failure.failure is failure_kind and failure.error.status == status
     assert KEY not in failure.error.message
+
+
+async def test_the_request_id_goes_upstream_in_the_alphabet_aiml_accepts() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            201,
+            json={"created": 1, "data": [{"url": "u"}]},
+            headers={"x-aimlapi-usd-spent": "0.052000000", "x-inference-id": "inf-1"},
+        )
+
+    answer = await make(handler).generate({"model": "m", "prompt": "p"}, "req.1:a_b-c")
+    assert seen[0].headers["x-client-request-id"] == "req.1:a_b-c"
+    assert answer.headers["x-aimlapi-usd-spent"] == "0.052000000"
+    assert answer.headers["x-inference-id"] == "inf-1"
+    await make(handler).generate({"model": "m", "prompt": "p"}, "a b/" + "x" * 200)
+    sent = seen[1].headers["x-client-request-id"]
+    assert sent == ("a_b_" + "x" * 200)[:128]
+    assert len(sent) == 128

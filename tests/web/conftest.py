@@ -32,18 +32,20 @@ class Clock:
 
 @dataclass
 class Upstream:
-    """The upstream's next answers: a status (with ``ANSWER`` for 2xx), or an exception."""
+    """The upstream's next answers: a status (with ``ANSWER`` for 2xx) and headers, or an
+    exception."""
 
     status: int = 201
     error: Exception | None = None
     calls: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls += 1
         if self.error is not None:
             raise self.error
         body = ANSWER if self.status < 300 else {"message": "no"}
-        return httpx.Response(self.status, json=body)
+        return httpx.Response(self.status, json=body, headers=self.headers)
 
 
 @dataclass

@@ -52,11 +52,14 @@ def test_every_admin_read_works_and_every_change_is_refused_for_the_readonly_tok
     client: TestClient,
 ) -> None:
     created = client.post("/admin/keys", json={"name": "app"}, headers=as_role(ADMIN)).json()
+    team = client.post("/admin/teams", json={"name": "t"}, headers=as_role(ADMIN)).json()
     before = client.get(f"/admin/keys/{created['id']}", headers=as_role(ADMIN)).json()
+    team_before = client.get(f"/admin/teams/{team['id']}", headers=as_role(ADMIN)).json()
     routes = admin_routes(client)
     assert ("GET", "/admin/whoami") in routes and ("GET", "/admin/overview") in routes
+    assert ("PATCH", "/admin/teams/{team_id}") in routes
     for method, template in routes:
-        path = template.replace("{key_id}", created["id"])
+        path = template.replace("{key_id}", created["id"]).replace("{team_id}", team["id"])
         answer = client.request(method, path, json={"name": "changed"}, headers=as_role(READONLY))
         if method == "GET":
             assert answer.status_code == 200, (method, path, answer.text)
@@ -68,6 +71,8 @@ def test_every_admin_read_works_and_every_change_is_refused_for_the_readonly_tok
             assert READONLY not in answer.text and ADMIN not in answer.text
     after = client.get(f"/admin/keys/{created['id']}", headers=as_role(ADMIN)).json()
     assert after == before
+    team_after = client.get(f"/admin/teams/{team['id']}", headers=as_role(ADMIN)).json()
+    assert team_after == team_before
     keys = client.get("/admin/keys", headers=as_role(READONLY)).json()["data"]
     assert [k["id"] for k in keys] == [created["id"]]
 

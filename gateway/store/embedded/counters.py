@@ -1,10 +1,13 @@
 """The embedded store's limit state: quota counters, reservations, GCRA and daily usage.
 
-Every method is synchronous, so each decision is atomic on the event loop. Day and month
-counters hold settled images (durable) and reserved images (``held``, memory only) apart:
-a flush writes only what was settled, so a restart after a crash gives back whatever was
-reserved for requests that died with the process. Daily usage is kept as the increments
-made since the last flush; the database adds them up.
+Every method is synchronous, so each decision is atomic on the event loop. State is kept
+per subject: a key's id, or a team's :func:`team_subject`; one decision covers the key and
+its team together. Day and month counters of images (``{s}:d:{day}``, ``{s}:m:{month}``)
+and of spend in nano-dollars (``{s}:$d:{day}``, ``{s}:$m:{month}``) hold what was settled
+(durable) and what is reserved (``held``, memory only) apart: a flush writes only what was
+settled, so a restart after a crash gives back whatever was reserved for requests that
+died with the process. Daily usage is kept as the increments made since the last flush;
+the database adds them up.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from gateway.store.types import (
     Limits,
     LimitState,
     Outcome,
+    Settled,
     Window,
+    team_subject,
 )
 
 DAY_GRACE = 3600
@@ -43,6 +48,36 @@ class _Reservation:
     month: str
     ipm_limit: int | None
     expires: float
+    nanos: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """One party to a decision: the key or its team, with its limits and refusals' level."""
+
+    name: str
+    limits: Limits
+    level: str
+
+
+def _subjects(request: AdmitRequest) -> list[_Subject]:
+    found = [_Subject(request.key_id, request.limits, "key")]
+    if request.team_id is not None:
+        found.append(
+            _Subject(team_subject(request.team_id), request.team_limits or Limits(), "team")
+        )
+    return found
+
+
+def _counters(subject: str, window: Window) -> tuple[tuple[str, str, str, float], ...]:
+    """(limit, counter, what it counts, seconds to the window's end) of the day and month
+    limits of ``subject``."""
+    return (
+        ("images_per_day", f"{subject}:d:{window.day}", "images", window.day_ends_in),
+        ("images_per_month", f"{subject}:m:{window.month}", "images", window.month_ends_in),
+        ("usd_per_day", f"{subject}:$d:{window.day}", "nanos", window.day_ends_in),
+        ("usd_per_month", f"{subject}:$m:{window.month}", "nanos", window.month_ends_in),
+    )
 
 
 class Counters:
@@ -137,7 +172,8 @@ class Counters:
             counts[name] = counts.get(name, 0) + value
 
     def _used(self, counter: str) -> int:
-        """Images counted against a day or month quota: settled plus reserved."""
+        """Images (or nano-dollars) counted against a day or month limit: settled plus
+        reserved."""
         return self._quota.get(counter, 0) + self._held.get(counter, 0)
 
     def _hold(self, counter: str, images: int) -> None:
@@ -166,21 +202,25 @@ class Counters:
         images: int,
         now: float,
         window: Window | None = None,
+        nanos: int = 0,
     ) -> None:
-        """Replace a reservation by the ``images`` really generated (0 gives it all back).
+        """Replace a reservation by the ``images`` really generated and the ``nanos`` really
+        charged (0 and 0 give it all back).
 
-        Generated images count in the reservation's day and month only while they are
-        still the current ones (``window``), as the Redis store counts them.
+        They count in the reservation's day and month only while those are still the
+        current ones (``window``), as the Redis store counts them.
         """
-        day, month = f"{key_id}:d:{res.day}", f"{key_id}:m:{res.month}"
-        if res.images:
-            self._hold(day, -res.images)
-            self._hold(month, -res.images)
-        if images and window is not None:
-            if res.day == window.day:
-                self._add(day, images, now + math.ceil(window.day_ends_in) + DAY_GRACE)
-            if res.month == window.month:
-                self._add(month, images, now + math.ceil(window.month_ends_in) + MONTH_GRACE)
+        for kind, settled, held in (("", images, res.images), ("$", nanos, res.nanos)):
+            day, month = f"{key_id}:{kind}d:{res.day}", f"{key_id}:{kind}m:{res.month}"
+            if held:
+                self._hold(day, -held)
+                self._hold(month, -held)
+            if settled and window is not None:
+                if res.day == window.day:
+                    self._add(day, settled, now + math.ceil(window.day_ends_in) + DAY_GRACE)
+                if res.month == window.month:
+                    ends = now + math.ceil(window.month_ends_in) + MONTH_GRACE
+                    self._add(month, settled, ends)
         delta = images - res.images
         if res.ipm_limit is not None and delta:
             tat_key = f"{key_id}:ipm"
@@ -199,78 +239,113 @@ class Counters:
             if limit is not None:
                 left, reset = gcra.remaining(self._tat.get(f"{key_id}:{short}", now), now, limit)
                 states[name] = LimitState(limit, left, reset)
-        for name, counter, ends in (
-            ("images_per_day", f"{key_id}:d:{window.day}", window.day_ends_in),
-            ("images_per_month", f"{key_id}:m:{window.month}", window.month_ends_in),
-        ):
+        for name, counter, _, ends in _counters(key_id, window):
             limit = getattr(limits, name)
             if limit is not None:
                 states[name] = LimitState(limit, max(0, limit - self._used(counter)), ends)
         return states
 
-    def _decision(self, outcome: Outcome, states: dict[str, LimitState], **kw: Any) -> Decision:
-        images = [
-            states[n]
-            for n in ("images_per_minute", "images_per_day", "images_per_month")
-            if n in states
-        ]
+    def _decision(
+        self, outcome: Outcome, subjects: list[_Subject], window: Window, **kw: Any
+    ) -> Decision:
+        """The decision with the headers' state after it: the tightest request limit and
+        the tightest image limit of the key and its team."""
+        requests: list[LimitState] = []
+        images: list[LimitState] = []
+        for subject in subjects:
+            states = self.states(subject.name, subject.limits, window)
+            if "rpm" in states:
+                requests.append(states["rpm"])
+            images += [
+                states[n]
+                for n in ("images_per_minute", "images_per_day", "images_per_month")
+                if n in states
+            ]
         tightest = min(images, key=lambda s: s.remaining) if images else None
-        return Decision(outcome, requests=states.get("rpm"), images=tightest, **kw)
+        request_state = min(requests, key=lambda s: s.remaining) if requests else None
+        return Decision(outcome, requests=request_state, images=tightest, **kw)
+
+    def _over(
+        self, subject: _Subject, window: Window, images: int, nanos: int
+    ) -> tuple[str, float | None] | None:
+        """The first day or month limit of ``subject`` without room for the request, and
+        how long until it has some (None: never, the request is larger than the limit). A
+        money limit already spent refuses even a request estimated at 0."""
+        for name, counter, kind, ends in _counters(subject.name, window):
+            limit = getattr(subject.limits, name)
+            if limit is None:
+                continue
+            wanted = images if kind == "images" else nanos
+            used = self._used(counter)
+            if used + wanted > limit or (kind == "nanos" and used >= limit):
+                return name, None if wanted > limit else ends
+        return None
 
     def admit(self, request: AdmitRequest, entry: CacheEntry | None) -> Decision:
-        """:meth:`Store.admit` for a fresh key, ``entry`` being the live cache entry if any
-        (the caller takes the single-flight lock)."""
-        key_id, limits, window, n = request.key_id, request.limits, request.window, request.images
+        """:meth:`Store.admit` for a fresh key (and team), ``entry`` being the live cache
+        entry if any (the caller takes the single-flight lock)."""
+        window, n, nanos = request.window, request.images, request.cost_nanos
         now = window.now
-        self._reclaim(key_id, now)
-        self._count(key_id, window.day, now, {"requests": 1})
-        refused: tuple[Outcome, str, float | None] | None = None
+        subjects = _subjects(request)
+        for subject in subjects:
+            self._reclaim(subject.name, now)
+            self._count(subject.name, window.day, now, {"requests": 1})
+        refused: tuple[Outcome, str, float | None, str] | None = None
         if entry is None:
-            for name, counter, ends in (
-                ("images_per_day", f"{key_id}:d:{window.day}", window.day_ends_in),
-                ("images_per_month", f"{key_id}:m:{window.month}", window.month_ends_in),
-            ):
-                limit = getattr(limits, name)
-                if limit is not None and self._used(counter) + n > limit:
-                    refused = (Outcome.QUOTA_EXCEEDED, name, None if n > limit else ends)
+            for subject in subjects:
+                over = self._over(subject, window, n, nanos)
+                if over is not None:
+                    refused = (Outcome.QUOTA_EXCEEDED, over[0], over[1], subject.level)
                     break
         new_tats: dict[str, float] = {}
         if refused is None:
             wants = [("rpm", "rpm", 1)]
             if entry is None:
                 wants.append(("images_per_minute", "ipm", n))
-            for name, short, units in wants:
-                limit = getattr(limits, name)
-                if limit is None:
-                    continue
-                ok, tat, wait = gcra.try_take(
-                    self._tat.get(f"{key_id}:{short}", now), now, units, limit
-                )
-                if ok:
-                    new_tats[f"{key_id}:{short}"] = tat
-                elif refused is None or (
-                    wait is None or (refused[2] is not None and wait > refused[2])
-                ):
-                    refused = (Outcome.RATE_LIMITED, name, wait)
+            for subject in subjects:
+                for name, short, units in wants:
+                    limit = getattr(subject.limits, name)
+                    if limit is None:
+                        continue
+                    tat_key = f"{subject.name}:{short}"
+                    ok, tat, wait = gcra.try_take(self._tat.get(tat_key, now), now, units, limit)
+                    if ok:
+                        new_tats[tat_key] = tat
+                    elif refused is None or (
+                        wait is None or (refused[2] is not None and wait > refused[2])
+                    ):
+                        refused = (Outcome.RATE_LIMITED, name, wait, subject.level)
         if refused is not None:
-            self._count(key_id, window.day, now, {"refused": 1})
+            for subject in subjects:
+                self._count(subject.name, window.day, now, {"refused": 1})
             return self._decision(
                 refused[0],
-                self.states(key_id, limits, window),
+                subjects,
+                window,
                 refused_by=refused[1],
                 retry_after=refused[2],
+                refused_level=refused[3],
             )
         self._tat.update(new_tats)
         if entry is not None:
-            self._count(key_id, window.day, now, {"cache_hits": 1, "cached_images": entry.images})
-            return self._decision(Outcome.HIT, self.states(key_id, limits, window), cached=entry)
-        if n:
-            self._hold(f"{key_id}:d:{window.day}", n)
-            self._hold(f"{key_id}:m:{window.month}", n)
-        self._reservations.setdefault(key_id, {})[request.reservation_id] = _Reservation(
-            n, window.day, window.month, limits.images_per_minute, now + request.reservation_ttl
-        )
-        return self._decision(Outcome.ADMITTED, self.states(key_id, limits, window))
+            hit = {"cache_hits": 1, "cached_images": entry.images}
+            for subject in subjects:
+                self._count(subject.name, window.day, now, hit)
+            return self._decision(Outcome.HIT, subjects, window, cached=entry)
+        for subject in subjects:
+            for kind, amount in (("", n), ("$", nanos)):
+                if amount:
+                    self._hold(f"{subject.name}:{kind}d:{window.day}", amount)
+                    self._hold(f"{subject.name}:{kind}m:{window.month}", amount)
+            self._reservations.setdefault(subject.name, {})[request.reservation_id] = _Reservation(
+                n,
+                window.day,
+                window.month,
+                subject.limits.images_per_minute,
+                now + request.reservation_ttl,
+                nanos,
+            )
+        return self._decision(Outcome.ADMITTED, subjects, window)
 
     def settle(
         self,
@@ -281,15 +356,32 @@ class Counters:
         usage: Mapping[str, int] | None,
         limits: Limits | None,
         retry: bool,
-    ) -> bool:
-        """:meth:`Store.settle`'s counting; False when a retry finds nothing to settle."""
-        res = self._reservations.get(key_id, {}).pop(reservation_id, None)
-        if res is None:
-            if retry:
-                return False
-            res = _Reservation(
-                0, window.day, window.month, limits.images_per_minute if limits else None, 0
+        nanos: int = 0,
+        team_id: str | None = None,
+        team_limits: Limits | None = None,
+    ) -> Settled | None:
+        """:meth:`Store.settle`'s counting, for the key and its team; None when a retry
+        finds nothing to settle (the key's reservation decides, as in ``settle.lua``)."""
+        if retry and reservation_id not in self._reservations.get(key_id, {}):
+            return None
+        subjects = [(key_id, limits)]
+        if team_id is not None:
+            subjects.append((team_subject(team_id), team_limits))
+        counts = {"images": images, **({"spend_nanos": nanos} if nanos else {}), **(usage or {})}
+        settled: list[dict[str, int]] = []
+        for subject, subject_limits in subjects:
+            res = self._reservations.get(subject, {}).pop(reservation_id, None)
+            if res is None:
+                ipm = subject_limits.images_per_minute if subject_limits else None
+                res = _Reservation(0, window.day, window.month, ipm, 0)
+            self._release(subject, res, images, window.now, window, nanos)
+            self._count(subject, window.day, window.now, counts)
+            settled.append(
+                {
+                    "images:day": self._quota.get(f"{subject}:d:{window.day}", 0),
+                    "spend_nanos:day": self._quota.get(f"{subject}:$d:{window.day}", 0),
+                    "images:month": self._quota.get(f"{subject}:m:{window.month}", 0),
+                    "spend_nanos:month": self._quota.get(f"{subject}:$m:{window.month}", 0),
+                }
             )
-        self._release(key_id, res, images, window.now, window)
-        self._count(key_id, window.day, window.now, {"images": images, **(usage or {})})
-        return True
+        return Settled(settled[0], settled[1] if team_id is not None else None)

@@ -36,7 +36,7 @@ from gateway.store.embedded.legacy import Legacy, database_path, read_legacy
 from gateway.store.embedded.lock import PathLock
 from gateway.store.embedded.schema import migrate
 from gateway.store.errors import StorageConflict, StorageError, StorageNotFound, StorageUnavailable
-from gateway.store.types import USAGE_TTL, KeyRecord
+from gateway.store.types import USAGE_TTL, KeyRecord, TeamRecord
 
 T = TypeVar("T")
 
@@ -69,6 +69,8 @@ MERGE_USAGE = (
     "expires_at = max(expires_at, excluded.expires_at)"
 )
 INSERT_KEY = "INSERT INTO keys (id, key_hash, created_at, record) VALUES (?, ?, ?, ?)"
+INSERT_TEAM = "INSERT INTO teams (id, created_at, record) VALUES (?, ?, ?)"
+UPDATE_TEAM = "UPDATE teams SET record = ? WHERE id = ?"
 UPDATE_KEY = "UPDATE keys SET key_hash = ?, created_at = ?, record = ? WHERE id = ?"
 READ_USAGE = (
     "SELECT day, name, value FROM usage WHERE key_id = ? "
@@ -152,9 +154,10 @@ class Loaded:
     keys: list[KeyRecord]
     secret: bytes | None
     quota: list[tuple[str, int, float]]
+    teams: list[TeamRecord]
 
 
-def _record(record: KeyRecord) -> str:
+def _record(record: KeyRecord | TeamRecord) -> str:
     return orjson.dumps(record.to_dict()).decode()
 
 
@@ -291,7 +294,11 @@ class Database:
             quota = conn.execute(
                 "SELECT name, value, expires_at FROM quota WHERE expires_at > ?", (now,)
             ).fetchall()
-        return Loaded(keys, bytes(row[0]) if row is not None else None, quota)
+            teams = [
+                TeamRecord.from_dict(orjson.loads(text))
+                for (text,) in conn.execute("SELECT record FROM teams ORDER BY created_at, rowid")
+            ]
+        return Loaded(keys, bytes(row[0]) if row is not None else None, quota, teams)
 
     def close(self) -> None:
         """Close the connection and let another process open the path."""
@@ -323,6 +330,22 @@ class Database:
                 raise StorageConflict("Another key has the same secret.") from None
             if done.rowcount == 0:
                 raise StorageNotFound(f"No key with id {record.id!r}.")
+
+    def insert_team(self, record: TeamRecord) -> None:
+        with self.transaction("store a team") as conn:
+            try:
+                conn.execute(INSERT_TEAM, (record.id, record.created_at, _record(record)))
+            except sqlite3.IntegrityError:
+                raise StorageConflict(f"A team with id {record.id!r} exists.") from None
+
+    def update_team(self, record: TeamRecord) -> None:
+        with self.transaction("update a team") as conn:
+            if conn.execute(UPDATE_TEAM, (_record(record), record.id)).rowcount == 0:
+                raise StorageNotFound(f"No team with id {record.id!r}.")
+
+    def delete_team(self, team_id: str) -> None:
+        with self.transaction("delete a team") as conn:
+            conn.execute("DELETE FROM teams WHERE id = ?", (team_id,))
 
     def server_secret(self, candidate: bytes) -> bytes:
         with self.transaction("store the server secret") as conn:

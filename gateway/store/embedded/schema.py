@@ -41,6 +41,14 @@ MIGRATIONS: tuple[str, ...] = (
     ) WITHOUT ROWID;
     CREATE INDEX usage_expiry ON usage (expires_at);
     """,
+    # 2: teams of keys.
+    """
+    CREATE TABLE teams (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        record TEXT NOT NULL
+    );
+    """,
 )
 
 

@@ -1,24 +1,46 @@
--- One admission decision, atomically: key freshness, reclaim of expired reservations,
--- cache lookup, day/month quotas, per-minute GCRA limits, reservation and usage.
--- KEYS: 1 key version, 2 rpm TAT, 3 images-per-minute TAT, 4 day counter, 5 month counter,
---       6 reservations (zset by expiry), 7 reservation details (hash), 8 usage of the day,
---       9 cache entry, 10 the cache entry's single-flight lock
+-- One admission decision, atomically, for a key and (optionally) its team, the "subjects":
+-- freshness of each, reclaim of expired reservations, cache lookup, day/month image quotas
+-- and USD budgets, per-minute GCRA limits, reservations and usage, all or nothing.
+-- KEYS, per subject s = 0 (the key) and s = 1 (its team), at 10*s + 1 .. 10*s + 10:
+--       1 version, 2 rpm TAT, 3 images-per-minute TAT, 4 day image counter,
+--       5 month image counter, 6 day spend counter (nano-dollars), 7 month spend counter,
+--       8 reservations (zset by expiry), 9 reservation details (hash), 10 usage of the day;
+--       then the cache entry and its single-flight lock (the last two).
 -- ARGV (what changes with every request first, then what stays for a key and a day):
 --       1 now, 2 images, 3 reservation id, 4 seconds to day end, 5 seconds to month end,
 --       6 look up the cache (1/0),
 --       7 single-flight lock ttl in ms when admitted on a miss (0 = do not take it),
---       8 version, 9 reservation ttl, 10 rpm, 11 images/min, 12 images/day,
---       13 images/month (-1 = unlimited), 14 day, 15 month, 16 usage ttl
+--       8 estimated cost in nano-dollars,
+--       9 subjects (1 or 2), 10 reservation ttl, 11 day, 12 month, 13 usage ttl,
+--       then per subject at 14 + 7*s: version, rpm, images/min, images/day, images/month,
+--       USD/day, USD/month in nano-dollars (-1 = unlimited).
+-- Nano-dollar counters stay below 2^53, so Lua's doubles hold them exactly.
 local PERIOD = 60
 local EPS = 1e-6
-if redis.call('GET', KEYS[1]) ~= ARGV[8] then return {'stale_key'} end
 local now = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
-local rpm, ipm = tonumber(ARGV[10]), tonumber(ARGV[11])
-local ipd, ipmo = tonumber(ARGV[12]), tonumber(ARGV[13])
-local day, month = ARGV[14], ARGV[15]
+local cost = tonumber(ARGV[8])
+local subjects = tonumber(ARGV[9])
+local day, month = ARGV[11], ARGV[12]
 local day_ends, month_ends = tonumber(ARGV[4]), tonumber(ARGV[5])
-local usage_ttl = tonumber(ARGV[16])
+local usage_ttl = tonumber(ARGV[13])
+local cache_key, lock_key = KEYS[#KEYS - 1], KEYS[#KEYS]
+local LEVELS = {'key', 'team'}
+
+local S = {}
+for s = 0, subjects - 1 do
+  local k, a = 10 * s, 14 + 7 * s
+  if redis.call('GET', KEYS[k + 1]) ~= ARGV[a] then return {'stale_key'} end
+  S[s + 1] = {
+    rpm_tat = KEYS[k + 2], ipm_tat = KEYS[k + 3], img_day = KEYS[k + 4],
+    img_month = KEYS[k + 5], usd_day = KEYS[k + 6], usd_month = KEYS[k + 7],
+    res = KEYS[k + 8], resinfo = KEYS[k + 9], usage = KEYS[k + 10],
+    rpm = tonumber(ARGV[a + 1]), ipm = tonumber(ARGV[a + 2]),
+    ipd = tonumber(ARGV[a + 3]), ipmo = tonumber(ARGV[a + 4]),
+    upd = tonumber(ARGV[a + 5]), upmo = tonumber(ARGV[a + 6]),
+    level = LEVELS[s + 1],
+  }
+end
 
 -- Every number this script reads (TATs, counters) is read from Redis once and then
 -- remembered, writes included, so the headers at the end cost no further reads.
@@ -55,26 +77,39 @@ local function add(key, delta, ttl)
   known[key] = v
 end
 
--- Give back reservations whose gateway never settled them (crashed or hung).
-local expired = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now)
-for _, member in ipairs(expired) do
-  local rid, units, rday, rmonth, rlimit =
-    string.match(member, '^([^|]*)|(%d+)|([^|]*)|([^|]*)|(-?%d+)$')
-  units, rlimit = tonumber(units), tonumber(rlimit)
-  if rday == day then add(KEYS[4], -units, math.ceil(day_ends) + 3600) end
-  if rmonth == month then add(KEYS[5], -units, math.ceil(month_ends) + 86400) end
-  if rlimit > 0 then set_tat(KEYS[3], math.max(now, tat_of(KEYS[3]) - units * PERIOD / rlimit)) end
-  redis.call('HDEL', KEYS[7], rid)
-end
-if #expired > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now) end
+local day_ttl, month_ttl = math.ceil(day_ends) + 3600, math.ceil(month_ends) + 86400
+-- A reservation: id|images|day|month|images/min limit|nano-dollars (older ones lack the
+-- last field: they reserved no money).
+local MEMBER = '^([^|]*)|(%d+)|([^|]*)|([^|]*)|(-?%d+)|?(%d*)$'
 
-if redis.call('HINCRBY', KEYS[8], 'requests', 1) == 1 then
-  redis.call('EXPIRE', KEYS[8], usage_ttl)
+-- Give back reservations whose gateway never settled them (crashed or hung).
+for _, sub in ipairs(S) do
+  local expired = redis.call('ZRANGEBYSCORE', sub.res, '-inf', now)
+  for _, member in ipairs(expired) do
+    local rid, units, rday, rmonth, rlimit, nanos = string.match(member, MEMBER)
+    units, rlimit, nanos = tonumber(units), tonumber(rlimit), tonumber(nanos) or 0
+    if rday == day then
+      add(sub.img_day, -units, day_ttl)
+      if nanos > 0 then add(sub.usd_day, -nanos, day_ttl) end
+    end
+    if rmonth == month then
+      add(sub.img_month, -units, month_ttl)
+      if nanos > 0 then add(sub.usd_month, -nanos, month_ttl) end
+    end
+    if rlimit > 0 then
+      set_tat(sub.ipm_tat, math.max(now, tat_of(sub.ipm_tat) - units * PERIOD / rlimit))
+    end
+    redis.call('HDEL', sub.resinfo, rid)
+  end
+  if #expired > 0 then redis.call('ZREMRANGEBYSCORE', sub.res, '-inf', now) end
+  if redis.call('HINCRBY', sub.usage, 'requests', 1) == 1 then
+    redis.call('EXPIRE', sub.usage, usage_ttl)
+  end
 end
 
 local hit = nil
 if ARGV[6] == '1' then
-  local e = redis.call('HMGET', KEYS[9], 'body', 'stored_at', 'expires_at', 'images')
+  local e = redis.call('HMGET', cache_key, 'body', 'stored_at', 'expires_at', 'images')
   if e[1] and tonumber(e[3]) > now then hit = e end
 end
 
@@ -85,78 +120,113 @@ local function take(key, limit, units)
   return false, nil, tat - PERIOD - now
 end
 
-local outcome, by, retry, leader = nil, '', -1, '0'
+-- A budget refuses when the estimate does not fit, and once it is spent (a request the
+-- price table prices at 0 included).
+local function over(used, wanted, limit)
+  return used + wanted > limit or used >= limit
+end
+
+local outcome, by, level, retry, leader = nil, '', '', -1, '0'
 if not hit then
-  if ipd >= 0 and counter(KEYS[4]) + n > ipd then
-    outcome, by = 'quota_exceeded', 'images_per_day'
-    if n <= ipd then retry = day_ends end
-  elseif ipmo >= 0 and counter(KEYS[5]) + n > ipmo then
-    outcome, by = 'quota_exceeded', 'images_per_month'
-    if n <= ipmo then retry = month_ends end
+  for _, sub in ipairs(S) do
+    if sub.ipd >= 0 and counter(sub.img_day) + n > sub.ipd then
+      outcome, by = 'quota_exceeded', 'images_per_day'
+      if n <= sub.ipd then retry = day_ends end
+    elseif sub.ipmo >= 0 and counter(sub.img_month) + n > sub.ipmo then
+      outcome, by = 'quota_exceeded', 'images_per_month'
+      if n <= sub.ipmo then retry = month_ends end
+    elseif sub.upd >= 0 and over(counter(sub.usd_day), cost, sub.upd) then
+      outcome, by = 'quota_exceeded', 'usd_per_day'
+      if cost <= sub.upd then retry = day_ends end
+    elseif sub.upmo >= 0 and over(counter(sub.usd_month), cost, sub.upmo) then
+      outcome, by = 'quota_exceeded', 'usd_per_month'
+      if cost <= sub.upmo then retry = month_ends end
+    end
+    if outcome then
+      level = sub.level
+      break
+    end
   end
 end
 
-local new_rpm, new_ipm = nil, nil
+local new_tats = {}
 if not outcome then
-  local checks = {}
-  if rpm >= 0 then table.insert(checks, {KEYS[2], rpm, 1, 'rpm'}) end
-  if ipm >= 0 and not hit then table.insert(checks, {KEYS[3], ipm, n, 'images_per_minute'}) end
-  for _, c in ipairs(checks) do
-    local ok, tat, wait = take(c[1], c[2], c[3])
-    if ok then
-      if c[4] == 'rpm' then new_rpm = tat else new_ipm = tat end
-    elseif outcome == nil or wait < 0 or (retry >= 0 and wait > retry) then
-      outcome, by, retry = 'rate_limited', c[4], wait
+  for _, sub in ipairs(S) do
+    local checks = {}
+    if sub.rpm >= 0 then table.insert(checks, {sub.rpm_tat, sub.rpm, 1, 'rpm'}) end
+    if sub.ipm >= 0 and not hit then
+      table.insert(checks, {sub.ipm_tat, sub.ipm, n, 'images_per_minute'})
+    end
+    for _, c in ipairs(checks) do
+      local ok, tat, wait = take(c[1], c[2], c[3])
+      if ok then
+        table.insert(new_tats, {c[1], tat})
+      elseif outcome == nil or wait < 0 or (retry >= 0 and wait > retry) then
+        outcome, by, level, retry = 'rate_limited', c[4], sub.level, wait
+      end
     end
   end
 end
 
 if outcome then
-  redis.call('HINCRBY', KEYS[8], 'refused', 1)
+  for _, sub in ipairs(S) do redis.call('HINCRBY', sub.usage, 'refused', 1) end
 else
-  if new_rpm then set_tat(KEYS[2], new_rpm) end
+  for _, t in ipairs(new_tats) do set_tat(t[1], t[2]) end
   if hit then
     outcome = 'hit'
-    redis.call('HINCRBY', KEYS[8], 'cache_hits', 1)
-    redis.call('HINCRBY', KEYS[8], 'cached_images', tonumber(hit[4]))
+    for _, sub in ipairs(S) do
+      redis.call('HINCRBY', sub.usage, 'cache_hits', 1)
+      redis.call('HINCRBY', sub.usage, 'cached_images', tonumber(hit[4]))
+    end
   else
     outcome = 'admitted'
-    if new_ipm then set_tat(KEYS[3], new_ipm) end
-    add(KEYS[4], n, math.ceil(day_ends) + 3600)
-    add(KEYS[5], n, math.ceil(month_ends) + 86400)
-    local ttl = tonumber(ARGV[9])
-    local member = ARGV[3] .. '|' .. n .. '|' .. day .. '|' .. month .. '|' .. ipm
-    redis.call('ZADD', KEYS[6], now + ttl, member)
-    redis.call('HSET', KEYS[7], ARGV[3], member)
-    redis.call('EXPIRE', KEYS[6], math.ceil(ttl) + 120)
-    redis.call('EXPIRE', KEYS[7], math.ceil(ttl) + 120)
+    local ttl = tonumber(ARGV[10])
+    for _, sub in ipairs(S) do
+      add(sub.img_day, n, day_ttl)
+      add(sub.img_month, n, month_ttl)
+      add(sub.usd_day, ARGV[8], day_ttl)
+      add(sub.usd_month, ARGV[8], month_ttl)
+      local member = table.concat({ARGV[3], n, day, month, sub.ipm, ARGV[8]}, '|')
+      redis.call('ZADD', sub.res, now + ttl, member)
+      redis.call('HSET', sub.resinfo, ARGV[3], member)
+      redis.call('EXPIRE', sub.res, math.ceil(ttl) + 120)
+      redis.call('EXPIRE', sub.resinfo, math.ceil(ttl) + 120)
+    end
     local lock_ms = tonumber(ARGV[7])
-    if lock_ms > 0 and redis.call('SET', KEYS[10], ARGV[3], 'NX', 'PX', lock_ms) then
+    if lock_ms > 0 and redis.call('SET', lock_key, ARGV[3], 'NX', 'PX', lock_ms) then
       leader = '1'
     end
   end
 end
 
--- The state after the decision, for the x-ratelimit-* headers.
+-- The state after the decision, for the x-ratelimit-* headers: the tightest request
+-- limit and the tightest image limit of the key and its team.
 local function gcra_state(key, limit)
   if limit == 0 then return {0, 0, 0} end
   local used = math.max(0, tat_of(key) - now)
   local left = math.floor((PERIOD - used) / (PERIOD / limit) + EPS)
   return {limit, math.max(0, math.min(limit, left)), used}
 end
-local rs = {'', '', ''}
-if rpm >= 0 then rs = gcra_state(KEYS[2], rpm) end
-local images = nil
-local function consider(s)
-  if images == nil or s[2] < images[2] then images = s end
+local requests, images = nil, nil
+local function tighter(best, s)
+  if best == nil or s[2] < best[2] then return s end
+  return best
 end
-if ipm >= 0 then consider(gcra_state(KEYS[3], ipm)) end
-if ipd >= 0 then consider({ipd, math.max(0, ipd - counter(KEYS[4])), day_ends}) end
-if ipmo >= 0 then consider({ipmo, math.max(0, ipmo - counter(KEYS[5])), month_ends}) end
-images = images or {'', '', ''}
+for _, sub in ipairs(S) do
+  if sub.rpm >= 0 then requests = tighter(requests, gcra_state(sub.rpm_tat, sub.rpm)) end
+  if sub.ipm >= 0 then images = tighter(images, gcra_state(sub.ipm_tat, sub.ipm)) end
+  if sub.ipd >= 0 then
+    images = tighter(images, {sub.ipd, math.max(0, sub.ipd - counter(sub.img_day)), day_ends})
+  end
+  if sub.ipmo >= 0 then
+    images = tighter(images,
+      {sub.ipmo, math.max(0, sub.ipmo - counter(sub.img_month)), month_ends})
+  end
+end
+requests, images = requests or {'', '', ''}, images or {'', '', ''}
 local reply = {outcome, by, tostring(retry),
-  tostring(rs[1]), tostring(rs[2]), tostring(rs[3]),
-  tostring(images[1]), tostring(images[2]), tostring(images[3]), leader}
+  tostring(requests[1]), tostring(requests[2]), tostring(requests[3]),
+  tostring(images[1]), tostring(images[2]), tostring(images[3]), leader, level}
 if hit then
   for _, v in ipairs(hit) do table.insert(reply, v) end
 end

@@ -1,6 +1,7 @@
 """The admin API: ``/admin/keys`` and the cache purge, behind the admin tokens (reads take
 either; changes only the full one, see :mod:`gateway.web.admin_auth`). Every change is
-written to the audit log before it is answered (see :mod:`gateway.web.audit`)."""
+written to the audit log before it is answered (see :mod:`gateway.web.audit`). Teams are in
+:mod:`gateway.web.routes.teams`."""
 
 from __future__ import annotations
 
@@ -40,6 +41,8 @@ async def create_key(request: Request) -> Response:
     body = parse_body(KeyCreate, await json_of(request, svc))
     changes = changes_of(body)
     check_models(changes.get("models"), svc.registry)
+    if changes.get("team_id") is not None:
+        await svc.teams.existing(changes["team_id"])
     record, plaintext = await svc.keys.create(
         changes.pop("name"),
         expires_at=changes.get("expires_at"),
@@ -47,6 +50,7 @@ async def create_key(request: Request) -> Response:
         limits=changes.get("limits"),
         cache=changes.get("cache", True),
         metadata=changes.get("metadata"),
+        team_id=changes.get("team_id"),
     )
     audited = await record_key_change(request, "key.create", None, record)
     return json_response(
@@ -87,10 +91,12 @@ async def get_key(request: Request) -> Response:
 
 
 async def update_key(request: Request) -> Response:
-    """Change name, expiry, models, limits, cache or ``disabled``."""
+    """Change name, expiry, models, limits, cache, team or ``disabled``."""
     svc = admin_change(request)
     changes = changes_of(parse_body(KeyUpdate, await json_of(request, svc)))
     check_models(changes.get("models"), svc.registry)
+    if changes.get("team_id") is not None:
+        await svc.teams.existing(changes["team_id"])
     before = await svc.keys.get(request.path_params["key_id"])
     record = await svc.keys.update(before.id, changes)
     action = update_action(key_changes(before, record))
@@ -111,7 +117,9 @@ async def key_usage(request: Request) -> Response:
     """Usage figures of any key."""
     svc = admin(request)
     record = await svc.keys.get(request.path_params["key_id"])
-    return json_response(await usage_report(svc.store, svc.calendar, record, days_param(request)))
+    team = await svc.teams.of_key(record, fresh=True)
+    report = await usage_report(svc.store, svc.calendar, record, days_param(request), team)
+    return json_response(report)
 
 
 async def purge_cache(request: Request) -> Response:

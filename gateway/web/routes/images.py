@@ -13,6 +13,7 @@ import time
 
 from starlette.types import Receive, Scope, Send
 
+from gateway.billing.money import format_usd
 from gateway.cache.policy import CacheControl
 from gateway.errors import GatewayError, InvalidRequest, client_error, render
 from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone
@@ -24,6 +25,8 @@ from gateway.web.services import Services
 WANTED = frozenset(
     (b"authorization", b"cache-control", b"x-gateway-raw-response", b"content-length")
 )
+COST = "x-gateway-cost-usd"
+NOTHING_CHARGED = {COST: "0"}
 
 
 class Generations:
@@ -47,10 +50,13 @@ class Generations:
                 status = await self.refuse(scope, send, client_error(exc), request_id)
                 return
             status = result.status
-            sent = result.headers
-            await answer(
-                send, status, result.body, request_id, {"x-cache": result.cache, **result.headers}
-            )
+            headers = {
+                "x-cache": result.cache,
+                COST: format_usd(result.cost_nanos),
+                **result.headers,
+            }
+            sent = headers
+            await answer(send, status, result.body, request_id, headers)
         finally:
             self.access.done(scope, status, started)
             state = scope["state"]
@@ -59,11 +65,12 @@ class Generations:
                 svc.request_log.record(state, status, started, "generations", sent)
 
     async def refuse(self, scope: Scope, send: Send, exc: GatewayError, request_id: str) -> int:
-        """Send ``exc`` in OpenAI's shape; its status."""
+        """Send ``exc`` in OpenAI's shape; its status. Nothing was charged for it (whatever
+        was reserved has been given back)."""
         state = scope["state"]
         state["error_code"] = exc.code
         state.update(exc.log_fields)
-        status, headers, body = render(exc)
+        status, headers, body = render(exc, NOTHING_CHARGED)
         await answer(send, status, body, request_id, headers)
         return status
 

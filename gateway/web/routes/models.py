@@ -15,8 +15,9 @@ from starlette.responses import Response
 
 from gateway.errors import NotFound
 from gateway.models.spec import ModelSpec
+from gateway.store.types import KeyRecord
 from gateway.web.http import bearer, json_response
-from gateway.web.services import services
+from gateway.web.services import Services, services
 
 
 def model_object(spec: ModelSpec, *, full: bool = False) -> dict[str, Any]:
@@ -34,15 +35,22 @@ def model_object(spec: ModelSpec, *, full: bool = False) -> dict[str, Any]:
     return found
 
 
+async def allow_lists(svc: Services, record: KeyRecord) -> list[tuple[str, ...]]:
+    """The model allow-lists that apply to a key: its own and its team's (read fresh)."""
+    team = await svc.teams.of_key(record, fresh=True)
+    lists = [record.models, team.models if team is not None else None]
+    return [models for models in lists if models is not None]
+
+
 async def list_models(request: Request) -> Response:
-    """Every registry model within the key's allow-list, then every alias of those."""
+    """Every registry model within the key's allow-list and its team's, then every alias of
+    those."""
     svc = services(request)
     record = await svc.keys.authenticate(bearer(request), fresh=True)
     request.state.key_id = record.id
+    lists = await allow_lists(svc, record)
     allowed = [
-        spec
-        for spec in svc.registry.models()
-        if record.models is None or spec.named_in(record.models)
+        spec for spec in svc.registry.models() if all(spec.named_in(models) for models in lists)
     ]
     data = [model_object(spec) for spec in allowed]
     for spec in allowed:
@@ -59,7 +67,8 @@ async def retrieve_model(request: Request) -> Response:
     request.state.key_id = record.id
     name: str = request.path_params["model"]
     spec = svc.registry.get(name)
-    if spec is None or (record.models is not None and not spec.named_in(record.models)):
+    lists = await allow_lists(svc, record)
+    if spec is None or not all(spec.named_in(models) for models in lists):
         raise NotFound(
             f"The model {name[:100]!r} does not exist or you do not have access to it.",
             param="model",

@@ -26,4 +26,6 @@ async def own_usage(request: Request) -> Response:
     svc = services(request)
     record = await svc.keys.authenticate(bearer(request), fresh=True)
     request.state.key_id = record.id
-    return json_response(await usage_report(svc.store, svc.calendar, record, days_param(request)))
+    team = await svc.teams.of_key(record, fresh=True)
+    report = await usage_report(svc.store, svc.calendar, record, days_param(request), team)
+    return json_response(report)
