@@ -120,11 +120,13 @@ def test_every_answered_image_request_is_logged_with_what_happened(
         0,
     )
     assert (limited["status"], limited["error_code"]) == (429, "rate_limit_exceeded")
-    for entry in entries:
+    for entry, answer in zip(entries, reversed(answers), strict=True):
         assert set(entry) == FIELDS
         assert entry["endpoint"] == "generations" and entry["key_id"] == created["id"]
-        assert entry["team_id"] is None and entry["cost_usd"] is None
+        assert entry["team_id"] is None
+        assert entry["cost_usd"] == answer.headers["x-gateway-cost-usd"]
         assert entry["latency_ms"] > 0
+    assert (hit["cost_usd"], refused["cost_usd"], limited["cost_usd"]) == ("0", "0", "0")
     assert miss["created_at"] < hit["created_at"] < limited["created_at"]
     assert key not in orjson.dumps(entries).decode()
 

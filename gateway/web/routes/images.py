@@ -47,6 +47,7 @@ class Generations:
                 status = CLIENT_CLOSED
                 return
             except Exception as exc:
+                sent = NOTHING_CHARGED
                 status = await self.refuse(scope, send, client_error(exc), request_id)
                 return
             status = result.status
