@@ -2,13 +2,14 @@
 
 Every decision (admission, settlement, cache, locks) runs without awaiting, so each is
 atomic on the event loop and touches no disk. What must survive a restart is written by
-the database's writer thread (:mod:`gateway.store.embedded`), never on the loop: a key or
-the server secret before the call that changes it returns; quota counters and daily
-usage once a second (a ``kill -9`` loses at most that second of counting). Reservations,
-per-minute limits, the cache and single-flight locks stay in memory: a restart gives
-reservations back and frees locks, as their expiry would. Counters and usage expire on
-the Redis store's schedule (``USAGE_TTL``; a day or month and its grace period), in
-memory and on disk. A second process on the same path is refused with
+the database's writer thread (:mod:`gateway.store.embedded`), never on the loop: a key, a
+team or the server secret before the call that changes it returns; quota and spend
+counters and daily usage once a second (a ``kill -9`` loses at most that second of
+counting). Reservations, per-minute limits, the cache, single-flight locks and alert
+claims stay in memory: a restart gives reservations back and frees locks, as their expiry
+would (settled use survives, so a threshold crossed before is not crossed again). Counters
+and usage expire on the Redis store's schedule (``USAGE_TTL``; a day or month and its
+grace period), in memory and on disk. A second process on the same path is refused with
 :class:`~gateway.store.errors.StorageLocked`.
 """
 

@@ -164,7 +164,8 @@ def team_paths(admin: list[dict[str, list[str]]]) -> dict[str, Any]:
                 "responses": {"200": _json(team), **_errors(400, 401, 403, 404)},
             },
             "delete": {
-                "summary": "Delete a team (409 while keys that are not revoked are in it)",
+                "summary": "Delete a team (409 while keys that are not revoked are in it); "
+                "answers the team as it was",
                 "security": admin,
                 "responses": {"200": _json(team), **_errors(401, 403, 404, 409)},
             },

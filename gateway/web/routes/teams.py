@@ -61,10 +61,11 @@ async def update_team(request: Request) -> Response:
 
 
 async def delete_team(request: Request) -> Response:
-    """Delete a team no live key is in (409 while one is)."""
+    """Delete a team no live key is in (409 while one is); the answer is the team as it
+    was."""
     svc = admin_change(request)
     record = await svc.teams.delete(request.path_params["team_id"])
-    return json_response({**render_team(record), "deleted": True})
+    return json_response(render_team(record))
 
 
 async def team_usage(request: Request) -> Response:
