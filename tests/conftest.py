@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -10,6 +12,23 @@ import redis
 from gateway.testing.procs import Proc, start_redis, start_uvicorn_app
 
 UPSTREAM_KEY = "test-upstream-key"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Temporary files of the session and of every process it starts (process logs, Redis
+    working directories, metrics directories) go under pytest's own base directory, which
+    pytest prunes (the last three runs are kept for post-mortems), not loose in /tmp."""
+    base = str(tmp_path_factory.mktemp("procs"))
+    saved_dir, saved_env = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = base
+    os.environ["TMPDIR"] = base
+    yield
+    tempfile.tempdir = saved_dir
+    if saved_env is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved_env
 
 
 @pytest.fixture(scope="session")

@@ -132,7 +132,21 @@ class AlertMonitor:
             )
         )
 
-    async def drain(self) -> None:
-        """Wait for the claims under way (for shutdown and tests)."""
+    async def drain(self, timeout: float | None = None) -> None:
+        """Wait for the claims under way: at shutdown, so that a threshold crossed by one of
+        the last settlements still reaches the sink, for at most ``timeout`` seconds; claims
+        still unanswered then are cancelled and their events dropped (logged)."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
         while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                log.warning(
+                    "shutting down with threshold events unclaimed: they are dropped",
+                    extra={"fields": {"dropped": len(self._pending)}},
+                )
+                for task in list(self._pending):
+                    task.cancel()
+                await asyncio.gather(*list(self._pending), return_exceptions=True)
+                return
+            await asyncio.wait(list(self._pending), timeout=left)

@@ -92,7 +92,16 @@ class WebhookSink:
         """Wait until every queued event was delivered or given up (for shutdown and tests)."""
         await self._queue.join()
 
-    async def aclose(self) -> None:
+    async def aclose(self, drain: float = 0.0) -> None:
+        """Stop delivering, after up to ``drain`` seconds spent delivering what is queued
+        (events still queued then are dropped and counted like a full queue's)."""
+        if drain > 0 and self._worker is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queue.join(), drain)
+            left = self._queue.qsize()
+            if left and self._on_dropped is not None:
+                for _ in range(left):
+                    self._on_dropped()
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):

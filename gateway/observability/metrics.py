@@ -127,6 +127,13 @@ class Metrics:
             ["reason"],
             registry=registry,
         )
+        self.alerts_dropped = Counter(
+            "gateway_alerts_dropped",
+            "Alert events not delivered: queue (the webhook's queue was full or still held "
+            "them at shutdown), failed (every delivery attempt failed)",
+            ["reason"],
+            registry=registry,
+        )
         self.audit_deferred = Counter(
             "gateway_audit_deferred",
             "Audit entries the log store could not take at once, kept and retried",

@@ -64,6 +64,9 @@ if TYPE_CHECKING:
     from gateway.store.memory import MemoryStore
 
 YOUNG_COLLECTION_EVERY = 20_000
+SHUTDOWN_DRAIN = 5.0
+"""Seconds the shutdown spends on threshold claims under way, then as much on delivering the
+alert events queued (a budget crossed by one of the last requests is still told)."""
 
 log = logging.getLogger("gateway.app")
 
@@ -156,7 +159,8 @@ def create_app(
             proxies=proxies,
             transport=transport,
         )
-        sink = _webhook(settings)
+        sink = _webhook(settings, metrics)
+        services: Services | None = None
         try:
             services = _services(
                 settings, the_store, registry, http, clock, metrics, prices, the_logs, sink
@@ -173,9 +177,11 @@ def create_app(
             announce(settings, registry)
             yield {"services": services}
         finally:
+            if services is not None and services.alerts is not None:
+                await services.alerts.drain(SHUTDOWN_DRAIN)
             await the_logs.aclose()
             if sink is not None:
-                await sink.aclose()
+                await sink.aclose(drain=SHUTDOWN_DRAIN)
             await http.aclose()
             await the_store.aclose()
 
@@ -277,7 +283,7 @@ async def _first_contact(services: Services) -> None:
         )
 
 
-def _webhook(settings: Settings) -> WebhookSink | None:
+def _webhook(settings: Settings, metrics: Metrics) -> WebhookSink | None:
     """The alert webhook's sink when GATEWAY_ALERT_WEBHOOK_URL is set (started here, in the
     lifespan: it owns a worker task and an HTTP client)."""
     if settings.alert_webhook_url is None:
@@ -286,6 +292,8 @@ def _webhook(settings: Settings) -> WebhookSink | None:
     sink = WebhookSink(
         settings.alert_webhook_url,
         secret.get_secret_value().encode() if secret is not None else None,
+        on_dropped=metrics.alerts_dropped.labels("queue").inc,
+        on_failed=metrics.alerts_dropped.labels("failed").inc,
     )
     sink.start()
     return sink
@@ -302,6 +310,11 @@ def _services(
     the_logs: Logs,
     sink: WebhookSink | None,
 ) -> Services:
+    alerts = (
+        AlertMonitor(sink, store.claim, settings.alert_threshold_values, clock)
+        if sink is not None
+        else None
+    )
     secret = (
         settings.key_secret.get_secret_value().encode() if settings.key_secret is not None else None
     )
@@ -360,9 +373,7 @@ def _services(
         ),
         costs=Costs(prices, metrics),
         metrics=metrics,
-        alerts=AlertMonitor(sink, store.claim, settings.alert_threshold_values, clock)
-        if sink is not None
-        else None,
+        alerts=alerts,
     )
     return Services(
         settings=settings,
@@ -380,6 +391,7 @@ def _services(
         journal=the_logs.journal,
         request_log=the_logs.request_log,
         audit=the_logs.audit,
+        alerts=alerts,
     )
 
 

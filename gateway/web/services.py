@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import httpx
 from starlette.requests import Request
 
+from gateway.alerts.monitor import AlertMonitor
 from gateway.billing.prices import PriceTable
 from gateway.keys.service import KeyService
 from gateway.limits.admission import Calendar
@@ -42,6 +43,7 @@ class Services:
     journal: Journal
     request_log: RequestLog
     audit: AuditTrail
+    alerts: AlertMonitor | None = None
 
 
 def services(request: Request) -> Services:

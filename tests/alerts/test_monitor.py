@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from typing import Any
@@ -92,3 +93,31 @@ async def test_a_claim_the_store_cannot_make_is_logged_and_dropped(
     await monitor.drain()
     assert sink.events == []
     assert any("dropped" in r.getMessage() for r in caplog.records)
+
+
+async def test_shutdown_waits_for_a_claim_under_way_and_gives_up_on_a_stuck_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    answer = asyncio.Event()
+
+    async def slow(name: str, ttl: float) -> bool:
+        await answer.wait()
+        return True
+
+    sink = Sink()
+    monitor = AlertMonitor(sink, slow, THRESHOLDS, lambda: 0.0)
+    monitor.settled(TEAM, LIMITS, used(850_000_000), {"spend_nanos": 100_000_000}, WINDOWS)
+    asyncio.get_running_loop().call_soon(answer.set)
+    await monitor.drain(timeout=5.0)
+    assert [e["threshold"] for e in sink.events] == [0.8]
+
+    async def stuck(name: str, ttl: float) -> bool:
+        await asyncio.Event().wait()
+        return True
+
+    monitor = AlertMonitor(sink, stuck, THRESHOLDS, lambda: 0.0)
+    caplog.set_level(logging.WARNING, "gateway.alerts")
+    monitor.settled(TEAM, LIMITS, used(1_000_000_000), {"spend_nanos": 100_000_000}, WINDOWS)
+    await asyncio.wait_for(monitor.drain(timeout=0.05), 5)
+    assert [e["threshold"] for e in sink.events] == [0.8]
+    assert any("unclaimed" in r.getMessage() for r in caplog.records)

@@ -27,6 +27,10 @@ async def no_sleep(_seconds: float) -> None:
     await asyncio.sleep(0)
 
 
+def refuse(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("refused")
+
+
 def test_signature_is_hmac_sha256_of_the_exact_body() -> None:
     body = b'{"event":"limit.threshold"}'
     expected = hmac.new(SECRET, body, hashlib.sha256).hexdigest()
@@ -106,9 +110,6 @@ async def test_a_dead_webhook_never_blocks_and_a_full_queue_drops_and_counts() -
     async def hold(_seconds: float) -> None:
         await gate.wait()
 
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused")
-
     sink = WebhookSink(
         "http://127.0.0.1:9/hook",
         transport=httpx.MockTransport(refuse),
@@ -125,3 +126,37 @@ async def test_a_dead_webhook_never_blocks_and_a_full_queue_drops_and_counts() -
     await asyncio.wait_for(sink.drain(), 5)
     await sink.aclose()
     assert len(failed) + len(dropped) == 6
+
+
+async def test_closing_delivers_what_is_queued_within_the_drain_time() -> None:
+    received: list[bytes] = []
+
+    def accept(request: httpx.Request) -> httpx.Response:
+        received.append(request.content)
+        return httpx.Response(204)
+
+    sink = WebhookSink("http://127.0.0.1:9/hook", transport=httpx.MockTransport(accept))
+    sink.start()
+    for n in range(3):
+        sink.emit({"n": n})
+    await sink.aclose(drain=5.0)
+    assert [orjson.loads(body)["n"] for body in received] == [0, 1, 2]
+
+
+async def test_closing_drops_and_counts_what_a_dead_webhook_left_queued() -> None:
+    dropped: list[int] = []
+
+    async def hold(_seconds: float) -> None:
+        await asyncio.Event().wait()
+
+    sink = WebhookSink(
+        "http://127.0.0.1:9/hook",
+        transport=httpx.MockTransport(refuse),
+        sleep=hold,
+        on_dropped=lambda: dropped.append(1),
+    )
+    sink.start()
+    for n in range(3):
+        sink.emit({"n": n})
+    await asyncio.wait_for(sink.aclose(drain=0.05), 5)
+    assert len(dropped) == 2
