@@ -65,8 +65,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def start_gateway(upstream: Proc, env: dict[str, str]) -> tuple[Proc, float]:
-    """``gateway serve`` and the seconds until /readyz answers 200."""
+def start_gateway(
+    upstream: Proc, env: dict[str, str], checkout: Path | None = None
+) -> tuple[Proc, float]:
+    """``gateway serve`` and the seconds until /readyz answers 200: this checkout's, or
+    that of another ``checkout`` (run by its own ``.venv``, from its own directory, so its
+    own code is imported: ``python -m bench.compare`` measures an older commit so)."""
     port = free_port()
     started = time.perf_counter()
 
@@ -76,10 +80,12 @@ def start_gateway(upstream: Proc, env: dict[str, str]) -> tuple[Proc, float]:
         except httpx.HTTPError:
             return False
 
+    python = sys.executable if checkout is None else str(checkout / ".venv" / "bin" / "python")
     proc = spawn(
-        [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+        [python, "-m", "gateway", "serve", "--port", str(port)],
         port,
         ready,
+        cwd=checkout,
         env={
             "GATEWAY_UPSTREAM_URL": upstream.url,
             "GATEWAY_UPSTREAM_API_KEY": UPSTREAM_KEY,

@@ -87,6 +87,12 @@ class ModelPrice:
     aliases: tuple[str, ...] = ()
     source: str | None = None
 
+    def priced_by(self) -> tuple[str, ...]:
+        """The request fields this price depends on: its variants' dimensions and the size
+        fields (per-megapixel rates)."""
+        named = dict.fromkeys(name for variant in self.variants for name, _ in variant.when)
+        return (*_PRICED_BY, *(name for name in named if name not in _PRICED_BY))
+
     def summary(self) -> str:
         """The price in a few words: ``$0.003/image``, ``9 variants $0.011/image to ...``."""
         if self.kind == "fixed":
@@ -152,6 +158,25 @@ def _dims(value: Any) -> tuple[int, int] | None:
     return None
 
 
+Quote = tuple[int | None, Literal["fixed", "variant", "default"], str | None]
+"""A per-image estimate in nano-dollars (None: not quotable ahead), its basis and why not."""
+
+MAX_QUOTES = 4096
+_PRICED_BY = ("size", "image_size", "width", "height")
+"""The fields :func:`megapixels` reads: every model's estimate may depend on them."""
+
+
+_PLAIN = frozenset((str, int, bool, float, type(None)))
+
+
+def _key_text(value: Any) -> object:
+    """What a field contributes to a remembered quote: a plain value itself with its type
+    (``1024``, ``1024.0`` and ``True`` never share one), anything else its type and its text
+    as variants compare it."""
+    kind = type(value)
+    return (kind, value) if kind in _PLAIN else (kind, field_text(value))
+
+
 def megapixels(fields: Mapping[str, Any]) -> Decimal | None:
     """The image's pixels / 10**6 from ``size`` ("WxH"), ``image_size`` (a preset or
     ``{width, height}``) or ``width`` and ``height``; None when the request does not say."""
@@ -170,6 +195,7 @@ class PriceTable:
     def __init__(self, layers: Sequence[Iterable[ModelPrice]], default_image_nanos: int) -> None:
         self.default_image_nanos = default_image_nanos
         self._names: dict[str, ModelPrice] = {}
+        self._quotes: dict[tuple[object, ...], Quote] = {}
         for layer in layers:
             entries = list(layer)
             for entry in entries:
@@ -177,6 +203,7 @@ class PriceTable:
                     self._names[alias] = entry
             for entry in entries:
                 self._names[entry.model] = entry
+        self._priced_by = {name: entry.priced_by() for name, entry in self._names.items()}
 
     def get(self, model: str) -> ModelPrice | None:
         """The price of ``model`` (an id or an alias)."""
@@ -190,14 +217,28 @@ class PriceTable:
     def estimate(self, model: str, fields: Mapping[str, Any], images: int) -> Estimate:
         """The estimated cost of ``images`` images of ``model`` for a request with ``fields``
         (the model's own field names, defaults filled in, as the registry prepares them)."""
-        per_image, basis, reason = self._per_image(model, fields)
+        per_image, basis, reason = self._quote(model, fields)
         if per_image is None:
             per_image, basis = self.default_image_nanos, "default"
         return Estimate(per_image * images, per_image, images, basis, reason)
 
-    def _per_image(
-        self, model: str, fields: Mapping[str, Any]
-    ) -> tuple[int | None, Literal["fixed", "variant", "default"], str | None]:
+    def _quote(self, model: str, fields: Mapping[str, Any]) -> Quote:
+        """:meth:`_per_image`, remembered by what it depends on: the model and the fields that
+        price it (its variants' dimensions and the size fields), never the prompt. Requests
+        repeat a handful of sizes and qualities, and every one is estimated before admission
+        (cache hits too), so the variant search runs once per combination, not per request.
+        Bounded: forgotten wholesale past :data:`MAX_QUOTES` combinations."""
+        names = self._priced_by.get(model, _PRICED_BY)
+        key = (model, *[_key_text(fields.get(name)) for name in names])
+        found = self._quotes.get(key)
+        if found is None:
+            found = self._per_image(model, fields)
+            if len(self._quotes) >= MAX_QUOTES:
+                self._quotes.clear()
+            self._quotes[key] = found
+        return found
+
+    def _per_image(self, model: str, fields: Mapping[str, Any]) -> Quote:
         price = self.get(model)
         if price is None:
             return None, "default", "no price known for the model"
@@ -215,9 +256,7 @@ class PriceTable:
         return self._variant(price, fields, mp)
 
     @staticmethod
-    def _variant(
-        price: ModelPrice, fields: Mapping[str, Any], mp: Decimal | None
-    ) -> tuple[int | None, Literal["fixed", "variant", "default"], str | None]:
+    def _variant(price: ModelPrice, fields: Mapping[str, Any], mp: Decimal | None) -> Quote:
         """The dearest variant consistent with the request: the one it names when every
         dimension is given, else the most the request can cost; the dearest of all when
         the request matches none (a value the price list does not know)."""

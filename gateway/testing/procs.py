@@ -102,13 +102,17 @@ def spawn(
     env: Mapping[str, str] | None = None,
     log_dir: Path | None = None,
     timeout: float = 20.0,
+    cwd: Path | None = None,
 ) -> Proc:
-    """Start ``argv`` and wait until ``ready()`` is true; raise with the log if it dies first."""
+    """Start ``argv`` (in ``cwd``, when given) and wait until ``ready()`` is true; raise with
+    the log if it dies first."""
     log_dir = log_dir or Path(tempfile.mkdtemp(prefix="gw-test-"))
     log_path = log_dir / f"proc-{port}.log"
     full_env = {**os.environ, **(env or {})}
     with log_path.open("wb") as log:
-        popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+        popen = subprocess.Popen(
+            argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd
+        )
     proc = Proc(popen, port, log_path, argv)
 
     def alive_and_ready() -> bool:

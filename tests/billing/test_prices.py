@@ -6,9 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.billing.price_file import load_price_table
-from gateway.billing.prices import PriceTable
+from gateway.billing.prices import MAX_QUOTES, PriceTable
 from gateway.models.registry import Registry
 from tests.billing.conftest import PricesFrom
 
@@ -235,3 +237,50 @@ def test_every_openai_quality_and_size_the_registry_accepts_has_a_price(
             for size in spec.values("size"):
                 wanted = {("size", size)} | ({("quality", quality)} if quality else set())
                 assert any(set(v.when) == wanted for v in price.variants), (model, quality, size)
+
+
+FIELD_VALUES = {
+    "num_inference_steps": st.sampled_from([4, 28, 4.0, 28.0, "4", True, 4.5]),
+    "enhance": st.sampled_from([True, False, "true", 1, 0]),
+    "resolution": st.sampled_from(["1K", "2K", "4K"]),
+    "size": st.sampled_from(["1024x1024", "1536x1024", "1024X1024", "huge"]),
+    "image_size": st.sampled_from(
+        ["square_hd", "landscape_16_9", {"width": 1000, "height": 1000}, {"width": 1000}]
+    ),
+    "width": st.sampled_from([1024, 1024.0, 2048, "1024"]),
+    "height": st.sampled_from([768, 768.0, "768"]),
+    "quality": st.sampled_from(["standard", "hd", "high", "low"]),
+    "prompt": st.text(max_size=8),
+}
+REQUESTS = st.lists(
+    st.tuples(
+        st.sampled_from(["my/steps", "my/variants-mp", "flux/dev", "dall-e-3", "my/unknown"]),
+        st.fixed_dictionaries({}, optional=FIELD_VALUES),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(requests=REQUESTS)
+def test_a_remembered_quote_is_the_one_a_fresh_table_gives(
+    prices_from: PricesFrom, requests: list[tuple[str, dict[str, Any]]]
+) -> None:
+    """Estimates are remembered per model and pricing fields: whatever came before, a table
+    answers each request as a table that never saw another one would."""
+    remembering = prices_from(OPERATOR, ".toml")
+    layers = [remembering.models()]
+    for model, fields in requests:
+        fresh = PriceTable(layers, DEFAULT).estimate(model, fields, 3)
+        assert remembering.estimate(model, fields, 3) == fresh
+
+
+def test_remembered_quotes_are_bounded(builtin: PriceTable) -> None:
+    table = PriceTable([builtin.models()], DEFAULT)
+    for n in range(MAX_QUOTES * 2 + 10):
+        table.estimate("dall-e-3", {"size": f"{n}x1024"}, 1)
+    assert len(table._quotes) <= MAX_QUOTES
+    assert table.estimate("dall-e-3", {"size": "1024x1024", "quality": "hd"}, 1).nanos > 0
