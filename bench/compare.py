@@ -40,7 +40,16 @@ def compare(before: Path, seconds: float, repeat: int) -> dict[str, Any]:
     try:
         port = free_port()
         upstream = spawn(
-            [sys.executable, "-m", "gateway", "fake-upstream", "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "gateway",
+                "fake-upstream",
+                "--port",
+                str(port),
+                "--api-key",
+                UPSTREAM_KEY,
+            ],
             port,
             lambda: port_open(port),
         )

@@ -110,9 +110,7 @@ def spawn(
     log_path = log_dir / f"proc-{port}.log"
     full_env = {**os.environ, **(env or {})}
     with log_path.open("wb") as log:
-        popen = subprocess.Popen(
-            argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd
-        )
+        popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=cwd)
     proc = Proc(popen, port, log_path, argv)
 
     def alive_and_ready() -> bool:
