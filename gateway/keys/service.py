@@ -179,6 +179,7 @@ class KeyService:
         if status != "active":
             error = AuthenticationFailed(f"The API key {mask(key)} {REASONS[status]}.")
             error.log_fields["key_id"] = record.id
+            error.log_fields["team_id"] = record.team_id
             raise error
 
     def _cached(self, digest: str) -> KeyRecord | None:

@@ -115,17 +115,19 @@ async def usage_report(
     return report
 
 
-async def day_usage(store: Store, key_ids: Sequence[str], day: str) -> dict[str, dict[str, int]]:
-    """Each key's counters for one quota day (every counter of :data:`COUNTERS`, 0 when
-    unused), with at most :data:`READS_IN_FLIGHT` store reads at a time; the first failed
-    read stops the others and is raised."""
+async def day_usage(
+    store: Store, key_ids: Sequence[str], day: str, names: Sequence[str] = COUNTERS
+) -> dict[str, dict[str, int]]:
+    """Each key's (or team subject's) counters ``names`` for one quota day (0 when unused),
+    with at most :data:`READS_IN_FLIGHT` store reads at a time; the first failed read stops
+    the others and is raised."""
     found: dict[str, dict[str, int]] = {}
     pending = iter(key_ids)
 
     async def reader() -> None:
         for key_id in pending:
             (row,) = await store.usage(key_id, [day])
-            found[key_id] = {name: int(row.counters.get(name, 0)) for name in COUNTERS}
+            found[key_id] = {name: int(row.counters.get(name, 0)) for name in names}
 
     try:
         async with asyncio.TaskGroup() as group:
@@ -136,10 +138,18 @@ async def day_usage(store: Store, key_ids: Sequence[str], day: str) -> dict[str,
     return {key_id: found[key_id] for key_id in key_ids}
 
 
-def sum_counters(rows: Iterable[dict[str, int]]) -> dict[str, int]:
+def sum_counters(rows: Iterable[dict[str, int]], names: Sequence[str] = COUNTERS) -> dict[str, int]:
     """Counters summed over keys."""
-    summed = dict.fromkeys(COUNTERS, 0)
+    summed = dict.fromkeys(names, 0)
     for row in rows:
-        for name in COUNTERS:
+        for name in names:
             summed[name] += row.get(name, 0)
     return summed
+
+
+def with_spend(counters: dict[str, int]) -> dict[str, int | str]:
+    """A day's counters as the admin API shows them: ``spend_nanos`` as ``spend_usd``, an
+    exact decimal string of USD."""
+    shown: dict[str, int | str] = {n: v for n, v in counters.items() if n != SPEND}
+    shown["spend_usd"] = format_usd(counters.get(SPEND, 0))
+    return shown

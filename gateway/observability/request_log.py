@@ -1,8 +1,9 @@
 """The request log's one hook: an answered image request becomes an entry.
 
 Image routes call :meth:`RequestLog.record` once per request, after the access log, with
-what the access log knows: the request's ``state`` (request id, key id, model, images, cache
-result, upstream time, error code; ``prompt`` only when prompts are logged), the status,
+what the access log knows: the request's ``state`` (request id, key id and its team's id,
+model, images, cache result, upstream time, the upstream's ``x-inference-id``, error code;
+``prompt`` only when prompts are logged), the status,
 when it started (``time.perf_counter()``), the endpoint (``generations`` or ``edits``) and
 the headers of the answer, if it was a success (its ``x-gateway-cost-usd``, when the
 gateway prices requests). Building the entry reads values already at hand and appends it

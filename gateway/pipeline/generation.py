@@ -247,6 +247,7 @@ class ImageService:
             why = "a disabled team" if team is not None else "a team that no longer exists"
             error = AuthenticationFailed(f"The API key {mask(key)} belongs to {why}.")
             error.log_fields["key_id"] = record.id
+            error.log_fields["team_id"] = record.team_id
             raise error
         return team
 

@@ -120,7 +120,9 @@ class RequestQuery:
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One admin change. ``changes`` maps each changed field to ``[before, after]``; never a
-    key, a hash or a token. ``actor`` is a fingerprint of the admin token, or ``config``."""
+    key, a hash or a token. ``actor`` is a fingerprint of the admin token, or ``config``.
+    A key's entry names the key's team (after the change) in its target, so a team's
+    changes can be told from the log without reading the keys."""
 
     at: float
     action: str
@@ -131,14 +133,18 @@ class AuditEntry:
     changes: dict[str, Any] = field(default_factory=dict)
     source_ip: str | None = None
     request_id: str | None = None
+    target_team_id: str | None = None
     id: str = ""
 
     def record(self) -> dict[str, Any]:
         """Every field but the store's ``id``, as stored."""
+        target = {"kind": self.target_kind, "id": self.target_id, "name": self.target_name}
+        if self.target_kind == "key":
+            target["team_id"] = self.target_team_id
         return {
             "at": self.at,
             "action": self.action,
-            "target": {"kind": self.target_kind, "id": self.target_id, "name": self.target_name},
+            "target": target,
             "changes": self.changes,
             "actor": self.actor,
             "source_ip": self.source_ip,
@@ -162,6 +168,7 @@ class AuditEntry:
             changes=dict(data.get("changes") or {}),
             source_ip=data.get("source_ip"),
             request_id=data.get("request_id"),
+            target_team_id=target.get("team_id"),
             id=id,
         )
 

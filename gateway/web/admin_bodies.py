@@ -131,6 +131,16 @@ class TeamUpdate(_TeamBody):
     )
 
 
+def _optional(*names: str) -> Any:
+    """A schema hook: ``names`` may be left out of an answer (serialisation schemas call
+    every field with a default required)."""
+
+    def hook(schema: dict[str, Any]) -> None:
+        schema["required"] = [n for n in schema.get("required", []) if n not in names]
+
+    return hook
+
+
 class TeamObject(LimitFields):
     """A team as the admin API shows it."""
 
@@ -145,13 +155,29 @@ class TeamObject(LimitFields):
     metadata: dict[str, Any]
 
 
+class ListedTeam(TeamObject):
+    """A team in the listing; ``include=usage`` adds its figures for the current quota day
+    and its number of keys."""
+
+    model_config = ConfigDict(json_schema_extra=_optional("usage_today", "keys"))
+
+    usage_today: dict[str, int | str] | None = Field(
+        default=None,
+        description="With include=usage: the team's counters of the current quota day, "
+        "and spend_usd (exact decimal USD).",
+    )
+    keys: int | None = Field(
+        default=None, description="With include=usage: how many keys of the team are not revoked."
+    )
+
+
 class TeamList(BaseModel):
     """``GET /admin/teams``: every team, oldest first."""
 
     model_config = ConfigDict(extra="forbid")
 
     object: Literal["list"] = "list"
-    data: list[TeamObject]
+    data: list[ListedTeam]
 
 
 class KeyObject(LimitFields):
@@ -181,16 +207,6 @@ class KeyCreated(KeyObject):
     """The answer to ``POST /admin/keys``: the only time the key itself is shown."""
 
     key: str
-
-
-def _optional(*names: str) -> Any:
-    """A schema hook: ``names`` may be left out of an answer (serialisation schemas call
-    every field with a default required)."""
-
-    def hook(schema: dict[str, Any]) -> None:
-        schema["required"] = [n for n in schema.get("required", []) if n not in names]
-
-    return hook
 
 
 class ListedKey(KeyObject):

@@ -9,7 +9,8 @@ fields that changed, from the key's public form: never a key, a hash or a token.
 
 Actions: ``key.create``, ``key.update``, ``key.disable``, ``key.enable``, ``key.revoke``,
 ``key.rotate`` (its route passes ``extra={"grace_seconds": [None, n]}``), ``key.sync``
-(declared keys at start-up, actor ``config``), ``cache.purge``.
+(declared keys at start-up, actor ``config``), ``team.create``, ``team.update``,
+``team.disable``, ``team.enable``, ``team.delete``, ``cache.purge``.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from starlette.requests import Request
 from gateway.observability.audit_trail import AuditTrail
 from gateway.observability.clock import Clock
 from gateway.store.journal import AuditEntry
-from gateway.store.types import KeyRecord
-from gateway.web.admin_bodies import render_key
+from gateway.store.types import LIMIT_NAMES, KeyRecord, TeamRecord
+from gateway.web.admin_bodies import render_key, render_team
 from gateway.web.services import Services, services
 
 AUDIT_HEADER = "x-gateway-audit"
@@ -39,9 +40,12 @@ AUDITED_FIELDS = (
     "images_per_minute",
     "images_per_day",
     "images_per_month",
+    "usd_per_day",
+    "usd_per_month",
     "cache",
     "metadata",
 )
+TEAM_FIELDS = ("name", "disabled", "models", *LIMIT_NAMES, "metadata")
 
 
 def fingerprint(role: str, token: str) -> str:
@@ -61,26 +65,38 @@ def key_changes(before: KeyRecord | None, after: KeyRecord) -> dict[str, list[An
     """``{field: [before, after]}`` for each audited field that differs; for a new key
     (``before`` None), each field it was given a value for. Fields that follow from the
     time (``status``, ``expired``) are left out: they change without anyone changing them."""
-    new = render_key(after, 0.0)
-    if before is None:
+    old = render_key(before, 0.0) if before is not None else None
+    return _changes(old, render_key(after, 0.0), AUDITED_FIELDS)
+
+
+def team_changes(before: TeamRecord | None, after: TeamRecord) -> dict[str, list[Any]]:
+    """:func:`key_changes` for a team, from its public form."""
+    old = render_team(before) if before is not None else None
+    return _changes(old, render_team(after), TEAM_FIELDS)
+
+
+def _changes(
+    old: dict[str, Any] | None, new: dict[str, Any], fields: tuple[str, ...]
+) -> dict[str, list[Any]]:
+    if old is None:
         return {
             name: [None, new[name]]
-            for name in AUDITED_FIELDS
+            for name in fields
             if name in new and new[name] not in (None, False, {}, [])
         }
-    old = render_key(before, 0.0)
     return {
         name: [old.get(name), new[name]]
-        for name in AUDITED_FIELDS
+        for name in fields
         if name in new and old.get(name) != new[name]
     }
 
 
-def update_action(changes: dict[str, list[Any]]) -> str:
-    """``key.disable`` or ``key.enable`` when that is all a change did, else ``key.update``."""
+def update_action(changes: dict[str, list[Any]], kind: str = "key") -> str:
+    """``key.disable`` or ``key.enable`` (``team.``, for a team) when that is all a change
+    did, else ``key.update``."""
     if set(changes) == {"disabled"}:
-        return "key.disable" if changes["disabled"][1] else "key.enable"
-    return "key.update"
+        return f"{kind}.disable" if changes["disabled"][1] else f"{kind}.enable"
+    return f"{kind}.update"
 
 
 async def record_change(
@@ -90,8 +106,10 @@ async def record_change(
     target_id: str,
     target_name: str | None,
     changes: dict[str, Any],
+    team_id: str | None = None,
 ) -> dict[str, str] | None:
-    """Write one audit entry for this admin request; the headers its answer should carry."""
+    """Write one audit entry for this admin request; the headers its answer should carry.
+    ``team_id`` is a key target's team."""
     svc = services(request)
     entry = AuditEntry(
         at=svc.clock(),
@@ -103,6 +121,7 @@ async def record_change(
         changes=changes,
         source_ip=request.client.host if request.client else None,
         request_id=getattr(request.state, "request_id", None),
+        target_team_id=team_id,
     )
     written = await svc.audit.record(entry)
     return None if written else {AUDIT_HEADER: "pending"}
@@ -119,7 +138,22 @@ async def record_key_change(
     changes = {**key_changes(before, after), **(extra or {})}
     if not changes:
         return None
-    return await record_change(request, action, "key", after.id, after.name, changes)
+    return await record_change(request, action, "key", after.id, after.name, changes, after.team_id)
+
+
+async def record_team_change(
+    request: Request,
+    action: str,
+    before: TeamRecord | None,
+    after: TeamRecord,
+    changes: dict[str, list[Any]] | None = None,
+) -> dict[str, str] | None:
+    """Audit a change to one team (nothing when nothing changed); ``changes`` replaces the
+    computed ones (a deletion's)."""
+    changes = changes if changes is not None else team_changes(before, after)
+    if not changes:
+        return None
+    return await record_change(request, action, "team", after.id, after.name, changes)
 
 
 async def record_synced(
@@ -138,5 +172,6 @@ async def record_synced(
                     target_name=after.name,
                     actor=CONFIG_ACTOR,
                     changes=changes,
+                    target_team_id=after.team_id,
                 )
             )

@@ -51,6 +51,7 @@ COST_HEADER = {
 }
 
 
+INCLUDE = {"name": "include", "in": "query", "schema": {"enum": ["usage"]}}
 KEY_LIST_PARAMETERS = [
     {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
     {"name": "after", "in": "query", "schema": {"type": "string", "minLength": 1}},
@@ -61,7 +62,7 @@ KEY_LIST_PARAMETERS = [
         "in": "query",
         "schema": {"enum": list(STATUSES)},
     },
-    {"name": "include", "in": "query", "schema": {"enum": ["usage"]}},
+    INCLUDE,
 ]
 IDENTITY = {
     "type": "object",
@@ -145,9 +146,11 @@ def team_paths(admin: list[dict[str, list[str]]]) -> dict[str, Any]:
                 "responses": {"201": _json(team, "Created"), **_errors(400, 401, 403, 404)},
             },
             "get": {
-                "summary": "List teams",
+                "summary": "List teams (include=usage: today's figures and spend, and the "
+                "number of keys, of each)",
                 "security": admin,
-                "responses": {"200": _json(_ref(TeamList)), **_errors(401, 404)},
+                "parameters": [INCLUDE],
+                "responses": {"200": _json(_ref(TeamList)), **_errors(400, 401, 404)},
             },
         },
         "/admin/teams/{team_id}": {

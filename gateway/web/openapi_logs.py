@@ -52,6 +52,10 @@ AUDIT_ENTRY = {
                 "kind": {"type": "string"},
                 "id": {"type": "string"},
                 "name": NULLABLE_TEXT,
+                "team_id": {
+                    **NULLABLE_TEXT,
+                    "description": "For a key: its team after the change (null: none)",
+                },
             },
         },
         "changes": {

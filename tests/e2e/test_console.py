@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from openai import AuthenticationError, RateLimitError
+from openai import AuthenticationError, OpenAI, RateLimitError
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
 from tests.e2e.conftest import ADMIN_TOKEN, UPSTREAM_KEY, FakeUpstream, Gateway, GatewayStarter
@@ -38,7 +38,18 @@ VIEWPORT = {"width": 1280, "height": 800}
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 FIRST_LOAD_BUDGET = 300_000
 XSS_NAME = "<img src=x onerror=alert(1)>"
-WRITE_CONTROLS = ("Create key", "Edit", "Disable", "Enable", "Revoke", "Purge cache")
+WRITE_CONTROLS = (
+    "Create key",
+    "Create team",
+    "Edit",
+    "Disable",
+    "Enable",
+    "Revoke",
+    "Purge cache",
+)
+SPENT = re.compile(r"^\$(?!0\.00$)\d+\.\d+$")
+"""Money that is not nothing: the fake upstream reports a cost for every image."""
+SPENT_IN_TOTAL = re.compile(r": \$(?!0\.00 )\d+\.\d+ in total")
 
 
 @dataclass
@@ -78,6 +89,26 @@ class Tab:
         DOCS.mkdir(exist_ok=True)
         self.page.mouse.move(0, 0)
         self.page.screenshot(path=DOCS / f"console-{name}.png")
+
+
+def tile(page: Page, term: str) -> Any:
+    """The figure of the Overview tile named ``term``."""
+    return (
+        page.locator(".tile")
+        .filter(has=page.get_by_role("term").filter(has_text=re.compile(f"^{term}$")))
+        .get_by_role("definition")
+    )
+
+
+def disable_refuses_then_enable(row: Any, client: OpenAI) -> None:
+    """Disable what ``row`` shows (a key or a team), see ``client`` refused, enable it."""
+    row.get_by_role("button", name="Disable").click()
+    expect(row).to_contain_text("disabled")
+    expect(row.get_by_role("button", name="Enable")).to_be_focused()
+    with pytest.raises(AuthenticationError):
+        client.images.generate(model="dall-e-2", prompt="while disabled")
+    row.get_by_role("button", name="Enable").click()
+    expect(row).to_contain_text("active")
 
 
 @pytest.fixture(scope="module")
@@ -203,6 +234,7 @@ def test_create_find_use_disable_enable_and_revoke_a_key(
     tab.sign_in()
     expect(page.get_by_role("heading", level=1, name="Overview")).to_be_focused()
     expect(page.get_by_role("main").get_by_text("Requests", exact=True)).to_be_visible()
+    expect(tile(page, "Spend")).to_have_text(SPENT)
     tab.shoot("overview")
 
     tab.go("Keys")
@@ -259,18 +291,15 @@ def test_create_find_use_disable_enable_and_revoke_a_key(
     expect(page.get_by_role("img", name=re.compile(r"^Cache hits per day"))).to_have_attribute(
         "aria-label", re.compile(r": 1 in total")
     )
+    expect(page.get_by_role("img", name=re.compile(r"^Spend per day"))).to_have_attribute(
+        "aria-label", SPENT_IN_TOTAL
+    )
     tab.shoot("key-detail")
 
     page.get_by_role("link", name="All keys").click()
     row = tab.row(name)
     expect(row).to_contain_text("4 / 45 images · 3 requests")
-    row.get_by_role("button", name="Disable").click()
-    expect(row).to_contain_text("disabled")
-    expect(row.get_by_role("button", name="Enable")).to_be_focused()
-    with pytest.raises(AuthenticationError):
-        client.images.generate(model="dall-e-2", prompt="while disabled")
-    row.get_by_role("button", name="Enable").click()
-    expect(row).to_contain_text("active")
+    disable_refuses_then_enable(row, client)
     client.images.generate(model="dall-e-2", prompt="enabled again")
 
     row.get_by_role("button", name="Revoke").click()
@@ -316,6 +345,105 @@ def test_names_are_shown_as_text_and_never_run(tab: Tab) -> None:
     assert tab.dialogs == [] and tab.errors == []
 
 
+def test_teams_appear_once_one_exists_with_their_use_spend_and_charts(
+    tab: Tab, sample_keys: list[dict[str, Any]], upstream: FakeUpstream
+) -> None:
+    page = tab.page
+    gw = tab.gateway
+    assert gw.admin("GET", "/admin/teams").json()["data"] == []
+    tab.sign_in()
+    nav = page.get_by_role("navigation", name="Console")
+    expect(nav.get_by_role("link", name="Keys")).to_be_visible()
+    expect(nav.get_by_role("link", name="Teams")).to_have_count(0)
+    tab.open("#/teams")
+    expect(page.get_by_role("cell", name=re.compile("^No teams exist yet"))).to_be_visible()
+    page.get_by_role("button", name="Create team").click()
+    form = page.get_by_role("dialog", name="Create team")
+    form.get_by_label("Name").fill("design")
+    form.get_by_label("USD per day").fill("5")
+    form.get_by_label("Images per day").fill("100")
+    form.get_by_role("button", name="Create", exact=True).click()
+    expect(page.get_by_role("status").first).to_have_text("Created team design.")
+    expect(nav.get_by_role("link", name="Teams")).to_be_visible()
+    design = gw.admin("GET", "/admin/teams").json()["data"][0]
+    assert (design["name"], design["usd_per_day"], design["images_per_day"]) == ("design", "5", 100)
+
+    members = [gw.create_key(name=f"design-{n}", team_id=design["id"]) for n in range(2)]
+    hostile = gw.admin("POST", "/admin/teams", json={"name": XSS_NAME}).json()
+    gw.create_key(name="hostile-member", team_id=hostile["id"])
+    client = gw.client(members[0]["key"])
+    client.images.generate(model="dall-e-2", prompt="a team poster", n=2)
+    client.images.generate(model="dall-e-2", prompt="a team poster", n=2)
+    gw.client(members[1]["key"]).images.generate(model="dall-e-2", prompt="a team banner")
+
+    page.get_by_role("button", name="Refresh").click()
+    expect(page.get_by_role("columnheader")).to_have_text(
+        ["Name", "Status", "Limits and budgets", "Today's use", "Today's spend", "Keys", "Actions"]
+    )
+    row = tab.row("design")
+    expect(row).to_contain_text("active")
+    expect(row).to_contain_text("100 img/day · $5.00/day")
+    expect(row).to_contain_text("3 / 100 images · 3 requests")
+    expect(row.get_by_role("cell").nth(3)).to_have_text(re.compile(r"^\$0\.\d+ / \$5\.00$"))
+    expect(row.get_by_role("cell").nth(4)).to_have_text("2")
+    expect(tab.row(XSS_NAME)).to_contain_text("Unlimited")
+    tab.shoot("teams")
+
+    row.get_by_role("button", name="Edit").click()
+    editor = page.get_by_role("dialog", name="Edit team design")
+    expect(editor.get_by_label("USD per day")).to_have_value("5")
+    editor.get_by_label("USD per day").fill("6.5")
+    editor.get_by_role("button", name="Save").click()
+    expect(row).to_contain_text("$6.50/day")
+    expect(row.get_by_role("button", name="Edit")).to_be_focused()
+    disable_refuses_then_enable(row, client)
+
+    row.get_by_role("link", name="design").click()
+    expect(page.get_by_role("heading", level=1, name="design")).to_be_focused()
+    charts = {
+        "Images per day": re.compile(r": 3 in total"),
+        "Spend per day": SPENT_IN_TOTAL,
+        "Requests per day": re.compile(r": 3 in total"),
+        "Refusals per day": re.compile(r": none$"),
+        "Cache hits per day": re.compile(r": 1 in total"),
+    }
+    for title, total in charts.items():
+        chart = page.get_by_role("img", name=re.compile(f"^{title}"))
+        expect(chart).to_have_attribute("aria-label", total)
+    expect(page.get_by_role("row").filter(has_text="USD per day")).to_contain_text("$6.50")
+    for member in members:
+        expect(tab.row(member["name"])).to_contain_text("active")
+    tab.shoot("team-detail")
+
+    page.get_by_role("link", name="This team's requests").click()
+    expect(page.get_by_role("heading", level=1, name="Requests")).to_be_focused()
+    expect(page.get_by_label("Team ID")).to_have_value(design["id"])
+    expect(page.get_by_role("row")).to_have_count(5)
+
+    tab.go("Audit")
+    edited = page.get_by_role("row").filter(has_text="team.update").first
+    expect(edited).to_contain_text("usd_per_day: 5 → 6.5")
+    expect(edited.get_by_role("link", name="design")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="team.disable")).to_have_count(1)
+
+    tab.go("Teams")
+    create = page.get_by_role("button", name="Create team")
+    create.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("dialog", name="Create team").get_by_label("Name")).to_be_focused()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(create).to_be_focused()
+    tab.row(XSS_NAME).get_by_role("link", name=XSS_NAME, exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(XSS_NAME)
+    expect(page).to_have_title(f"{XSS_NAME} · imagegw console")
+    expect(tab.row("hostile-member")).to_be_visible()
+    tab.row("hostile-member").get_by_role("link").click()
+    expect(page.get_by_role("link", name=XSS_NAME, exact=True)).to_be_visible()
+    assert page.locator("img:not(svg *)").count() == 0
+    assert tab.dialogs == [] and tab.errors == []
+
+
 def test_the_readonly_token_sees_every_view_and_no_write_control(
     tab: Tab, sample_keys: list[dict[str, Any]]
 ) -> None:
@@ -331,7 +459,7 @@ def test_the_readonly_token_sees_every_view_and_no_write_control(
     tab.shoot("readonly")
     tab.row("mobile-app").get_by_role("link", name="mobile-app").click()
     expect(page.get_by_role("img", name=re.compile(r"^Images per day"))).to_be_visible()
-    for view in ("Keys", "Requests", "Audit", "Cache"):
+    for view in ("Keys", "Teams", "Requests", "Audit", "Cache"):
         tab.go(view)
         for label in WRITE_CONTROLS:
             expect(page.get_by_role("button", name=label)).to_have_count(0)
@@ -458,12 +586,22 @@ def test_the_first_load_stays_small_and_local(tab: Tab) -> None:
     session.send("Network.enable")
     sizes: list[int] = []
     session.on("Network.loadingFinished", lambda e: sizes.append(int(e["encodedDataLength"])))
+    answered: list[str] = []
+    tab.page.on("response", lambda r: answered.append(r.url))
     tab.sign_in()
     expect(tab.page.get_by_text("Cache hit ratio")).to_be_visible()
     total = sum(sizes)
     assert 0 < total < FIRST_LOAD_BUDGET, f"first load transferred {total} bytes"
-    assert len(sizes) == len(tab.requests)
-    assert all(u.startswith(f"{tab.gateway.url}/") for u in tab.requests), tab.requests
+    timed = tab.page.evaluate(
+        """() => performance.getEntriesByType("navigation")
+            .concat(performance.getEntriesByType("resource"))
+            .reduce((sum, entry) => sum + entry.transferSize, 0)"""
+    )
+    assert 0 < timed < FIRST_LOAD_BUDGET, f"resource timing says {timed} bytes"
+    assert len(sizes) == len(tab.requests) == len(answered)
+    gateway = httpx.URL(tab.gateway.url)
+    hosts = {(httpx.URL(u).host, httpx.URL(u).port) for u in tab.requests + answered}
+    assert hosts == {(gateway.host, gateway.port)}, tab.requests
     assert UPSTREAM_KEY not in "".join(tab.requests)
 
 

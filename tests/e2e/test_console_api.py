@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 import signal
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -166,3 +167,25 @@ def test_the_overview_says_the_store_is_down_instead_of_failing(
         assert gw.admin("GET", "/admin/overview").json()["store"]["status"] == "ok"
     finally:
         redis.stop()
+
+
+def test_teams_with_usage_and_the_overview_say_what_was_spent_today(
+    gateway: Gateway, upstream: FakeUpstream
+) -> None:
+    spent_before = overview(gateway)["today"]["spend_usd"]
+    team = gateway.admin("POST", "/admin/teams", json={"name": f"t-{secrets.token_hex(3)}"})
+    team_id = team.json()["id"]
+    member = gateway.create_key(team_id=team_id)
+    prompt = {**IMAGE, "prompt": f"team spend {secrets.token_hex(4)}"}
+    charged = [gateway.post(prompt, member["key"]) for _ in range(2)]
+    assert [a.headers["x-cache"] for a in charged] == ["MISS", "HIT"]
+    cost = charged[0].headers["x-gateway-cost-usd"]
+    assert float(cost) > 0
+
+    listing = gateway.admin("GET", "/admin/teams", params={"include": "usage"}).json()["data"]
+    (found,) = [t for t in listing if t["id"] == team_id]
+    assert found["keys"] == 1
+    assert found["usage_today"]["spend_usd"] == cost
+    assert (found["usage_today"]["requests"], found["usage_today"]["cache_hits"]) == (2, 1)
+    spent_after = overview(gateway)["today"]["spend_usd"]
+    assert Decimal(spent_after) - Decimal(spent_before) == Decimal(cost)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -140,6 +141,60 @@ def test_every_answered_image_request_is_logged_with_what_happened(
     wait_until(unknown_key_logged, 10, "the 401 in the request log")
 
 
+def refused_until_401(gateway: Gateway, key: str) -> httpx.Response:
+    """The first answer refusing ``key`` (a change reaches every replica's key cache within
+    its lifetime)."""
+    answers: list[httpx.Response] = []
+
+    def refused() -> bool:
+        answers.append(gateway.post(unique("refused"), key))
+        return answers[-1].status_code == 401
+
+    wait_until(refused, 10, "the key to be refused")
+    return answers[-1]
+
+
+def test_entries_name_the_team_and_the_upstream_inference_and_refused_keys_keep_their_id(
+    gateway: Gateway, upstream: FakeUpstream
+) -> None:
+    team = gateway.admin("POST", "/admin/teams", json={"name": "journal team"}).json()
+    member = gateway.create_key(team_id=team["id"])
+    loner = gateway.create_key()
+    body = unique()
+    miss, hit = gateway.post(body, member["key"]), gateway.post(body, member["key"])
+    refused = gateway.post({"model": "no-such-model", "prompt": "x"}, member["key"])
+    alone = gateway.post(unique(), loner["key"])
+    assert [a.status_code for a in (miss, hit, refused, alone)] == [201, 201, 400, 201]
+    assert hit.headers["x-cache"] == "HIT"
+    newest_first = wait_logged(gateway, member["id"], 3)
+    by_request = {e["request_id"]: e for e in newest_first + wait_logged(gateway, loner["id"], 1)}
+    first, cached, wrong, other = (
+        by_request[a.headers["x-request-id"]] for a in (miss, hit, refused, alone)
+    )
+    assert [e["team_id"] for e in (first, cached, wrong, other)] == [team["id"]] * 3 + [None]
+    assert re.fullmatch(r"[0-9a-f-]{36}", first["upstream_inference_id"])
+    assert re.fullmatch(r"[0-9a-f-]{36}", other["upstream_inference_id"])
+    assert first["upstream_inference_id"] != other["upstream_inference_id"]
+    assert cached["upstream_inference_id"] is None and wrong["upstream_inference_id"] is None
+    teams_own = logged(gateway, team_id=team["id"], limit=1000)["data"]
+    assert [e["request_id"] for e in teams_own] == [e["request_id"] for e in newest_first]
+
+    disabled, revoked, expired = (gateway.create_key(team_id=team["id"]) for _ in range(3))
+    gateway.admin("PATCH", f"/admin/keys/{disabled['id']}", json={"disabled": True})
+    gateway.admin("DELETE", f"/admin/keys/{revoked['id']}")
+    gateway.admin("PATCH", f"/admin/keys/{expired['id']}", json={"expires_at": 1})
+    for made in (disabled, revoked, expired):
+        answer = refused_until_401(gateway, made["key"])
+        (entry,) = [
+            e
+            for e in wait_logged(gateway, made["id"], 1)
+            if e["request_id"] == answer.headers["x-request-id"]
+        ]
+        assert (entry["status"], entry["error_code"]) == (401, "invalid_api_key")
+        assert (entry["key_id"], entry["team_id"]) == (made["id"], team["id"])
+        assert entry["upstream_inference_id"] is None
+
+
 def test_filters_combine_and_cursors_page_through_each_match_once(
     gateway: Gateway, upstream: FakeUpstream
 ) -> None:
@@ -269,7 +324,12 @@ def test_admin_changes_are_audited_with_who_what_and_where(
     assert purge == {"entries": [1, 0]}
     assert revoke == {"revoked": [False, True]}
     assert entries[1]["target"] == {"kind": "cache", "id": created["id"], "name": f"{name}-2"}
-    assert entries[0]["target"] == {"kind": "key", "id": created["id"], "name": f"{name}-2"}
+    assert entries[0]["target"] == {
+        "kind": "key",
+        "id": created["id"],
+        "name": f"{name}-2",
+        "team_id": None,
+    }
     for entry in entries:
         assert (entry["actor"], entry["source_ip"]) == (ACTOR, "127.0.0.1")
         assert entry["at"] >= created["created_at"]

@@ -45,6 +45,22 @@ async def test_an_entry_has_what_the_request_knew() -> None:
     assert NOW - 1 < entry.created_at <= NOW and entry.latency_ms >= 0
 
 
+async def test_the_team_and_the_upstreams_inference_id_are_carried_over() -> None:
+    journal = ListJournal()
+    recorder = Recorder(journal)
+    log = RequestLog(recorder, lambda: NOW)
+    log.record(
+        state(team_id="team_a", upstream_inference_id="inf-7"), 201, time.perf_counter(), "edits"
+    )
+    await recorder.flush()
+    (entry,) = journal.batches[0]
+    assert (entry.key_id, entry.team_id, entry.upstream_inference_id) == (
+        "key_a",
+        "team_a",
+        "inf-7",
+    )
+
+
 async def test_a_refusal_keeps_its_code_and_the_model_asked_for() -> None:
     journal = ListJournal()
     recorder = Recorder(journal)

@@ -180,6 +180,7 @@ async def test_audit_entries_page_newest_first_and_age_out(journal: Journal) -> 
                 target_name="app",
                 actor="admin:ab12",
                 changes={"rpm": [n, n + 1]},
+                target_team_id="team_1",
             ),
             now=T0 + n,
         )
@@ -188,7 +189,12 @@ async def test_audit_entries_page_newest_first_and_age_out(journal: Journal) -> 
     assert [e.changes["rpm"] for e in page.entries] == [[4, 5], [3, 4], [2, 3]]
     rest = await journal.audit(limit=3, before=page.next_before)
     assert [e.changes["rpm"] for e in rest.entries] == [[1, 2], [0, 1]] and rest.next_before is None
-    assert page.entries[0].to_dict()["target"] == {"kind": "key", "id": "key_1", "name": "app"}
+    assert page.entries[0].to_dict()["target"] == {
+        "kind": "key",
+        "id": "key_1",
+        "name": "app",
+        "team_id": "team_1",
+    }
     await journal.append_audit(
         AuditEntry(T0 + 5000, "cache.purge", "cache", "all", None, "admin:ab12"), now=T0 + 5000
     )

@@ -49,6 +49,54 @@ def test_a_refused_change_leaves_no_entry_and_the_actor_is_the_tokens_fingerprin
     assert ADMIN not in str(entry) and READONLY not in str(entry)
 
 
+def test_a_keys_entries_name_its_team_and_budget_changes_are_recorded() -> None:
+    app = create_app(settings(), store=MemoryStore(None, cache_max_bytes=10_000))
+    with TestClient(app) as client:
+        team = client.post("/admin/teams", json={"name": "design"}, headers=as_role(ADMIN))
+        team_id = team.json()["id"]
+        created = client.post(
+            "/admin/keys", json={"name": "app", "team_id": team_id}, headers=as_role(ADMIN)
+        ).json()
+        path = f"/admin/keys/{created['id']}"
+        client.patch(path, json={"usd_per_day": "2.5"}, headers=as_role(ADMIN))
+        client.patch(path, json={"team_id": None}, headers=as_role(ADMIN))
+        left, budget, made, founded = audit_of(client)
+    assert founded["action"] == "team.create" and "team_id" not in founded["target"]
+    assert made["target"] == {"kind": "key", "id": created["id"], "name": "app", "team_id": team_id}
+    assert made["changes"]["team_id"] == [None, team_id]
+    assert budget["target"]["team_id"] == team_id
+    assert budget["changes"] == {"usd_per_day": [None, "2.5"]}
+    assert left["target"]["team_id"] is None and left["changes"] == {"team_id": [team_id, None]}
+
+
+def test_team_changes_are_audited_with_what_changed() -> None:
+    app = create_app(settings(), store=MemoryStore(None, cache_max_bytes=10_000))
+    with TestClient(app) as client:
+        made = client.post(
+            "/admin/teams", json={"name": "design", "usd_per_day": 5}, headers=as_role(ADMIN)
+        )
+        path = f"/admin/teams/{made.json()['id']}"
+        for body in ({"usd_per_day": "6.5", "name": "studio"}, {"disabled": True}, {}):
+            assert client.patch(path, json=body, headers=as_role(ADMIN)).status_code == 200
+        client.patch(path, json={"disabled": False}, headers=as_role(ADMIN))
+        assert client.delete(path, headers=as_role(ADMIN)).status_code == 200
+        entries = audit_of(client)
+    assert [e["action"] for e in entries] == [
+        "team.delete",
+        "team.enable",
+        "team.disable",
+        "team.update",
+        "team.create",
+    ]
+    deleted, enabled, disabled, updated, created = (e["changes"] for e in entries)
+    assert created == {"name": [None, "design"], "usd_per_day": [None, "5"]}
+    assert updated == {"name": ["design", "studio"], "usd_per_day": ["5", "6.5"]}
+    assert (disabled, enabled) == ({"disabled": [False, True]}, {"disabled": [True, False]})
+    assert deleted == {"deleted": [False, True]}
+    assert entries[0]["target"] == {"kind": "team", "id": made.json()["id"], "name": "studio"}
+    assert entries[-1]["request_id"] == made.headers["x-request-id"]
+
+
 def test_fingerprints_tell_tokens_apart_and_keep_nothing_usable() -> None:
     first, second = fingerprint("admin", ADMIN), fingerprint("admin", ADMIN + "x")
     assert first != second and len(first) == len("admin:") + 8
@@ -83,7 +131,7 @@ def test_declared_keys_synced_at_start_up_are_audited_as_config(tmp_path: Path) 
         ("key.sync", "config", None)
     ]
     assert first[0]["changes"]["images_per_day"] == [None, 10]
-    assert first[0]["target"] == {"kind": "key", "id": "ci", "name": "CI"}
+    assert first[0]["target"] == {"kind": "key", "id": "ci", "name": "CI", "team_id": None}
     again = start(declared(images_per_day=10))
     assert again == first
     changed = start(declared(name="CI runner", images_per_day=20))

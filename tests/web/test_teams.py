@@ -97,3 +97,35 @@ def test_a_disabled_team_refuses_its_keys_and_its_models_narrow_theirs(start: St
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "invalid_api_key"
     assert "disabled team" in refused.json()["error"]["message"]
+
+
+def test_the_listing_with_usage_says_what_each_team_used_and_spent_today(start: Starter) -> None:
+    gw = start()
+    gw.upstream.headers = {"x-aimlapi-usd-spent": "0.031000000"}
+    busy = team(gw, name="busy", usd_per_day=1)
+    team(gw, name="idle")
+    members = [gw.create_key(team_id=busy["id"]) for _ in range(3)]
+    gw.admin("DELETE", f"/admin/keys/{members[2]['id']}")
+    gw.create_key()
+    assert gw.generate(members[0]["key"], prompt="one").status_code == 201
+    assert gw.generate(members[1]["key"], prompt="two").status_code == 201
+    assert gw.generate(members[1]["key"], prompt="two").headers["x-cache"] == "HIT"
+
+    listing = gw.admin("GET", "/admin/teams", params={"include": "usage"}).json()
+    TeamList.model_validate(listing)
+    by_name = {t["name"]: t for t in listing["data"]}
+    assert by_name["busy"]["keys"] == 2 and by_name["idle"]["keys"] == 0
+    today = by_name["busy"]["usage_today"]
+    assert (today["requests"], today["images"], today["cache_hits"]) == (3, 2, 1)
+    assert today["spend_usd"] == "0.062" and "spend_nanos" not in today
+    assert by_name["idle"]["usage_today"]["spend_usd"] == "0"
+    plain = gw.admin("GET", "/admin/teams").json()["data"]
+    assert all("usage_today" not in t and "keys" not in t for t in plain)
+    refused = gw.admin("GET", "/admin/teams", params={"include": "secrets"})
+    assert refused.status_code == 400 and refused.json()["error"]["param"] == "include"
+
+    overview = gw.admin("GET", "/admin/overview").json()
+    assert overview["today"]["spend_usd"] == "0.062"
+    usage = gw.admin("GET", f"/admin/teams/{busy['id']}/usage", params={"days": 30}).json()
+    assert usage["team_id"] == busy["id"] and len(usage["days"]) == 30
+    assert usage["totals"]["spend_usd"] == "0.062" and usage["totals"]["requests"] == 3

@@ -87,6 +87,7 @@ class Generations:
         record = await svc.keys.authenticate(key)
         assert key is not None
         state["key_id"] = record.id
+        state["team_id"] = record.team_id
         settings = svc.settings
         body = parse_object(
             await read_body(
@@ -125,6 +126,7 @@ class Generations:
         state["images"] = result.images
         state["cache"] = result.cache
         state["metric_model"] = result.model
+        state["upstream_inference_id"] = result.upstream_inference_id
         if result.upstream_status is not None:
             state["upstream_seconds"] = result.upstream_seconds
             state["upstream_status"] = result.upstream_status

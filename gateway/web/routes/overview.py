@@ -1,7 +1,8 @@
 """``GET /admin/overview``: the day at a glance, from what the gateway already keeps.
 
 Today's figures are the store's usage counters summed over every key (the same counters
-``/admin/keys/{id}/usage`` reports, so they hold for every replica); refusals by reason
+``/admin/keys/{id}/usage`` reports, so they hold for every replica), spend included (what
+the requests were charged, ``spend_usd``); refusals by reason
 and upstream calls by outcome are this gateway's metrics since it started (all workers of
 ``gateway serve --workers N``). A store that is down makes the answer say so, with the
 store's figures left out: the overview is what an operator opens when things go wrong.
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.keys.search import STATUSES, status_of
-from gateway.limits.usage import day_usage, sum_counters
+from gateway.limits.usage import COUNTERS, SPEND, day_usage, sum_counters, with_spend
 from gateway.observability.metrics import Metrics
 from gateway.store.errors import StorageError
 from gateway.web.admin_auth import admin
@@ -54,7 +55,7 @@ async def stored_figures(svc: Services, day: str) -> dict[str, Any]:
         await svc.store.ping()
         latency = (time.perf_counter() - started) * 1000
         records = await svc.keys.list()
-        usage = await day_usage(svc.store, [r.id for r in records], day)
+        usage = await day_usage(svc.store, [r.id for r in records], day, (*COUNTERS, SPEND))
         cache = await svc.store.cache_stats()
     except StorageError as exc:
         return {
@@ -64,11 +65,11 @@ async def stored_figures(svc: Services, day: str) -> dict[str, Any]:
             "cache": None,
             "store": {"kind": kind, "status": "down", "error": exc.message},
         }
-    today = sum_counters(usage.values())
+    today = sum_counters(usage.values(), (*COUNTERS, SPEND))
     now = svc.clock()
     statuses = Counter(status_of(r, now) for r in records)
     return {
-        "today": today,
+        "today": with_spend(today),
         "cache_hit_ratio": hit_ratio(today),
         "keys": {"total": len(records), **{s: statuses.get(s, 0) for s in STATUSES}},
         "cache": {"entries": cache.entries, "bytes": cache.bytes},

@@ -63,3 +63,4 @@ export function createApi(token, { onUnauthorized = () => {} } = {}) {
 }
 
 export const keyPath = (id) => `/admin/keys/${encodeURIComponent(id)}`;
+export const teamPath = (id) => `/admin/teams/${encodeURIComponent(id)}`;

@@ -14,6 +14,15 @@ export const LIMITS = [
   { name: "images_per_month", label: "Images per month", unit: "img/month" },
 ];
 
+/** The money budgets (keys and teams carry them as exact decimal strings of USD). */
+export const BUDGETS = [
+  { name: "usd_per_day", label: "USD per day", unit: "day", money: true },
+  { name: "usd_per_month", label: "USD per month", unit: "month", money: true },
+];
+
+/** Every limit and budget, as usage reports and teams show them. */
+export const ALL_LIMITS = [...LIMITS, ...BUDGETS];
+
 export const STATUSES = ["active", "disabled", "expired", "revoked"];
 
 export function count(value) {
@@ -72,14 +81,21 @@ export function statusBadge(status) {
   return h("span", { class: ["status", `status-${status}`] }, status);
 }
 
-export function limitsOf(key) {
-  return LIMITS.filter((limit) => limit.name in key);
+export function limitsOf(key, limits = LIMITS) {
+  return limits.filter((limit) => limit.name in key);
 }
 
-export function limitsText(key) {
-  const set = limitsOf(key).filter((limit) => key[limit.name] !== null);
+/** A limit's value as read: "500" images, "$5.00" (money limits arrive as decimal strings). */
+export function limitValue(limit, value) {
+  return limit.money ? money(Number(value)) : count(value);
+}
+
+export function limitsText(key, limits = LIMITS) {
+  const set = limitsOf(key, limits).filter((limit) => key[limit.name] !== null);
   if (set.length === 0) return "Unlimited";
-  return set.map((limit) => `${count(key[limit.name])} ${limit.unit}`).join(" · ");
+  return set
+    .map((limit) => (limit.money ? `${limitValue(limit, key[limit.name])}/${limit.unit}` : `${count(key[limit.name])} ${limit.unit}`))
+    .join(" · ");
 }
 
 /** "1 image", "2 images". */

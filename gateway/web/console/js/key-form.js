@@ -1,21 +1,8 @@
 // The create and edit form of a key: name, expiry, models, limits, cache.
 
-import { openDialog } from "./dialogs.js";
 import { h, uid } from "./dom.js";
 import { LIMITS, limitsOf } from "./format.js";
-import { submitWith } from "./forms.js";
-
-function field({ label, input, hint }) {
-  const id = uid("field");
-  input.id = id;
-  const children = [h("label", { for: id }, label), input];
-  if (hint) {
-    const hintId = uid("hint");
-    input.setAttribute("aria-describedby", hintId);
-    children.push(h("span", { class: "hint", id: hintId }, hint));
-  }
-  return h("div", { class: "field" }, children);
-}
+import { changedFields, field, openFormDialog } from "./forms.js";
 
 function expiryValue(seconds) {
   return seconds === null || seconds === undefined
@@ -56,8 +43,6 @@ export function openKeyForm({ key = null, save }) {
   }
   const cacheId = uid("field");
   inputs.cache.id = cacheId;
-  const error = h("p", { class: "error", role: "alert" });
-  const submit = h("button", { type: "submit", class: "primary" }, creating ? "Create" : "Save");
 
   function body() {
     const wanted = {
@@ -81,52 +66,31 @@ export function openKeyForm({ key = null, save }) {
       cache: key.cache,
     };
     for (const limit of limits) before[limit.name] = key[limit.name];
-    return Object.fromEntries(
-      Object.entries(wanted).filter(([name, value]) => JSON.stringify(value) !== JSON.stringify(before[name])),
-    );
+    return changedFields(wanted, before);
   }
 
-  const form = h(
-    "form",
-    {
-      method: "post",
-      on: {
-        submit: submitWith({
-          button: submit,
-          error,
-          work: async () => {
-            const changes = body();
-            const then = Object.keys(changes).length > 0 ? await save(changes) : null;
-            close();
-            if (typeof then === "function") then();
-          },
-          failed: (failure) => inputs[failure.param]?.focus(),
-        }),
-      },
-    },
-    field({ label: "Name", input: inputs.name }),
-    h(
-      "div",
-      { class: "grid-2" },
-      field({ label: "Expires at (UTC)", input: inputs.expires_at, hint: "Empty: never." }),
-      field({ label: "Models", input: inputs.models, hint: "Comma-separated model ids. Empty: every model." }),
-    ),
-    h(
-      "fieldset",
-      {},
-      h("legend", {}, "Limits"),
-      h("span", { class: "hint" }, creating ? "Empty: the gateway's default for new keys." : "Empty: unlimited."),
-      h("div", { class: "grid-2" }, limits.map((limit) => field({ label: limit.label, input: inputs[limit.name] }))),
-    ),
-    h("label", { class: "check", for: cacheId }, inputs.cache, "Cache answers"),
-    error,
-    h(
-      "div",
-      { class: "form-actions" },
-      h("button", { type: "button", on: { click: () => close() } }, "Cancel"),
-      submit,
-    ),
-  );
-  const { close } = openDialog({ title: creating ? "Create key" : `Edit key ${key.name}`, content: form });
-  inputs.name.focus();
+  openFormDialog({
+    title: creating ? "Create key" : `Edit key ${key.name}`,
+    submitLabel: creating ? "Create" : "Save",
+    inputs,
+    body,
+    save,
+    fields: [
+      field({ label: "Name", input: inputs.name }),
+      h(
+        "div",
+        { class: "grid-2" },
+        field({ label: "Expires at (UTC)", input: inputs.expires_at, hint: "Empty: never." }),
+        field({ label: "Models", input: inputs.models, hint: "Comma-separated model ids. Empty: every model." }),
+      ),
+      h(
+        "fieldset",
+        {},
+        h("legend", {}, "Limits"),
+        h("span", { class: "hint" }, creating ? "Empty: the gateway's default for new keys." : "Empty: unlimited."),
+        h("div", { class: "grid-2" }, limits.map((limit) => field({ label: limit.label, input: inputs[limit.name] }))),
+      ),
+      h("label", { class: "check", for: cacheId }, inputs.cache, "Cache answers"),
+    ],
+  });
 }

@@ -1,5 +1,6 @@
 // The console's entry point: sign-in, the page frame, and the views behind the hash routes
-// (#/overview, #/keys, #/keys/<id>, #/requests, #/requests/<key id>, #/audit, #/cache).
+// (#/overview, #/keys, #/keys/<id>, #/teams, #/teams/<id>, #/requests, #/requests/<key id>,
+// #/audit, #/cache).
 
 import { ApiError, createApi } from "./api.js";
 import { fill, h, uid } from "./dom.js";
@@ -11,11 +12,20 @@ import { keyDetailView } from "./views/key-detail.js";
 import { keysView, newKeysState } from "./views/keys.js";
 import { overviewView } from "./views/overview.js";
 import { newRequestsState, requestsView } from "./views/requests.js";
+import { teamDetailView } from "./views/team-detail.js";
+import { teamsView } from "./views/teams.js";
 
 /** The views in the navigation, in order; each names the routes it answers. */
 const VIEWS = [
   { name: "overview", label: "Overview", render: (ctx) => overviewView(ctx) },
   { name: "keys", label: "Keys", render: (ctx) => keysView(ctx), detail: (ctx, id) => keyDetailView(ctx, id) },
+  {
+    name: "teams",
+    label: "Teams",
+    render: (ctx) => teamsView(ctx),
+    detail: (ctx, id) => teamDetailView(ctx, id),
+    onlyWhenTeams: true,
+  },
   {
     name: "requests",
     label: "Requests",
@@ -101,6 +111,7 @@ function startConsole(token, role) {
   const banner = h("div", { class: "notice banner-error", role: "alert" });
   const main = h("main", { id: "main", tabindex: "-1" });
   const links = VIEWS.map((view) => h("a", { href: `#/${view.name}`, "data-view": view.name }, view.label));
+  const items = VIEWS.map((view, i) => h("li", { hidden: view.onlyWhenTeams }, links[i]));
   let sequence = 0;
 
   function signOut(message = "") {
@@ -127,6 +138,12 @@ function startConsole(token, role) {
     },
     refresh() {
       show(false);
+    },
+    /** Show the Teams entry of the navigation only while teams exist. */
+    teamsKnown(exist) {
+      VIEWS.forEach((view, i) => {
+        if (view.onlyWhenTeams) items[i].hidden = !exist;
+      });
     },
   };
 
@@ -185,7 +202,7 @@ function startConsole(token, role) {
       "header",
       { class: "topbar" },
       h("p", { class: "brand" }, "imagegw console"),
-      h("nav", { "aria-label": "Console" }, h("ul", {}, links.map((link) => h("li", {}, link)))),
+      h("nav", { "aria-label": "Console" }, h("ul", {}, items)),
       h("span", { class: "spacer" }),
       role === "readonly" ? h("span", { class: "role" }, "Read-only token: nothing can be changed") : null,
       h("button", { type: "button", on: { click: () => signOut() } }, "Sign out"),
@@ -196,6 +213,10 @@ function startConsole(token, role) {
   );
   window.addEventListener("hashchange", navigate);
   show(true);
+  ctx.api.get("/admin/teams").then(
+    (listing) => ctx.teamsKnown(listing.data.length > 0),
+    () => {},
+  );
 }
 
 async function boot() {

@@ -32,8 +32,9 @@ function changesList(changes) {
 
 function targetCell(target) {
   const label = target.name ?? target.id;
-  const name = target.kind === "key"
-    ? h("a", { href: `#/keys/${encodeURIComponent(target.id)}` }, label)
+  const views = { key: "keys", team: "teams" };
+  const name = views[target.kind]
+    ? h("a", { href: `#/${views[target.kind]}/${encodeURIComponent(target.id)}` }, label)
     : h("span", {}, label);
   return h(
     "td",

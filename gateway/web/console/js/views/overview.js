@@ -41,7 +41,7 @@ function todayTiles(data) {
     ["Requests", count(today?.requests)],
     ["Images", count(today?.images)],
   ];
-  if (data.spend_usd !== undefined && data.spend_usd !== null) pairs.push(["Spend", money(Number(data.spend_usd))]);
+  if (today?.spend_usd !== undefined && today?.spend_usd !== null) pairs.push(["Spend", money(Number(today.spend_usd))]);
   pairs.push(
     ["Cache hit ratio", percent(data.cache_hit_ratio)],
     ["Served from cache", count(today?.cached_images)],

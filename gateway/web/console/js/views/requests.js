@@ -52,7 +52,7 @@ function requestRow(entry, withPrompt) {
     {},
     h("th", { scope: "row", class: "nowrap" }, exactTime(entry.created_at)),
     h("td", { class: "name-cell" }, key),
-    h("td", {}, entry.team_id ?? "—"),
+    h("td", { class: "name-cell" }, entry.team_id ? h("a", { href: `#/teams/${encodeURIComponent(entry.team_id)}` }, entry.team_id) : "—"),
     h("td", { class: "name-cell" }, entry.model ?? "—"),
     statusCell(entry),
     h("td", { class: "number" }, count(entry.images)),
