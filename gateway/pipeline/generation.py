@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from gateway.errors import AuthenticationFailed, PermissionDenied, StoreUnavaila
 from gateway.keys.service import KeyService, mask
 from gateway.limits.admission import Calendar, limit_headers, refusal
 from gateway.models.adapters import PreparedRequest
+from gateway.models.edit_input import EditFile
 from gateway.models.registry import Registry
 from gateway.observability.clock import Clock
 from gateway.observability.ids import Ids
@@ -41,6 +43,7 @@ from gateway.observability.incidents import Incidents
 from gateway.observability.metrics import Metrics
 from gateway.pipeline.costs import Costs
 from gateway.pipeline.disconnect import Gone, unless_gone
+from gateway.pipeline.edits import payload
 from gateway.pipeline.settlement import Settlement, Settler, alerting
 from gateway.store.base import Store
 from gateway.store.errors import StorageUnavailable
@@ -166,7 +169,40 @@ class ImageService:
         ``gone`` completes when the client disconnects: the upstream part then stops with
         :class:`ClientGone` and the reservation is given back.
         """
-        prepared = self._registry.prepare(body)
+        return await self._answer(
+            self._registry.prepare(body), record, key, cache_control, request_id, raw, gone
+        )
+
+    async def edit(
+        self,
+        record: KeyRecord,
+        key: str,
+        fields: Mapping[str, str],
+        images: Sequence[EditFile],
+        mask: EditFile | None,
+        *,
+        cache_control: CacheControl,
+        request_id: str,
+        raw: bool = False,
+        gone: Gone | None = None,
+    ) -> GenerationResult:
+        """Answer one edit (its form's text ``fields``, its ``images`` and ``mask``) exactly
+        as a generation: admitted, counted, cached and single-flighted on a key that names
+        every file by its digest, refunded on failure. The files stay open until this
+        returns; the caller closes them."""
+        prepared = self._registry.prepare_edit(fields, images, mask)
+        return await self._answer(prepared, record, key, cache_control, request_id, raw, gone)
+
+    async def _answer(
+        self,
+        prepared: PreparedRequest,
+        record: KeyRecord,
+        key: str,
+        cache_control: CacheControl,
+        request_id: str,
+        raw: bool,
+        gone: Gone | None,
+    ) -> GenerationResult:
         model = prepared.model.id
         team = await self._team_of(record, key)
         if record.models is not None and not prepared.model.named_in(record.models):
@@ -385,7 +421,8 @@ class ImageService:
         started = time.perf_counter()
         outcome = "ok"
         try:
-            answer = await self._upstream.generate(prepared.upstream_body, request_id)
+            sent = prepared.upstream_body if prepared.edit is None else payload(prepared)
+            answer = await self._upstream.generate(sent, request_id)
         except UpstreamCallError as exc:
             outcome = exc.outcome
             self._trouble(exc)
