@@ -37,7 +37,8 @@ from gateway.observability.clock import Clock, system_clock
 from gateway.observability.metrics import Metrics
 from gateway.pipeline.costs import Costs
 from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone
-from gateway.pipeline.generation import Generated, GenerationOptions, ImageService
+from gateway.pipeline.generation import GenerationOptions, ImageService
+from gateway.pipeline.upstream_call import Generated
 from gateway.settings import Settings
 from gateway.store.base import Store
 from gateway.store.errors import StorageError, StorageUnavailable
