@@ -4,7 +4,7 @@ URLs decode to it, each exactly as long as it says."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import orjson
 from starlette.datastructures import Headers
@@ -32,7 +32,7 @@ async def parse_form(
 ) -> list[tuple[str, str | None, str | None, bytes]]:
     """(name, filename, content type, bytes) of every part, as a server reads them."""
 
-    async def stream() -> AsyncIterator[bytes]:
+    async def stream() -> AsyncGenerator[bytes, None]:
         yield body
 
     form = await MultiPartParser(Headers({"content-type": content_type}), stream()).parse()
