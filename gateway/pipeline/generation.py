@@ -2,12 +2,12 @@
 gets.
 
 An edit (:meth:`ImageService.edit`) is prepared from its form and files instead of a JSON
-body; from there on it is a generation. Order: resolve and validate against the registry; check the key's (and its team's)
-allow-list; estimate the cost; one atomic admission step (the key's and the team's limits,
-quotas and budgets, and the cache lookup together); on a miss, single-flight on the cache
-key and one upstream call; normalise the answer; settle the reservation with the images
-actually returned and the cost the upstream reported (all of it back on any failure,
-cancellation included); store a complete answer in the cache.
+body; from there on it is a generation. Order: resolve and validate against the registry;
+check the key's (and its team's) allow-list; estimate the cost; one atomic admission step
+(the key's and the team's limits, quotas and budgets, and the cache lookup together); on a
+miss, single-flight on the cache key and one upstream call; normalise the answer; settle
+the reservation with the images actually returned and the cost the upstream reported (all
+of it back on any failure, cancellation included); store a complete answer in the cache.
 """
 
 from __future__ import annotations
