@@ -1,7 +1,9 @@
 """``python -m bench [--smoke]``: start everything on loopback, measure, print, write JSON.
 
 Every gateway figure is paired with the same requests sent straight to the fake upstream
-in the same run, so the table reports ratios, not absolute numbers alone. The request log's
+in the same run, so the table reports ratios, not absolute numbers alone; so is the edits
+scenario (:mod:`bench.edits`: multipart uploads, and the gateway's peak memory with large
+uploads in flight). The request log's
 cost is measured the same way: misses at c=32 on two fresh Redis-mode gateways, one with
 the log on and one with it off (``GATEWAY_REQUEST_LOG_ENABLED=false``), run in turns.
 """
@@ -26,6 +28,8 @@ from typing import Any
 import httpx
 import orjson
 
+from bench import edits
+from bench.edits import rss_mb
 from bench.wrk import WrkResult, run
 from gateway.testing.procs import Proc, free_port, port_open, spawn, start_redis
 
@@ -55,14 +59,6 @@ class Row:
         only requests finished inside its window, which with 2 s answers loses the last
         round; this does not."""
         return self.concurrency / (self.gateway.mean_ms / 1000) if self.gateway.mean_ms else 0.0
-
-
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process, from /proc."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def start_gateway(
@@ -272,6 +268,26 @@ def scenarios(
     return rows
 
 
+def edit_figures(upstream: Proc, seconds: float, repeat: int, smoke: bool) -> dict[str, Any]:
+    """The edits scenario on a gateway of its own (so its peak memory is the edits')."""
+    store = Path(tempfile.mkdtemp(prefix="bench-edits-")) / "store.json"
+    gateway, _ = start_gateway(upstream, {"GATEWAY_STORE_PATH": str(store)})
+    try:
+        key = create_key(gateway, rpm=1_000_000_000, images_per_day=1_000_000_000)
+        return edits.run(
+            gateway.url,
+            gateway.popen.pid,
+            key,
+            upstream.url,
+            UPSTREAM_KEY,
+            seconds=seconds,
+            repeat=repeat,
+            hold=0.5 if smoke else 2.0,
+        )
+    finally:
+        gateway.stop()
+
+
 def team_ratios(rows: list[Row]) -> dict[str, float]:
     """By store mode: the miss throughput at c=32 of a key in a team with USD budgets over
     that of the plain key, measured in the same run (the target is at least 0.9)."""
@@ -366,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     idle = after = startup = float("nan")
     rows: list[Row] = []
     procs: list[Proc] = []
+    edited: dict[str, Any] | None = None
     try:
         redis = start_redis()
         procs.append(redis)
@@ -400,10 +417,11 @@ def main(argv: list[str] | None = None) -> int:
             rows += scenarios(
                 embedded, upstream, "embedded", seconds, slow_seconds, slow_c, False, repeat
             )
+            edited = edit_figures(upstream, seconds, repeat, args.smoke)
     finally:
         for proc in reversed(procs):
             proc.stop()
-    return report(args, rows, repeat, idle, after, startup)
+    return report(args, rows, repeat, idle, after, startup, edited)
 
 
 def report(
@@ -413,6 +431,7 @@ def report(
     idle: float,
     after: float,
     startup: float,
+    edited: dict[str, Any] | None = None,
 ) -> int:
     """Print the table and the machine, write the JSON; non-zero when an expected-clean
     scenario had errors."""
@@ -433,6 +452,8 @@ def report(
     ratios = team_ratios(rows)
     for mode, ratio in ratios.items():
         print(f"miss in a team with USD budgets / plain miss, c=32, {mode}: {ratio:.2f} (>= 0.9)")
+    for line in edits.describe(edited) if edited is not None else []:
+        print(line)
     date = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
     where = machine()
     print(
@@ -450,6 +471,7 @@ def report(
         "startup_seconds": startup,
         "request_log_on_off_ratio": ratio,
         "team_to_plain_miss": ratios,
+        "edits": edited,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
@@ -461,7 +483,9 @@ def report(
     ]
     for r in bad:
         print(f"errors in {r.scenario} ({r.mode}, c={r.concurrency})", file=sys.stderr)
-    return 1 if bad else 0
+    if edits.failed(edited):
+        print("errors in the edits scenario", file=sys.stderr)
+    return 1 if bad or edits.failed(edited) else 0
 
 
 if __name__ == "__main__":

@@ -218,6 +218,14 @@ class Settings(BaseSettings, DefaultLimitFields):
 
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     body_read_timeout: float = Field(default=10.0, gt=0)
+    upload_max_files: int = Field(default=16, ge=1, le=1000)
+    upload_max_file_bytes: int = Field(default=52_428_800, ge=1024)
+    upload_max_mask_bytes: int = Field(default=4_194_304, ge=1024)
+    upload_max_total_bytes: int = Field(default=134_217_728, ge=1024)
+    upload_max_fields: int = Field(default=64, ge=1, le=10_000)
+    upload_max_field_bytes: int = Field(default=262_144, ge=1024)
+    upload_spool_bytes: int = Field(default=1_048_576, ge=0)
+    upload_timeout: float = Field(default=120.0, gt=0)
     cors_origins: str = ""
     models_file: Path | None = None
     allow_unknown_models: bool = False
@@ -332,6 +340,16 @@ class Settings(BaseSettings, DefaultLimitFields):
             )
         if readonly.get_secret_value() == self.admin_token.get_secret_value():
             raise ValueError("GATEWAY_ADMIN_READONLY_TOKEN must differ from GATEWAY_ADMIN_TOKEN")
+        return self
+
+    @model_validator(mode="after")
+    def _upload_limits(self) -> Settings:
+        for name in ("upload_max_file_bytes", "upload_max_mask_bytes"):
+            if getattr(self, name) > self.upload_max_total_bytes:
+                raise ValueError(
+                    f"GATEWAY_{name.upper()} must not be larger than "
+                    "GATEWAY_UPLOAD_MAX_TOTAL_BYTES (the whole upload)"
+                )
         return self
 
     @model_validator(mode="after")

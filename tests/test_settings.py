@@ -15,6 +15,7 @@ from gateway.settings import (
     unknown_variables,
 )
 from gateway.store.types import LIMIT_NAMES, MONEY_LIMITS, Limits
+from gateway.web.uploads import UploadLimits
 
 HASH = "a" * 64
 
@@ -53,6 +54,12 @@ def test_toml_file_with_declared_keys_and_env_override(
         ({"GATEWAY_WORKERS": "2"}, "invalid settings: workers > 1 needs GATEWAY_REDIS_URL"),
         ({"GATEWAY_CACHE_SCOPE": "everyone"}, "invalid setting GATEWAY_CACHE_SCOPE: "),
         ({"GATEWAY_DEFAULT_RPM": "-1"}, "invalid setting GATEWAY_DEFAULT_RPM: "),
+        ({"GATEWAY_UPLOAD_MAX_FILES": "0"}, "invalid setting GATEWAY_UPLOAD_MAX_FILES: "),
+        ({"GATEWAY_UPLOAD_TIMEOUT": "soon"}, "invalid setting GATEWAY_UPLOAD_TIMEOUT: "),
+        (
+            {"GATEWAY_UPLOAD_MAX_FILE_BYTES": "2048", "GATEWAY_UPLOAD_MAX_TOTAL_BYTES": "1024"},
+            "invalid settings: GATEWAY_UPLOAD_MAX_FILE_BYTES must not be larger than",
+        ),
     ],
 )
 def test_environment_errors_name_the_variable(
@@ -203,3 +210,12 @@ def test_alert_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
         with pytest.raises(SettingsError, match=f"GATEWAY_ALERT_{name}"):
             load_settings()
         monkeypatch.delenv(f"GATEWAY_ALERT_{name}")
+
+
+def test_upload_settings_are_the_upload_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert UploadLimits.of(Settings()) == UploadLimits()
+    monkeypatch.setenv("GATEWAY_UPLOAD_MAX_FILES", "3")
+    monkeypatch.setenv("GATEWAY_UPLOAD_SPOOL_BYTES", "0")
+    monkeypatch.setenv("GATEWAY_UPLOAD_TIMEOUT", "5")
+    limits = UploadLimits.of(Settings())
+    assert (limits.max_files, limits.spool_bytes, limits.timeout) == (3, 0, 5.0)

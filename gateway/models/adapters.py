@@ -23,6 +23,7 @@ from typing import Any
 
 from gateway.errors import InvalidRequest, UpstreamError
 from gateway.models import roles
+from gateway.models.edit_input import EditInput
 from gateway.models.spec import ModelSpec, SizeTarget
 
 MAX_IMAGES = 10_000
@@ -42,6 +43,8 @@ class PreparedRequest:
     images: int
     cache_fields: dict[str, Any]
     response_format: str
+    edit: EditInput | None = None
+    """An edit's route and files (:mod:`gateway.models.edits`); None for a generation."""
 
 
 @dataclass(frozen=True, slots=True)

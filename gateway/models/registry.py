@@ -10,6 +10,7 @@ usage and metrics all use the canonical id.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,8 @@ import orjson
 from gateway.errors import InvalidRequest
 from gateway.models.adapters import NormalisedResponse, PreparedRequest, normalise, prepare
 from gateway.models.derive import build_spec
+from gateway.models.edit_input import EditFile
+from gateway.models.edits import prepare_edit
 from gateway.models.files import ModelData, RegistryError, RegistryFileData, parse_file
 from gateway.models.spec import ModelSpec, passthrough_spec
 
@@ -98,6 +101,12 @@ class Registry:
             for alias in spec.aliases:
                 self._names[alias] = spec
         self._names.update(models)
+        self._editors = tuple(spec.id for spec in models.values() if spec.edit is not None)
+        self._masked = tuple(
+            spec.id
+            for spec in models.values()
+            if spec.edit is not None and spec.edit.mask_field is not None
+        )
 
     @classmethod
     def load(cls, override: Path | None = None, *, allow_unknown: bool = False) -> Registry:
@@ -169,6 +178,25 @@ class Registry:
     def prepare(self, body: dict[str, Any]) -> PreparedRequest:
         """Validate a client body and translate it for its model (InvalidRequest on error)."""
         return prepare(self.resolve(body.get("model")), body)
+
+    def prepare_edit(
+        self, fields: Mapping[str, str], images: Sequence[EditFile], mask: EditFile | None
+    ) -> PreparedRequest:
+        """Validate an edit form (its text fields, image files and mask) for the model it
+        names and prepare it for that model's edit route (InvalidRequest on error)."""
+        return prepare_edit(
+            self.resolve(fields.get("model")),
+            fields,
+            images,
+            mask,
+            editors=self._editors,
+            masked=self._masked,
+        )
+
+    def an_editor(self) -> str | None:
+        """A model to suggest for edits: the first that takes multipart uploads and a mask,
+        else the first that edits at all."""
+        return next(iter(self._masked or self._editors), None)
 
     def normalise(
         self, prepared: PreparedRequest, upstream: Any, *, created: int

@@ -1,47 +1,46 @@
-"""One image generation request, from a validated body to the answer the client gets.
+"""One image generation (or edit) request, from a validated body to the answer the client
+gets.
 
-Order: resolve and validate against the registry; check the key's (and its team's)
-allow-list; estimate the cost; one atomic admission step (the key's and the team's limits,
-quotas and budgets, and the cache lookup together); on a miss, single-flight on the cache
-key and one upstream call; normalise the answer; settle the reservation with the images
-actually returned and the cost the upstream reported (all of it back on any failure,
-cancellation included); store a complete answer in the cache.
+An edit (:meth:`ImageService.edit`) is prepared from its form and files instead of a JSON
+body; from there on it is a generation. Order: resolve and validate against the registry;
+check the key's (and its team's) allow-list; estimate the cost; one atomic admission step
+(the key's and the team's limits, quotas and budgets, and the cache lookup together); on a
+miss, single-flight on the cache key and one upstream call; normalise the answer; settle
+the reservation with the images actually returned and the cost the upstream reported (all
+of it back on any failure, cancellation included); store a complete answer in the cache.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from gateway.alerts.monitor import AlertMonitor
 from gateway.billing.prices import Estimate
-from gateway.billing.reported import ReportedCost, read_cost
+from gateway.billing.reported import ReportedCost
 from gateway.cache.flight import Followed, SingleFlight
 from gateway.cache.policy import (
     CacheControl,
     CachePolicy,
     cache_key,
-    is_complete,
     stored_answer,
-    stored_body,
 )
 from gateway.errors import AuthenticationFailed, PermissionDenied, StoreUnavailable
 from gateway.keys.service import KeyService, mask
 from gateway.limits.admission import Calendar, limit_headers, refusal
 from gateway.models.adapters import PreparedRequest
+from gateway.models.edit_input import EditFile
 from gateway.models.registry import Registry
 from gateway.observability.clock import Clock
 from gateway.observability.ids import Ids
-from gateway.observability.incidents import Incidents
 from gateway.observability.metrics import Metrics
 from gateway.pipeline.costs import Costs
 from gateway.pipeline.disconnect import Gone, unless_gone
 from gateway.pipeline.settlement import Settlement, Settler, alerting
+from gateway.pipeline.upstream_call import Generated, UpstreamCall
 from gateway.store.base import Store
 from gateway.store.errors import StorageUnavailable
 from gateway.store.types import (
@@ -58,7 +57,6 @@ from gateway.store.types import (
     flight_lock,
 )
 from gateway.teams.service import TeamService
-from gateway.upstream.client import Failure, UpstreamCallError
 from gateway.upstream.resilience import ResilientUpstream
 
 log = logging.getLogger("gateway.generation")
@@ -74,18 +72,6 @@ class GenerationOptions:
     shared_cache: bool
     reservation_ttl: float
     fail_open: bool
-
-
-@dataclass(slots=True)
-class Generated:
-    """An upstream success as the client will receive it."""
-
-    body: bytes
-    status: int
-    images: int
-    upstream_seconds: float = 0.0
-    entry: CacheEntry | None = None
-    cost: ReportedCost | None = None
 
 
 @dataclass(slots=True)
@@ -137,7 +123,7 @@ class ImageService:
         self._teams = teams
         self._costs = costs
         self._registry = registry
-        self._upstream = upstream
+        self._call = UpstreamCall(upstream, registry, policy, clock, metrics)
         self._calendar = calendar
         self._policy = policy
         self._flight = flight
@@ -147,7 +133,6 @@ class ImageService:
         watch = alerting(alerts) if alerts is not None else None
         self._settler = Settler(store, clock, options.reservation_ttl, watch=watch)
         self._ids = Ids()
-        self._incidents = Incidents(log)
 
     async def generate(
         self,
@@ -166,7 +151,40 @@ class ImageService:
         ``gone`` completes when the client disconnects: the upstream part then stops with
         :class:`ClientGone` and the reservation is given back.
         """
-        prepared = self._registry.prepare(body)
+        return await self._answer(
+            self._registry.prepare(body), record, key, cache_control, request_id, raw, gone
+        )
+
+    async def edit(
+        self,
+        record: KeyRecord,
+        key: str,
+        fields: Mapping[str, str],
+        images: Sequence[EditFile],
+        mask: EditFile | None,
+        *,
+        cache_control: CacheControl,
+        request_id: str,
+        raw: bool = False,
+        gone: Gone | None = None,
+    ) -> GenerationResult:
+        """Answer one edit (its form's text ``fields``, its ``images`` and ``mask``) exactly
+        as a generation: admitted, counted, cached and single-flighted on a key that names
+        every file by its digest, refunded on failure. The files stay open until this
+        returns; the caller closes them."""
+        prepared = self._registry.prepare_edit(fields, images, mask)
+        return await self._answer(prepared, record, key, cache_control, request_id, raw, gone)
+
+    async def _answer(
+        self,
+        prepared: PreparedRequest,
+        record: KeyRecord,
+        key: str,
+        cache_control: CacheControl,
+        request_id: str,
+        raw: bool,
+        gone: Gone | None,
+    ) -> GenerationResult:
         model = prepared.model.id
         team = await self._team_of(record, key)
         if record.models is not None and not prepared.model.named_in(record.models):
@@ -351,7 +369,10 @@ class ImageService:
         leader's upstream call is not made twice."""
         model = prepared.model.id
         outcome = await self._flight.run(
-            ckey, reservation, lambda: self._call(prepared, request_id, ckey), holding=leader
+            ckey,
+            reservation,
+            lambda: self._call(prepared, request_id, ckey),
+            holding=leader,
         )
         if not isinstance(outcome, Followed):
             return self._result(outcome.value, MISS, model, {}), outcome.value.entry
@@ -379,65 +400,3 @@ class ImageService:
             generated.status,
             generated.cost if cache != HIT else None,
         )
-
-    async def _call(
-        self, prepared: PreparedRequest, request_id: str, ckey: str | None, raw: bool = False
-    ) -> Generated:
-        started = time.perf_counter()
-        outcome = "ok"
-        try:
-            answer = await self._upstream.generate(prepared.upstream_body, request_id)
-        except UpstreamCallError as exc:
-            outcome = exc.outcome
-            self._trouble(exc)
-            error = exc.error
-            error.log_fields["upstream_status"] = exc.status
-            error.log_fields["upstream_seconds"] = time.perf_counter() - started
-            raise error from None
-        finally:
-            waited = time.perf_counter() - started
-            if self._metrics is not None:
-                self._metrics.child(self._metrics.upstream_calls, outcome).inc()
-                self._metrics.upstream_duration.observe(waited)
-        self._incidents.resolve()
-        now = self._clock()
-        normalised = self._registry.normalise(prepared, answer.body, created=int(now))
-        same = raw or normalised.body is answer.body
-        body = answer.raw if same else orjson.dumps(normalised.body)
-        entry = None
-        if ckey is not None and is_complete(normalised.body, prepared.images):
-            expires_at = self._policy.expires_at(normalised.body, len(body), now)
-            if expires_at is not None:
-                entry = CacheEntry(
-                    body=stored_body(answer.status, body),
-                    stored_at=now,
-                    expires_at=expires_at,
-                    images=normalised.images,
-                )
-        if self._metrics is not None:
-            self._metrics.child(self._metrics.images, prepared.model.id).inc(normalised.images)
-        return Generated(
-            body=body,
-            status=answer.status,
-            images=normalised.images,
-            upstream_seconds=waited,
-            entry=entry,
-            cost=read_cost(answer.headers, answer.body),
-        )
-
-    def _trouble(self, exc: UpstreamCallError) -> None:
-        """Warn once (until the upstream answers again) about failures that are the
-        operator's to fix rather than one request's bad luck."""
-        if exc.error.code == "upstream_auth_failed":
-            self._incidents.report(
-                "upstream_auth_failed",
-                f"the upstream refused the gateway's credentials (HTTP {exc.status}): check "
-                "GATEWAY_UPSTREAM_API_KEY and the account's credits",
-                upstream_status=exc.status,
-            )
-        elif exc.failure is Failure.CONNECT:
-            self._incidents.report(
-                "upstream_unreachable",
-                "the upstream cannot be reached: check GATEWAY_UPSTREAM_URL and the network "
-                "(or proxy) between the gateway and it",
-            )

@@ -103,6 +103,14 @@ class Catalogue:
         checks = self.checks.get((model, path), []) if isinstance(model, str) else []
         return any(check.is_valid(body) for check in checks)
 
+    def properties(self, model: Any, path: str) -> dict[str, Any]:
+        """The fields every published schema of ``model`` for ``path`` names."""
+        found: dict[str, Any] = {}
+        for op in self.operations:
+            if model in op["models"] and op["path"] == path:
+                found.update(op["request"].get("properties") or {})
+        return found
+
     def request_schema(self, model: str) -> dict[str, Any]:
         """The first published generation schema of ``model``."""
         return next(

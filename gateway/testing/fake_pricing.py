@@ -6,7 +6,7 @@ that :func:`mount_billing` puts in front of the fake:
 - ``GET /v1/models?include=pricing`` answers the price list below (the upstream's shape:
   ``fixed`` units, ``variants``, ``variable``; ``price`` always with ``per``), with an ETag
   over the whole list and 304 for a matching ``If-None-Match``;
-- every 2xx generation answer gets ``x-aimlapi-usd-spent`` (nine decimals, like AIML's),
+- every 2xx generation (and edit) answer gets ``x-aimlapi-usd-spent`` (nine decimals, like AIML's),
   ``x-aimlapi-credits-used`` (1 credit = $0.0000005), ``x-inference-id`` and
   ``meta.usage {credits_used, usd_spent}`` in the body; a sane ``X-Client-Request-Id`` is
   echoed back as AIML does. The cost is ``usd_per_image`` x images when set, else the list
@@ -42,6 +42,11 @@ USD_PER_CREDIT = Decimal("0.0000005")
 FALLBACK_USD_PER_IMAGE = Decimal("0.04")
 CLIENT_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 IMAGE = "openai/image-generations"
+EDITS = "/v1/images/edits"
+IMAGE_ROUTES = (("POST", "/v1/images/generations"), ("POST", EDITS))
+EDIT_BODY = "fake.edit_body"
+"""Where the fake's edit endpoint leaves the edit as it read it (a multipart body is no
+JSON to price from)."""
 
 
 def _per_image(price: float) -> dict[str, Any]:
@@ -282,7 +287,7 @@ class FakeBilling:
             if isinstance(data, dict):
                 self.state.control(data)
             receive = _replay(messages, receive)
-        elif route == ("POST", "/v1/images/generations"):
+        elif route in IMAGE_ROUTES:
             await self._generation(scope, receive, send)
             return
         await self.app(scope, receive, send)
@@ -314,9 +319,12 @@ class FakeBilling:
         chunks: list[bytes] = []
         held: list[Message] = []
 
+        keep = scope["path"] != EDITS
+
         async def recording() -> Message:
             message = await receive()
-            chunks.append(message.get("body", b""))
+            if keep:
+                chunks.append(message.get("body", b""))
             return message
 
         async def holding(message: Message) -> None:
@@ -334,7 +342,8 @@ class FakeBilling:
             return held
         raw = b"".join(m.get("body", b"") for m in held[1:])
         try:
-            answer, body = orjson.loads(raw), orjson.loads(request)
+            answer = orjson.loads(raw)
+            body = scope[EDIT_BODY] if EDIT_BODY in scope else orjson.loads(request)
         except orjson.JSONDecodeError:
             return held
         items = answer.get("data", answer.get("images")) if isinstance(answer, dict) else None

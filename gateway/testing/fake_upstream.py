@@ -7,8 +7,10 @@ the real upstream would refuse is refused, and a test can prove the gateway tran
 its cost and the ``x-aimlapi-usd-spent`` / ``x-aimlapi-credits-used`` / ``x-inference-id``
 headers added by :mod:`gateway.testing.fake_pricing`) with small real PNGs as
 signed-looking links or base64, or in an older shape when told to; serves the live
-catalogue (``GET /v1/models``, ``/docs-json``, ``/model/{id}``); and can be told to fail
-or be slow through ``/_control``. Its price list is :mod:`gateway.testing.fake_pricing`'s.
+catalogue (``GET /v1/models``, ``/docs-json``, ``/model/{id}``); serves multipart
+``/v1/images/edits`` (:mod:`gateway.testing.fake_edits`, its files recorded in ``/_stats``
+``edits``); and can be told to fail or be slow through ``/_control``. Its price list is
+:mod:`gateway.testing.fake_pricing`'s.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway.testing.fake_catalogue import Catalogue
-from gateway.testing.fake_pricing import mount_billing
+from gateway.testing.fake_catalogue import GENERATE, Catalogue
+from gateway.testing.fake_edits import EDITS, BadForm, read_edit
+from gateway.testing.fake_pricing import EDIT_BODY, mount_billing
 
 SHAPES = ("current", "openai", "images", "choices")
 
@@ -76,6 +79,7 @@ class FakeState:
     calls: int = 0
     by_model: dict[str, int] = field(default_factory=dict)
     bodies: deque[Any] = field(default_factory=lambda: deque(maxlen=50))
+    edits: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=50))
     headers: deque[list[tuple[bytes, bytes]]] = field(default_factory=lambda: deque(maxlen=50))
     in_flight: int = 0
     max_in_flight: int = 0
@@ -192,6 +196,27 @@ def create_fake_upstream(
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:
             body = None
+        return await judge(headers, body, GENERATE)
+
+    async def edit(request: Request) -> Response:
+        state.calls += 1
+        state.in_flight += 1
+        state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        try:
+            body: Any = await read_edit(request, catalogue, state.edits)
+        except BadForm:
+            body = None
+        finally:
+            state.in_flight -= 1
+        request.scope[EDIT_BODY] = body
+        status, payload = await judge(request.headers.raw, body, EDITS)
+        if isinstance(payload, Response):
+            return payload
+        return Response(payload, status, media_type="application/json")
+
+    async def judge(
+        headers: list[tuple[bytes, bytes]], body: Any, path: str
+    ) -> tuple[int, bytes | Response]:
         state.bodies.append(body)
         state.headers.append(headers)
         if isinstance(body, dict) and isinstance(body.get("model"), str):
@@ -233,7 +258,7 @@ def create_fake_upstream(
             )
         if state.mode == "malformed":
             return 201, b'{"created": 1, "data": ['
-        if not catalogue.accepts(body):
+        if not catalogue.accepts(body, path):
             return 400, _aiml_error(400, DEFAULT_MESSAGES[400])
         assert isinstance(body, dict)
         count = _count(body, catalogue.request_schema(body["model"]))
@@ -292,6 +317,7 @@ def create_fake_upstream(
                 "calls",
                 "by_model",
                 "bodies",
+                "edits",
                 "headers",
                 "max_in_flight",
             ):
@@ -335,6 +361,7 @@ def create_fake_upstream(
                     "calls": state.calls,
                     "by_model": state.by_model,
                     "bodies": list(state.bodies),
+                    "edits": list(state.edits),
                     "headers": [
                         {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in h}
                         for h in state.headers
@@ -349,12 +376,14 @@ def create_fake_upstream(
     async def reset_stats(request: Request) -> Response:
         state.calls, state.by_model, state.max_in_flight = 0, {}, 0
         state.bodies.clear()
+        state.edits.clear()
         state.headers.clear()
         return Response(b"{}", media_type="application/json")
 
     app = Starlette(
         routes=[
             Route("/v1/images/generations", AsgiEndpoint(generate), methods=["POST"]),
+            Route(EDITS, edit, methods=["POST"]),
             Route("/files/{name}.png", files, methods=["GET"]),
             Route("/v1/models", list_models, methods=["GET"]),
             Route("/model/{model:path}", one_model, methods=["GET"]),

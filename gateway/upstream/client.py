@@ -24,6 +24,7 @@ from gateway.errors import (
     UpstreamTimeout,
 )
 from gateway.upstream.connection import RequestNotSent, ResponseTooLarge
+from gateway.upstream.payload import Payload
 from gateway.upstream.proxy import ProxyRules
 from gateway.upstream.transport import MAX_BODY_BYTES, PooledTransport, timeouts
 
@@ -176,12 +177,15 @@ class Upstream:
         return text[:500]
 
     async def generate(
-        self, body: dict[str, Any], request_id: str, api_key: str | None = None
+        self, body: dict[str, Any] | Payload, request_id: str, api_key: str | None = None
     ) -> UpstreamAnswer:
         """POST one generation; return the parsed 2xx answer or raise UpstreamCallError.
 
-        ``api_key`` overrides the default upstream key (key rotation).
+        ``api_key`` overrides the default upstream key (key rotation). A :class:`Payload`
+        (an edit) goes to its own path with its own content type.
         """
+        if isinstance(body, Payload):
+            return await self._send_payload(body, request_id, api_key)
         api_key = api_key or self._api_key
         content = orjson.dumps(body)
         headers = {
@@ -203,6 +207,34 @@ class Upstream:
             stream=httpx.ByteStream(content),
             extensions={"timeout": self._timeout},
         )
+        return await self._exchange(request)
+
+    async def _send_payload(
+        self, payload: Payload, request_id: str, api_key: str | None
+    ) -> UpstreamAnswer:
+        """POST ``payload`` to its path on the upstream, streamed from its pieces."""
+        api_key = api_key or self._api_key
+        headers = {
+            "host": self._host,
+            "content-type": payload.content_type,
+            "content-length": str(payload.length),
+            "accept": "application/json",
+            "user-agent": f"imagegw/{__version__}",
+            "x-request-id": request_id,
+            "x-client-request-id": client_request_id(request_id),
+        }
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        request = httpx.Request(
+            "POST",
+            self._url.copy_with(path=payload.path),
+            headers=headers,
+            stream=payload,
+            extensions={"timeout": self._timeout},
+        )
+        return await self._exchange(request)
+
+    async def _exchange(self, request: httpx.Request) -> UpstreamAnswer:
         try:
             response = await self._transport.handle_async_request(request)
             try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import select
 import ssl
+from collections.abc import AsyncIterable
 from typing import cast
 
 import httptools
@@ -64,6 +65,7 @@ class Connection(asyncio.Protocol):
         self._bodiless = False
         self._delimited_by_close = False
         self._keep_alive = False
+        self._writable: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._raw = self._transport = cast("asyncio.Transport", transport)
@@ -74,6 +76,7 @@ class Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self._wake_writer()
         if self._answer is not None and not self._answer.done():
             if exc is None and self._headers_done and self._delimited_by_close:
                 self._keep_alive = False
@@ -165,14 +168,30 @@ class Connection(asyncio.Protocol):
             self._keep_alive = self._parser.should_keep_alive()
         self._complete(b"".join(self._body) if len(self._body) != 1 else self._body[0])
 
+    def pause_writing(self) -> None:
+        if self._writable is None:
+            self._writable = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        self._wake_writer()
+
+    def _wake_writer(self) -> None:
+        """Let a body being written go on (the socket drained), or see why it must stop."""
+        waiting, self._writable = self._writable, None
+        if waiting is not None and not waiting.done():
+            waiting.set_result(None)
+
     def _complete(self, body: bytes) -> None:
         self._parser = None
+        if self._writable is not None:
+            self._wake_writer()
         answer = self._answer
         if answer is not None and not answer.done():
             answer.set_result((self._status, self._headers, body))
 
     def _fail(self, error: Exception) -> None:
         self._parser = None
+        self._wake_writer()
         if self._answer is not None and not self._answer.done():
             self._answer.set_exception(error)
         self.close()
@@ -196,12 +215,19 @@ class Connection(asyncio.Protocol):
             self._transport.abort()
 
     async def exchange(
-        self, data: bytes, timeout: float | None, *, bodiless: bool = False
+        self,
+        data: bytes,
+        timeout: float | None,
+        *,
+        bodiless: bool = False,
+        rest: AsyncIterable[bytes] | None = None,
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
         """Send one request; the response's status, headers, body and reusability.
 
         ``timeout`` bounds the whole answer; ``bodiless`` is for answers that have no body
-        whatever their headers say (to HEAD and CONNECT). Raises :class:`RequestNotSent`
+        whatever their headers say (to HEAD and CONNECT). ``rest`` is the rest of a large
+        body, written after ``data`` as the socket drains (writing stops if the answer
+        comes first; the connection is then not reused). Raises :class:`RequestNotSent`
         when the server provably never saw the request.
         """
         transport, raw = self._transport, self._raw
@@ -221,13 +247,36 @@ class Connection(asyncio.Protocol):
         self._headers_done = self._delimited_by_close = self._keep_alive = False
         self._bodiless = bodiless
         timer = None if timeout is None else self._loop.call_later(timeout, self._expire)
+        sent = True
         try:
+            if rest is not None:
+                sent = await self._write(transport, rest, answer)
             status, headers, body = await answer
+        except BaseException:
+            if not answer.done():
+                answer.cancel()
+            self.close()
+            raise
         finally:
             if timer is not None:
                 timer.cancel()
             self._answer = None
-        return status, headers, body, self._keep_alive and not self.closed
+        return status, headers, body, sent and self._keep_alive and not self.closed
+
+    async def _write(
+        self,
+        transport: asyncio.Transport,
+        rest: AsyncIterable[bytes],
+        answer: asyncio.Future[Answer],
+    ) -> bool:
+        """Write ``rest`` under flow control; whether all of it was written."""
+        async for chunk in rest:
+            while self._writable is not None and not answer.done() and not self.closed:
+                await self._writable
+            if answer.done() or self.closed:
+                return False
+            transport.write(chunk)
+        return True
 
     async def start_tls(self, context: ssl.SSLContext, server_hostname: str) -> None:
         """Upgrade the connection (direct or tunnelled) to TLS.

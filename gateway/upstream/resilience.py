@@ -19,6 +19,7 @@ from typing import Any
 
 from gateway.errors import ServiceUnavailable
 from gateway.upstream.client import Failure, Upstream, UpstreamAnswer, UpstreamCallError
+from gateway.upstream.payload import Payload
 
 log = logging.getLogger("gateway.upstream")
 KEY_REFUSALS = (401, 403, 429)
@@ -103,8 +104,9 @@ class ResilientUpstream:
         self._policy = policy
         self._breaker = Breaker(policy.breaker_threshold, policy.breaker_cooldown)
 
-    async def generate(self, body: dict[str, Any], request_id: str) -> UpstreamAnswer:
-        """One generation with rotation, retries and the breaker."""
+    async def generate(self, body: dict[str, Any] | Payload, request_id: str) -> UpstreamAnswer:
+        """One generation (or edit: a :class:`Payload`, read again for each try) with
+        rotation, retries and the breaker."""
         self._breaker.check()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._policy.deadline

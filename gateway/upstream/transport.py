@@ -5,7 +5,9 @@ httpx stays the gateway's HTTP client: requests and responses are ``httpx.Reques
 not assumed: httpx's default transport degrades under concurrency, and aiohttp under
 httpx (``httpx-aiohttp``) spent most of a cache miss translating between two libraries'
 request and response types. This transport does only what an upstream API call needs: one
-request with its body known up front, one response read whole. Each connection is an
+request with its body known up front (or, for an edit's uploads, a
+:class:`~gateway.upstream.payload.Payload` of known length written piece by piece as the
+socket drains), one response read whole. Each connection is an
 asyncio protocol whose response is parsed by httptools (the parser uvicorn already uses;
 :mod:`gateway.upstream.connection`), so a call costs one write, the parser's callbacks and
 one future.
@@ -36,6 +38,7 @@ import httpx
 
 from gateway.upstream.connection import Connection, Origin, RequestNotSent
 from gateway.upstream.dial import HAPPY_EYEBALLS_DELAY, Resolver, open_connection, resolve
+from gateway.upstream.payload import Payload
 from gateway.upstream.proxy import Proxy, ProxyRules
 
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
@@ -84,11 +87,14 @@ class PooledTransport(httpx.AsyncBaseTransport):
         url = request.url
         origin = (url.raw_scheme, url.raw_host, url.port or DEFAULT_PORTS.get(url.raw_scheme, 80))
         proxy = None if self._proxies is None else self._route(origin)
+        stream = request.stream
+        rest = stream if isinstance(stream, Payload) else None
+        content = b"" if rest is not None else await request.aread()
         if proxy is not None and origin[0] == b"http":
             target = url.raw_scheme + b"://" + url.netloc + url.raw_path
-            data = _serialise(request, await request.aread(), target, proxy.authorization)
+            data = _serialise(request, content, target, proxy.authorization, rest)
         else:
-            data = _serialise(request, await request.aread(), url.raw_path, None)
+            data = _serialise(request, content, url.raw_path, None, rest)
         connect = timeout.get("connect")
         read = timeout.get("read")
         bodiless = request.method == "HEAD"
@@ -97,14 +103,15 @@ class PooledTransport(httpx.AsyncBaseTransport):
         try:
             try:
                 status, headers, body, reusable = await connection.exchange(
-                    data, read, bodiless=bodiless
+                    data, read, bodiless=bodiless, rest=rest
                 )
             except RequestNotSent:
                 # In the slot the closed connection held; if connecting fails, releasing
-                # the closed one below frees that slot.
+                # the closed one below frees that slot. A payload is read again from its
+                # start.
                 connection = await self._connect(origin, connect)
                 status, headers, body, reusable = await connection.exchange(
-                    data, read, bodiless=bodiless
+                    data, read, bodiless=bodiless, rest=rest
                 )
         finally:
             self._release(connection, reusable)
@@ -275,13 +282,18 @@ class PooledTransport(httpx.AsyncBaseTransport):
 
 
 def _serialise(
-    request: httpx.Request, body: bytes, target: bytes, proxy_authorization: bytes | None
+    request: httpx.Request,
+    body: bytes,
+    target: bytes,
+    proxy_authorization: bytes | None,
+    payload: Payload | None = None,
 ) -> bytes:
     """The request as HTTP/1.1 bytes, its body framed as its headers say.
 
     Header values that could split the request are refused, as are framing headers that
     disagree with the body; a body sent without a length is encoded as chunked (one chunk,
-    since it is read whole), and one without any framing header gets a length.
+    since it is read whole), and one without any framing header gets a length. With a
+    ``payload`` (written after these bytes), only the head: its length must be declared.
     """
     parts: list[bytes] = [request.method.encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
     length = None
@@ -299,6 +311,11 @@ def _serialise(
         parts += (name, b": ", value, b"\r\n")
     if proxy_authorization is not None:
         parts += (b"Proxy-Authorization: ", proxy_authorization, b"\r\n")
+    if payload is not None:
+        if chunked or length is None or length.strip() != b"%d" % payload.length:
+            raise httpx.LocalProtocolError("A payload is sent with its Content-Length.")
+        parts.append(b"\r\n")
+        return b"".join(parts)
     if chunked:
         if length is not None:
             raise httpx.LocalProtocolError("A request cannot have both a length and chunks.")

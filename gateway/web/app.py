@@ -37,7 +37,8 @@ from gateway.observability.clock import Clock, system_clock
 from gateway.observability.metrics import Metrics
 from gateway.pipeline.costs import Costs
 from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone
-from gateway.pipeline.generation import Generated, GenerationOptions, ImageService
+from gateway.pipeline.generation import GenerationOptions, ImageService
+from gateway.pipeline.upstream_call import Generated
 from gateway.settings import Settings
 from gateway.store.base import Store
 from gateway.store.errors import StorageError, StorageUnavailable
@@ -53,12 +54,13 @@ from gateway.web.http import error_response
 from gateway.web.journals import Logs, build_journal
 from gateway.web.middleware import AccessLog, RequestContext
 from gateway.web.openapi import build_openapi
-from gateway.web.routes import admin, health, images, logs, models, teams, usage
+from gateway.web.routes import admin, edits, health, images, logs, models, teams, usage
 from gateway.web.routes import prices as prices_route
 from gateway.web.routes.console import Console
 from gateway.web.routes.overview import Overview
 from gateway.web.services import Services
 from gateway.web.startup import announce, check_declared_models
+from gateway.web.uploads import UploadLimits
 
 if TYPE_CHECKING:
     from gateway.store.memory import MemoryStore
@@ -188,8 +190,13 @@ def create_app(
     access = AccessLog(metrics)
     console = Console.load()
     generations = Route("/v1/images/generations", images.Generations(access), methods=["POST"])
+    edit_route = Route(
+        "/v1/images/edits", edits.Edits(access, UploadLimits.of(settings)), methods=["POST"]
+    )
     routes = [
         generations,
+        edit_route,
+        Route("/v1/images/variations", edits.variations, methods=["POST"]),
         Route("/v1/models", models.list_models, methods=["GET"]),
         Route("/v1/models/{model:path}", models.retrieve_model, methods=["GET"]),
         Route("/v1/usage", usage.own_usage, methods=["GET"]),
@@ -252,7 +259,7 @@ def create_app(
             )
         )
     return GatewayApp(
-        hot_route=generations,
+        hot_routes=[generations, edit_route],
         outer=outer,
         context=[Middleware(RequestContext, access=access)],
         routes=routes,

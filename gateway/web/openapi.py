@@ -27,6 +27,7 @@ from gateway.web.admin_bodies import (
     TeamObject,
     TeamUpdate,
 )
+from gateway.web.openapi_edits import edit_paths
 from gateway.web.openapi_logs import log_paths
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -372,6 +373,7 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}), **_errors(401, 404)},
                 }
             },
+            **edit_paths(_errors, _json, _costed),
             **log_paths(_errors),
             "/console": {"get": CONSOLE},
             "/console/{path}": {

@@ -23,6 +23,7 @@ from starlette.types import Receive
 
 from gateway.errors import BodyTooLarge, InvalidRequest, RequestTimeout
 from gateway.pipeline.disconnect import ClientGone
+from gateway.settings import Settings
 from gateway.web.deadlines import Deadlines
 
 IMAGE_FIELDS = ("image", "image[]")
@@ -56,6 +57,20 @@ class UploadLimits:
     max_field_bytes: int = 256 * 1024
     spool_bytes: int = 1024 * 1024
     timeout: float = 120.0
+
+    @classmethod
+    def of(cls, settings: Settings) -> UploadLimits:
+        """The limits the ``GATEWAY_UPLOAD_*`` settings give."""
+        return cls(
+            max_files=settings.upload_max_files,
+            max_file_bytes=settings.upload_max_file_bytes,
+            max_mask_bytes=settings.upload_max_mask_bytes,
+            max_total_bytes=settings.upload_max_total_bytes,
+            max_fields=settings.upload_max_fields,
+            max_field_bytes=settings.upload_max_field_bytes,
+            spool_bytes=settings.upload_spool_bytes,
+            timeout=settings.upload_timeout,
+        )
 
 
 @dataclass(slots=True)

@@ -42,7 +42,7 @@ async def cold(request: Request) -> Response:
 def client() -> TestClient:
     route = Route("/hot", Hot(), methods=["POST"])
     app = GatewayApp(
-        hot_route=route,
+        hot_routes=[route],
         outer=[Middleware(Tag, header=b"x-outer")],
         context=[Middleware(Tag, header=b"x-context")],
         routes=[route, Route("/cold", cold, methods=["GET"])],

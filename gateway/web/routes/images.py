@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.billing.money import format_usd
 from gateway.cache.policy import CacheControl
 from gateway.errors import GatewayError, InvalidRequest, client_error, render
-from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone
+from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone, Gone
 from gateway.pipeline.generation import GenerationResult
 from gateway.web.http import bearer_token, parse_object, read_body
 from gateway.web.middleware import AccessLog
@@ -31,6 +31,9 @@ NOTHING_CHARGED = {COST: "0"}
 
 class Generations:
     """Authenticate, validate, admit, and answer from the cache or the upstream."""
+
+    endpoint = "generations"
+    """What the request log calls this route."""
 
     def __init__(self, access: AccessLog) -> None:
         self.access = access
@@ -63,7 +66,7 @@ class Generations:
             state = scope["state"]
             svc: Services | None = state.get("services")
             if svc is not None:
-                svc.request_log.record(state, status, started, "generations", sent)
+                svc.request_log.record(state, status, started, self.endpoint, sent)
 
     async def refuse(self, scope: Scope, send: Send, exc: GatewayError, request_id: str) -> int:
         """Send ``exc`` in OpenAI's shape; its status. Nothing was charged for it (whatever
@@ -110,10 +113,6 @@ class Generations:
         if body.get("stream"):
             raise InvalidRequest("Streaming image generation is not supported.", param="stream")
 
-        async def gone() -> None:
-            while (await receive())["type"] != "http.disconnect":
-                pass
-
         result = await svc.images.generate(
             record,
             key,
@@ -121,7 +120,7 @@ class Generations:
             cache_control=CacheControl.parse(headers.get(b"cache-control")),
             request_id=state["request_id"],
             raw=headers.get(b"x-gateway-raw-response", "").lower() in ("1", "true"),
-            gone=gone,
+            gone=disconnected(receive),
         )
         state["images"] = result.images
         state["cache"] = result.cache
@@ -145,3 +144,13 @@ async def answer(
     head += [(k.encode(), v.encode()) for k, v in headers.items()]
     await send({"type": "http.response.start", "status": status, "headers": head})
     await send({"type": "http.response.body", "body": body})
+
+
+def disconnected(receive: Receive) -> Gone:
+    """What completes when the client disconnects (its body already read)."""
+
+    async def gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    return gone
