@@ -186,19 +186,8 @@ class Upstream:
         """
         if isinstance(body, Payload):
             return await self._send_payload(body, request_id, api_key)
-        api_key = api_key or self._api_key
         content = orjson.dumps(body)
-        headers = {
-            "host": self._host,
-            "content-type": "application/json",
-            "content-length": str(len(content)),
-            "accept": "application/json",
-            "user-agent": f"imagegw/{__version__}",
-            "x-request-id": request_id,
-            "x-client-request-id": client_request_id(request_id),
-        }
-        if api_key:
-            headers["authorization"] = f"Bearer {api_key}"
+        headers = self._headers("application/json", len(content), request_id, api_key)
         # ``stream=`` with every header given: httpx then works out none of them itself.
         request = httpx.Request(
             "POST",
@@ -209,22 +198,29 @@ class Upstream:
         )
         return await self._exchange(request)
 
-    async def _send_payload(
-        self, payload: Payload, request_id: str, api_key: str | None
-    ) -> UpstreamAnswer:
-        """POST ``payload`` to its path on the upstream, streamed from its pieces."""
-        api_key = api_key or self._api_key
+    def _headers(
+        self, content_type: str, length: int, request_id: str, api_key: str | None
+    ) -> dict[str, str]:
+        """Every header of an upstream request, built from scratch (never the client's)."""
         headers = {
             "host": self._host,
-            "content-type": payload.content_type,
-            "content-length": str(payload.length),
+            "content-type": content_type,
+            "content-length": str(length),
             "accept": "application/json",
             "user-agent": f"imagegw/{__version__}",
             "x-request-id": request_id,
             "x-client-request-id": client_request_id(request_id),
         }
+        api_key = api_key or self._api_key
         if api_key:
             headers["authorization"] = f"Bearer {api_key}"
+        return headers
+
+    async def _send_payload(
+        self, payload: Payload, request_id: str, api_key: str | None
+    ) -> UpstreamAnswer:
+        """POST ``payload`` to its path on the upstream, streamed from its pieces."""
+        headers = self._headers(payload.content_type, payload.length, request_id, api_key)
         request = httpx.Request(
             "POST",
             self._url.copy_with(path=payload.path),

@@ -49,18 +49,11 @@ class Edits(Generations):
         super().__init__(access)
         self.limits = limits
 
+    wanted = WANTED
+
     async def generate(self, scope: Scope, receive: Receive) -> GenerationResult:
         """The answer to one edit, or a raised GatewayError."""
-        state = scope["state"]
-        svc: Services = state["services"]
-        headers: dict[bytes, str] = {}
-        for name, value in scope["headers"]:
-            if name in WANTED:
-                headers[name] = value.decode("latin-1")
-        key = bearer_token(headers.get(b"authorization"))
-        record = await svc.keys.authenticate(key)
-        assert key is not None
-        state["key_id"] = record.id
+        state, svc, headers, key, record = await self.caller(scope)
         content_type = headers.get(b"content-type", "")
         if content_type.split(";", 1)[0].strip().lower() in JSON_TYPES:
             raise InvalidRequest(
@@ -74,12 +67,7 @@ class Edits(Generations):
         )
         try:
             fields = form.values()
-            model = fields.get("model")
-            if model is not None:
-                state["model"] = model[:100]
-                spec = svc.registry.get(model)
-                if spec is not None:
-                    state["metric_model"] = spec.id
+            self.asked_for(state, svc, fields.get("model"))
             if svc.request_log.prompts:
                 state["prompt"] = fields.get("prompt")
             result = await svc.images.edit(
@@ -95,13 +83,7 @@ class Edits(Generations):
             )
         finally:
             form.close()
-        state["images"] = result.images
-        state["cache"] = result.cache
-        state["metric_model"] = result.model
-        if result.upstream_status is not None:
-            state["upstream_seconds"] = result.upstream_seconds
-            state["upstream_status"] = result.upstream_status
-        return result
+        return self.answered(state, result)
 
 
 async def variations(request: Request) -> Response:

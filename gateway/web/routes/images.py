@@ -10,6 +10,7 @@ It then hands the finished request to the request log (:mod:`gateway.observabili
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
@@ -18,6 +19,7 @@ from gateway.cache.policy import CacheControl
 from gateway.errors import GatewayError, InvalidRequest, client_error, render
 from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone, Gone
 from gateway.pipeline.generation import GenerationResult
+from gateway.store.types import KeyRecord
 from gateway.web.http import bearer_token, parse_object, read_body
 from gateway.web.middleware import AccessLog
 from gateway.web.services import Services
@@ -78,19 +80,52 @@ class Generations:
         await answer(send, status, body, request_id, headers)
         return status
 
-    async def generate(self, scope: Scope, receive: Receive) -> GenerationResult:
-        """The answer to one request, or a raised GatewayError."""
+    wanted = WANTED
+
+    async def caller(
+        self, scope: Scope
+    ) -> tuple[dict[str, Any], Services, dict[bytes, str], str, KeyRecord]:
+        """The request's state, the services, the headers the route reads, and the caller's
+        key and its record (authenticated, and noted for the request log)."""
         state = scope["state"]
         svc: Services = state["services"]
         headers: dict[bytes, str] = {}
+        wanted = self.wanted
         for name, value in scope["headers"]:
-            if name in WANTED:
+            if name in wanted:
                 headers[name] = value.decode("latin-1")
         key = bearer_token(headers.get(b"authorization"))
         record = await svc.keys.authenticate(key)
         assert key is not None
         state["key_id"] = record.id
         state["team_id"] = record.team_id
+        return state, svc, headers, key, record
+
+    @staticmethod
+    def asked_for(state: dict[str, Any], svc: Services, model: object) -> None:
+        """Note the model the request names (a registry id is a bounded metric label, so
+        refusals keep it too)."""
+        if isinstance(model, str):
+            state["model"] = model[:100]
+            spec = svc.registry.get(model)
+            if spec is not None:
+                state["metric_model"] = spec.id
+
+    @staticmethod
+    def answered(state: dict[str, Any], result: GenerationResult) -> GenerationResult:
+        """Note what the answer was, for the access log, the metrics and the request log."""
+        state["images"] = result.images
+        state["cache"] = result.cache
+        state["metric_model"] = result.model
+        state["upstream_inference_id"] = result.upstream_inference_id
+        if result.upstream_status is not None:
+            state["upstream_seconds"] = result.upstream_seconds
+            state["upstream_status"] = result.upstream_status
+        return result
+
+    async def generate(self, scope: Scope, receive: Receive) -> GenerationResult:
+        """The answer to one request, or a raised GatewayError."""
+        state, svc, headers, key, record = await self.caller(scope)
         settings = svc.settings
         body = parse_object(
             await read_body(
@@ -101,13 +136,7 @@ class Generations:
                 svc.deadlines,
             )
         )
-        model = body.get("model")
-        if isinstance(model, str):
-            state["model"] = model[:100]
-            spec = svc.registry.get(model)
-            if spec is not None:
-                # A registry id is a bounded label: refusals keep it too.
-                state["metric_model"] = spec.id
+        self.asked_for(state, svc, body.get("model"))
         if svc.request_log.prompts:
             state["prompt"] = body.get("prompt")
         if body.get("stream"):
@@ -122,14 +151,7 @@ class Generations:
             raw=headers.get(b"x-gateway-raw-response", "").lower() in ("1", "true"),
             gone=disconnected(receive),
         )
-        state["images"] = result.images
-        state["cache"] = result.cache
-        state["metric_model"] = result.model
-        state["upstream_inference_id"] = result.upstream_inference_id
-        if result.upstream_status is not None:
-            state["upstream_seconds"] = result.upstream_seconds
-            state["upstream_status"] = result.upstream_status
-        return result
+        return self.answered(state, result)
 
 
 async def answer(
