@@ -61,7 +61,9 @@ async def test_q_reads_names_from_the_prefix_on_ignoring_case(store: Store) -> N
     assert [r.name for r in (await store.search_keys(KeySearch(limit=9, q="strass"))).records] == [
         "Straße"
     ]
-    renamed = replace(await store.get_key("key_4"), name="alpine", version=2)  # type: ignore[type-var]
+    gamma = await store.get_key("key_4")
+    assert gamma is not None
+    renamed = replace(gamma, name="alpine", version=2)
     await store.update_key(renamed)
     assert [r.id for r in (await store.search_keys(KeySearch(limit=9, q="alp"))).records] == [
         "key_3",
