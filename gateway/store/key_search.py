@@ -31,7 +31,7 @@ from gateway.store.types import KeyRecord
 
 Status = Literal["active", "disabled", "expired", "revoked"]
 STATUSES: tuple[Status, ...] = ("active", "disabled", "expired", "revoked")
-SCAN_BUDGET = 5000
+SCAN_BUDGET = 2000
 """Records one page may read past what its index stretch answers by itself."""
 
 

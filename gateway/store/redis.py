@@ -273,6 +273,7 @@ class RedisStore(Store):
                 f"{p}team:{team}",
                 self._keys.index,
                 self._keys.entries,
+                self._keys.built,
             ],
             [
                 orjson.dumps(record.to_dict()),

@@ -4,9 +4,9 @@ Layout (prefix ``gw:``): ``keyindex`` one sorted set of every key's index entrie
 scored 0 so that ``ZRANGEBYLEX`` reads them in order; ``keyentries`` a hash from a key's
 id to its entries (a JSON array), so that the write that changes a key (``put_key.lua``)
 swaps its entries in the same step without trusting what the caller read before.
-``keyindex:built`` marks that keys written before the index existed have been added: the
-first search of a process without it adds them (``index_key.lua`` skips any key a write
-indexed meanwhile), then sets it.
+``keyindex:built`` marks that every key is in the index: the first key written to a new
+store sets it; on a store from before the index, the first search adds the keys already
+there (``index_key.lua`` skips any key a write indexed meanwhile), then sets it.
 
 Rotation (``rotate_key.lua``) checks the version the caller read and moves the hash
 indexes in one step: the new hash finds the key, the previous one keeps finding it until
@@ -15,6 +15,7 @@ its time to live (the grace period) runs out, and an older one is deleted at onc
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import AbstractContextManager
 from typing import Any
@@ -60,6 +61,7 @@ class RedisKeyIndex:
         self._p = prefix
         self.index = f"{prefix}keyindex"
         self.entries = f"{prefix}keyentries"
+        self.built = f"{prefix}keyindex:built"
         self._built = False
 
     async def _record(self, key_id: str) -> KeyRecord | None:
@@ -102,25 +104,25 @@ class RedisKeyIndex:
         """Add the keys written before the index existed (once per Redis)."""
         if self._built:
             return
-        marker = f"{self._p}keyindex:built"
         ids: Any
         with self._guard():
-            built = await self._r.exists(marker)
+            built = await self._r.exists(self.built)
             ids = [] if built else await self._r.zrange(f"{self._p}keys", 0, -1)
         for start in range(0, len(ids), BUILD_CHUNK):
             chunk = [bytes(i).decode() for i in ids[start : start + BUILD_CHUNK]]
             raws: Any
             with self._guard():
                 raws = await self._r.mget([f"{self._p}key:{i}" for i in chunk])
-            for raw in raws:
-                if raw:
-                    record = KeyRecord.from_dict(orjson.loads(raw))
-                    await self._run(
-                        "index_key", [self.index, self.entries], [record.id, *index_entries(record)]
-                    )
+            records = [KeyRecord.from_dict(orjson.loads(raw)) for raw in raws if raw]
+            await asyncio.gather(
+                *(
+                    self._run("index_key", [self.index, self.entries], [r.id, *index_entries(r)])
+                    for r in records
+                )
+            )
         if not built:
             with self._guard():
-                await self._r.set(marker, 1)
+                await self._r.set(self.built, 1)
         self._built = True
 
     async def rotate(self, record: KeyRecord, grace: float) -> None:
