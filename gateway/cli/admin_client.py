@@ -82,6 +82,14 @@ class AdminClient:
         """DELETE /admin/keys/{id}."""
         return self._request("DELETE", f"/admin/keys/{_segment(key_id)}")
 
+    def rotate_key(self, key_id: str, grace_seconds: int) -> Any:
+        """POST /admin/keys/{id}/rotate."""
+        return self._request(
+            "POST",
+            f"/admin/keys/{_segment(key_id)}/rotate",
+            json={"grace_seconds": grace_seconds},
+        )
+
     def usage(self, key_id: str, days: int) -> Any:
         """GET /admin/keys/{id}/usage."""
         return self._request("GET", f"/admin/keys/{_segment(key_id)}/usage", params={"days": days})

@@ -2,10 +2,17 @@
 
 A key is ``gwk_`` followed by 43 URL-safe characters (256 random bits). Only its
 HMAC-SHA256 under the server secret is stored; the plaintext exists once, in the answer
-to the create call. Lookups go by hash and the stored hash is compared again in constant
-time. Records are cached in-process for ``key_cache_seconds``; the admission step checks
-the record's version against the store on every image request, so revocations and changes
-take effect on the next request on every replica. Concurrent lookups of one key share a
+to the create (or rotate) call. Lookups go by hash and the stored hash is compared again in
+constant time. Records are cached in-process for ``key_cache_seconds``; the admission step
+checks the record's version against the store on every image request, so revocations and
+changes take effect on the next request on every replica.
+
+A rotation gives the key a new secret and keeps the previous one's hash on the record with
+the end of its grace period (``previous_until``). Every authentication, from the cache or
+not, compares the presented key's hash with both and accepts the previous one only before
+that instant on this gateway's clock: the old secret stops working on every replica when
+the grace ends, whatever each replica has cached. A second rotation within a grace drops
+the oldest secret at once (its hash is on no record any more). Concurrent lookups of one key share a
 single store read, so a busy key's cache entry expiring under load costs one read, not
 one per request in flight.
 
@@ -27,10 +34,12 @@ from dataclasses import replace
 from typing import Any
 
 from gateway.errors import AuthenticationFailed, Conflict, GatewayError, InvalidRequest, NotFound
-from gateway.keys.search import KeyPage, KeyQuery, order, select, status_of
+from gateway.keys.search import KeyPage, KeyQuery, status_of
 from gateway.observability.clock import Clock
 from gateway.settings import DeclaredKey
 from gateway.store.base import Store
+from gateway.store.errors import StorageConflict, StorageNotFound
+from gateway.store.key_search import KeySearch
 from gateway.store.types import KeyRecord, Limits
 
 Synced = list[tuple[KeyRecord | None, KeyRecord]]
@@ -42,6 +51,7 @@ KEY_FORMAT = re.compile(r"gwk_[A-Za-z0-9_-]{43}")
 SHOWN_CHARS = 8
 REASONS = {"revoked": "has been revoked", "disabled": "is disabled", "expired": "has expired"}
 SECRET_BYTES = 32
+MAX_GRACE_SECONDS = 7 * 86400
 
 log = logging.getLogger("gateway.keys")
 
@@ -160,17 +170,29 @@ class KeyService:
             await self.ready()
         digest = self.hash(key)
         record = None if fresh else self._cached(digest)
+        cached = record is not None
         if record is None:
             record = await (self._store.find_key(digest) if fresh else self._lookup(digest))
-            if record is None or not hmac.compare_digest(record.key_hash, digest):
-                raise AuthenticationFailed(f"Incorrect API key provided: {mask(key)}.")
-            self._remember(record)
+        if record is None or not self._accepts(record, digest):
+            raise AuthenticationFailed(f"Incorrect API key provided: {mask(key)}.")
+        if not cached:
+            self._remember(digest, record)
         self.check_usable(record, key)
         return record
 
+    def _accepts(self, record: KeyRecord, digest: str) -> bool:
+        """Whether ``digest`` is the record's secret, or its previous one within the grace
+        of its rotation (judged now, on this gateway's clock)."""
+        if hmac.compare_digest(record.key_hash, digest):
+            return True
+        previous, until = record.previous_hash, record.previous_until
+        if previous is None or until is None or not hmac.compare_digest(previous, digest):
+            return False
+        return self._clock() < until
+
     async def reload(self, record: KeyRecord, key: str) -> KeyRecord:
         """Re-read a record that the store reported stale, and check it again."""
-        self._cache.pop(record.key_hash, None)
+        self._forget(record)
         return await self.authenticate(key, fresh=True)
 
     def check_usable(self, record: KeyRecord, key: str) -> None:
@@ -206,12 +228,18 @@ class KeyService:
         if not done.cancelled():
             done.exception()
 
-    def _remember(self, record: KeyRecord) -> None:
+    def _remember(self, digest: str, record: KeyRecord) -> None:
         if self._cache_seconds <= 0:
             return
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[record.key_hash] = (self._clock() + self._cache_seconds, record)
+        self._cache[digest] = (self._clock() + self._cache_seconds, record)
+
+    def _forget(self, record: KeyRecord) -> None:
+        """Drop this process's cached copies of ``record`` (under each of its hashes)."""
+        self._cache.pop(record.key_hash, None)
+        if record.previous_hash is not None:
+            self._cache.pop(record.previous_hash, None)
 
     async def create(
         self,
@@ -259,22 +287,24 @@ class KeyService:
         return await self._store.list_keys()
 
     async def search(self, query: KeyQuery) -> KeyPage:
-        """One page of the keys matching ``query`` (see :mod:`gateway.keys.search`).
-
-        The filtering runs here over the store's list; a store with an index of its own
-        takes the same query and answers it without reading every key.
-        """
+        """One page of the keys matching ``query`` (see :mod:`gateway.keys.search`), from
+        the store's key index."""
         await self.ready()
-        cursor = None
-        if query.after is not None:
-            last = await self._store.get_key(query.after)
-            if last is None:
-                raise InvalidRequest(
-                    f"after names no key: {query.after!r}; pass the next_after of a listing.",
-                    param="after",
-                )
-            cursor = order(last)
-        return select(await self._store.list_keys(), query, self._clock(), cursor)
+        search = KeySearch(
+            limit=query.limit,
+            after=query.after,
+            q=query.q,
+            team_id=query.team_id,
+            status=query.status,
+            now=self._clock(),
+        )
+        try:
+            return await self._store.search_keys(search)
+        except StorageNotFound:
+            raise InvalidRequest(
+                f"after names no key: {query.after!r}; pass the next_after of a listing.",
+                param="after",
+            ) from None
 
     async def update(self, key_id: str, changes: dict[str, Any]) -> KeyRecord:
         """Apply admin changes (name, expiry, models, disabled, limits, cache, team) to a key."""
@@ -291,7 +321,7 @@ class KeyService:
             version=record.version + 1,
         )
         await self._store.update_key(updated)
-        self._cache.pop(record.key_hash, None)
+        self._forget(record)
         return updated
 
     async def revoke(self, key_id: str) -> KeyRecord:
@@ -301,8 +331,41 @@ class KeyService:
             return record
         revoked = replace(record, revoked_at=self._clock(), version=record.version + 1)
         await self._store.update_key(revoked)
-        self._cache.pop(record.key_hash, None)
+        self._forget(record)
         return revoked
+
+    async def rotate(self, key_id: str, grace_seconds: int = 0) -> tuple[KeyRecord, str]:
+        """Give a key a new secret; returns the record and the new plaintext key (shown
+        once). The previous secret keeps working for ``grace_seconds`` (0: refused at once);
+        one that an earlier rotation left working is refused at once. Conflict (409) for a
+        revoked key, a key declared in the config file (its hash is set there), or a key
+        changed by someone else at the same instant."""
+        record = await self.get(key_id)
+        if record.revoked_at is not None:
+            raise Conflict(f"Key {key_id!r} is revoked and cannot be rotated.", param="id")
+        if record.declared:
+            raise Conflict(
+                f"Key {key_id!r} is declared in the config file: give it a new hash there.",
+                param="id",
+            )
+        plaintext = generate_key()
+        graced = grace_seconds > 0
+        rotated = replace(
+            record,
+            key_hash=self.hash(plaintext),
+            prefix=mask(plaintext),
+            version=record.version + 1,
+            previous_hash=record.key_hash if graced else None,
+            previous_until=self._clock() + grace_seconds if graced else None,
+        )
+        try:
+            await self._store.rotate_key(rotated, grace_seconds)
+        except StorageConflict:
+            raise Conflict(
+                f"Key {key_id!r} changed while it was being rotated; try again.", param="id"
+            ) from None
+        self._forget(record)
+        return rotated, plaintext
 
     async def sync_declared(self, declared: Iterable[DeclaredKey]) -> Synced:
         """Make the store hold exactly the config file's declared keys (by id); the records

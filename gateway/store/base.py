@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Mapping, Sequence
 
+from gateway.store.key_search import KeyPage, KeySearch
 from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
@@ -69,16 +70,37 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def rotate_key(self, record: KeyRecord, grace: float) -> None:
+        """Give a key a new secret: replace its record by ``record`` (new ``key_hash``,
+        ``version`` one above the stored one), in one step with the check that the stored
+        version is still ``record.version - 1`` (else ``StorageConflict``: a rotation or
+        change got in between; ``StorageNotFound`` if there is no such key).
+
+        ``record.previous_hash`` (the stored record's ``key_hash``, or None) keeps finding the
+        key for ``grace`` seconds, until ``record.previous_until``; any older previous hash
+        finds nothing from this step on.
+        """
+
+    @abc.abstractmethod
     async def get_key(self, key_id: str) -> KeyRecord | None:
         """The key with this id, revoked ones included."""
 
     @abc.abstractmethod
     async def find_key(self, key_hash: str) -> KeyRecord | None:
-        """The key whose secret hashes to ``key_hash``."""
+        """The key whose secret hashes to ``key_hash``, or whose previous secret does while
+        its rotation's grace lasts (see :meth:`rotate_key`)."""
 
     @abc.abstractmethod
     async def list_keys(self) -> list[KeyRecord]:
         """Every key, oldest first."""
+
+    @abc.abstractmethod
+    async def search_keys(self, search: KeySearch) -> KeyPage:
+        """One page of keys from the store's key index, without reading every key (see
+        :mod:`gateway.store.key_search` for the order and the budget of a page).
+
+        Raise ``StorageNotFound`` when ``search.after`` names no key.
+        """
 
     @abc.abstractmethod
     async def insert_team(self, record: TeamRecord) -> None:

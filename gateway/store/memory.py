@@ -27,7 +27,9 @@ from gateway.store.base import Store
 from gateway.store.embedded.cache import FlightLocks, LruCache
 from gateway.store.embedded.counters import Counters
 from gateway.store.embedded.database import Database, Loaded
+from gateway.store.embedded.key_index import KeyIndex
 from gateway.store.errors import StorageConflict, StorageNotFound, StorageUnavailable
+from gateway.store.key_search import KeyPage, KeySearch, collect, stretch_of
 from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
@@ -73,6 +75,7 @@ class MemoryStore(Store):
         self._clock = clock
         self._keys: dict[str, KeyRecord] = {}
         self._by_hash: dict[str, str] = {}
+        self._index = KeyIndex()
         self._teams: dict[str, TeamRecord] = {}
         self._joining: dict[str, int] = {}
         self._leaving: set[str] = set()
@@ -106,7 +109,11 @@ class MemoryStore(Store):
 
     def _apply(self, loaded: Loaded) -> None:
         self._keys = {record.id: record for record in loaded.keys}
-        self._by_hash = {record.key_hash: record.id for record in loaded.keys}
+        self._by_hash = {}
+        for record in loaded.keys:
+            for digest in _hashes(record):
+                self._by_hash[digest] = record.id
+        self._index.load(loaded.keys)
         self._teams = {record.id: record for record in loaded.teams}
         self._secret = loaded.secret
         self._counters.load(loaded.quota)
@@ -167,6 +174,9 @@ class MemoryStore(Store):
         now = self._clock()
         await self._counters.prune(now)
         self._locks.prune()
+        for record in self._keys.values():
+            if record.previous_hash is not None and not self._in_grace(record):
+                self._by_hash.pop(record.previous_hash, None)
         await self._try(self._db.prune, now)
 
     async def _try(self, job: Callable[..., Any], *args: Any) -> bool:
@@ -215,10 +225,17 @@ class MemoryStore(Store):
 
     def _remember(self, record: KeyRecord) -> None:
         old = self._keys.get(record.id)
-        if old is not None:
-            self._by_hash.pop(old.key_hash, None)
+        kept = _hashes(record)
+        for digest in _hashes(old) if old is not None else ():
+            if digest not in kept:
+                self._by_hash.pop(digest, None)
         self._keys[record.id] = record
-        self._by_hash[record.key_hash] = record.id
+        for digest in kept:
+            self._by_hash[digest] = record.id
+        self._index.put(old, record)
+
+    def _in_grace(self, record: KeyRecord) -> bool:
+        return record.previous_until is not None and self._clock() < record.previous_until
 
     def _joins(self, record: KeyRecord) -> str | None:
         """The team a live key is written into, checked to exist (and not be on its way
@@ -267,6 +284,19 @@ class MemoryStore(Store):
                 self._remember(record)
             finally:
                 self._joined(team)
+
+        await self._durably(store())
+
+    async def rotate_key(self, record: KeyRecord, grace: float) -> None:
+        stored = self._keys.get(record.id)
+        if stored is None:
+            raise StorageNotFound(f"No key with id {record.id!r}.")
+        if stored.version != record.version - 1 or record.key_hash in self._by_hash:
+            raise StorageConflict(f"Key {record.id!r} changed while it was being rotated.")
+
+        async def store() -> None:
+            await self._write(self._db.update_key, record)
+            self._remember(record)
 
         await self._durably(store())
 
@@ -328,10 +358,21 @@ class MemoryStore(Store):
 
     async def find_key(self, key_hash: str) -> KeyRecord | None:
         key_id = self._by_hash.get(key_hash)
-        return self._keys.get(key_id) if key_id else None
+        record = self._keys.get(key_id) if key_id else None
+        if record is None or record.key_hash == key_hash:
+            return record
+        return record if record.previous_hash == key_hash and self._in_grace(record) else None
 
     async def list_keys(self) -> list[KeyRecord]:
         return sorted(self._keys.values(), key=lambda r: r.created_at)
+
+    async def search_keys(self, search: KeySearch) -> KeyPage:
+        cursor = None
+        if search.after is not None:
+            cursor = self._keys.get(search.after)
+            if cursor is None:
+                raise StorageNotFound(f"No key with id {search.after!r}.")
+        return await collect(self._index.read(stretch_of(search, cursor), self._keys), search)
 
     async def admit(self, request: AdmitRequest) -> Decision:
         record = self._keys.get(request.key_id)
@@ -427,3 +468,11 @@ class MemoryStore(Store):
 
     async def flight_wait(self, name: str, timeout: float) -> bool:
         return await self._locks.wait(name, timeout)
+
+
+def _hashes(record: KeyRecord) -> tuple[str, ...]:
+    """The hashes that find ``record``: its secret's, and during a rotation's grace its
+    previous secret's."""
+    if record.previous_hash is None:
+        return (record.key_hash,)
+    return (record.key_hash, record.previous_hash)

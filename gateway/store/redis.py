@@ -9,7 +9,8 @@ keys that are not revoked. Limit state is kept per subject, a key's id or ``team
 spend counters in nano-dollars (settled plus reserved); ``res:{s}`` zset of reservations
 by expiry with details in ``resinfo:{s}``; ``usage:{s}:{day}`` hash kept 100 days and
 ``usage:{s}:m:{month}`` (settled images and spend, for alerts); ``cache:{cache key}``
-hash; ``flight:*`` single-flight locks; ``alert:*`` claimed alerts.
+hash; ``flight:*`` single-flight locks; ``alert:*`` claimed alerts. The key index
+(``keyindex``, ``keyentries``) and rotation are in :mod:`gateway.store.redis_keys`.
 
 Redis exceptions become storage errors here, at the boundary: an outage (no connection, no
 reply in time, a server that is loading, read-only, out of memory or busy) is
@@ -51,7 +52,9 @@ from gateway.store.errors import (
     StorageScriptError,
     StorageUnavailable,
 )
+from gateway.store.key_search import KeyPage, KeySearch, index_entries
 from gateway.store.pubsub import Subscriber
+from gateway.store.redis_keys import KEY_SCRIPTS, RedisKeyIndex
 from gateway.store.resp import Bulks, PipelinedRedis, Script, bulks
 from gateway.store.types import (
     SETTLED_FIELDS,
@@ -74,7 +77,7 @@ from gateway.store.types import (
 )
 
 OUTCOMES = {outcome.value.encode(): outcome for outcome in Outcome}
-SCRIPTS = ("admit", "settle", "release", "put_key", "put_team", "delete_team")
+SCRIPTS = ("admit", "settle", "release", "put_key", "put_team", "delete_team", *KEY_SCRIPTS)
 
 
 log = logging.getLogger("gateway.store")
@@ -204,6 +207,7 @@ class RedisStore(Store):
         self._p = prefix
         self._scripts: dict[str, Script] = {}
         self._admit_packed: dict[tuple[Any, ...], tuple[Bulks, Bulks]] = {}
+        self._keys = RedisKeyIndex(client, self._run, guarded, prefix)
 
     @classmethod
     def from_url(
@@ -267,6 +271,9 @@ class RedisStore(Store):
                 f"{p}teamkeys:{old_team or ''}",
                 f"{p}teamkeys:{team}",
                 f"{p}team:{team}",
+                self._keys.index,
+                self._keys.entries,
+                self._keys.built,
             ],
             [
                 orjson.dumps(record.to_dict()),
@@ -275,6 +282,7 @@ class RedisStore(Store):
                 record.created_at,
                 mode,
                 1 if record.team_id is not None and record.revoked_at is None else 0,
+                *index_entries(record),
             ],
         )
         outcome = result.decode() if isinstance(result, bytes) else str(result)
@@ -292,6 +300,9 @@ class RedisStore(Store):
         old_team = old.team_id if old else None
         if await self._put_key(record, "update", old_hash, old_team) == "missing":
             raise StorageNotFound(f"No key with id {record.id!r}.")
+
+    async def rotate_key(self, record: KeyRecord, grace: float) -> None:
+        await self._keys.rotate(record, grace)
 
     async def _put_team(self, record: TeamRecord, mode: str) -> str:
         p = self._p
@@ -350,10 +361,18 @@ class RedisStore(Store):
         return KeyRecord.from_dict(orjson.loads(raw)) if raw else None
 
     async def find_key(self, key_hash: str) -> KeyRecord | None:
+        """The record the hash index points to, if that record still names the hash (the
+        index of a previous hash lives as long as its grace period)."""
         key_id: Any
         with guarded():
             key_id = await self._r.get(f"{self._p}keyhash:{key_hash}")
-        return await self.get_key(key_id.decode()) if key_id else None
+        record = await self.get_key(key_id.decode()) if key_id else None
+        if record is None or key_hash in (record.key_hash, record.previous_hash):
+            return record
+        return None
+
+    async def search_keys(self, search: KeySearch) -> KeyPage:
+        return await self._keys.search(search)
 
     async def list_keys(self) -> list[KeyRecord]:
         ids: Any

@@ -74,9 +74,15 @@ def team_subject(team_id: str) -> str:
 class KeyRecord:
     """A client key as stored: only the HMAC of the secret, never the secret itself.
 
-    ``version`` increases on every change (update, disable, revoke). The admission step
-    compares it with the stored one in the same round trip, so a change made on one replica
-    takes effect on the next request everywhere even while replicas cache records in-process.
+    ``version`` increases on every change (update, disable, revoke, rotate). The admission
+    step compares it with the stored one in the same round trip, so a change made on one
+    replica takes effect on the next request everywhere even while replicas cache records
+    in-process.
+
+    A rotated key keeps its previous secret's hash in ``previous_hash`` until
+    ``previous_until`` (unix seconds, the end of the rotation's grace period): the stores find
+    the key by either hash, and the key service accepts the previous one only while its clock
+    is before that instant, on every request, cached record or not.
     """
 
     id: str
@@ -94,9 +100,11 @@ class KeyRecord:
     declared: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
     team_id: str | None = None
+    previous_hash: str | None = None
+    previous_until: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Serialisable form used by the stores (JSON) and the admin API."""
+        """Serialisable form used by the stores (JSON)."""
         return {
             "id": self.id,
             "name": self.name,
@@ -113,6 +121,8 @@ class KeyRecord:
             "cache": self.cache,
             "declared": self.declared,
             "metadata": self.metadata,
+            "previous_hash": self.previous_hash,
+            "previous_until": self.previous_until,
         }
 
     @classmethod
@@ -135,6 +145,8 @@ class KeyRecord:
             declared=bool(data.get("declared", False)),
             metadata=dict(data.get("metadata") or {}),
             team_id=data.get("team_id"),
+            previous_hash=data.get("previous_hash"),
+            previous_until=data.get("previous_until"),
         )
 
 

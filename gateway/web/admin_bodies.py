@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.billing.money import format_usd
 from gateway.errors import InvalidRequest
 from gateway.keys.search import Status, status_of
+from gateway.keys.service import MAX_GRACE_SECONDS
 from gateway.models.registry import Registry
 from gateway.settings import LimitFields, limits_of
 from gateway.store.types import LIMIT_NAMES, MONEY_LIMITS, KeyRecord, Limits, TeamRecord
@@ -29,6 +30,7 @@ NAME = "A name for people; the CLI also finds a key by its name where it is uniq
 TEAM_NAME = "A name for people; the CLI also finds a team by its name where it is unique."
 TEAM_ID = "The team the key belongs to (its limits and budgets apply too); null: none."
 METADATA = "Free-form JSON kept with the record (owner, ticket, ...)."
+Body = TypeVar("Body", bound=BaseModel)
 
 
 def _timestamp(value: Any) -> float | None:
@@ -104,6 +106,20 @@ class KeyUpdate(_KeyBody):
 
     name: str | None = Field(default=None, min_length=1, max_length=200, description=NAME)
     disabled: bool | None = Field(default=None, description="Refuse the key until enabled.")
+
+
+class KeyRotate(BaseModel):
+    """``POST /admin/keys/{id}/rotate`` (the body may be left out)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    grace_seconds: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_GRACE_SECONDS,
+        description="Seconds the previous key keeps working (at most 7 days); 0: refused "
+        "at once. A key an earlier rotation left working is refused at once either way.",
+    )
 
 
 class _TeamBody(_Body):
@@ -204,7 +220,8 @@ class KeyObject(LimitFields):
 
 
 class KeyCreated(KeyObject):
-    """The answer to ``POST /admin/keys``: the only time the key itself is shown."""
+    """The answer to ``POST /admin/keys`` (and to a rotation): the only time the key itself
+    is shown."""
 
     key: str
 
@@ -230,7 +247,7 @@ class KeyList(BaseModel):
     next_after: str | None = Field(description="The ``after`` of the next page; null: last.")
 
 
-def parse_body(model: type[_Body], data: Any) -> _Body:
+def parse_body(model: type[Body], data: Any) -> Body:
     """Validate an admin body, turning pydantic's errors into a 400 naming the field."""
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.")

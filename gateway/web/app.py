@@ -206,6 +206,7 @@ def create_app(
         Route("/admin/keys/{key_id}", admin.update_key, methods=["PATCH"]),
         Route("/admin/keys/{key_id}", admin.revoke_key, methods=["DELETE"]),
         Route("/admin/keys/{key_id}/usage", admin.key_usage, methods=["GET"]),
+        Route("/admin/keys/{key_id}/rotate", admin.rotate_key, methods=["POST"]),
         Route("/admin/teams", teams.create_team, methods=["POST"]),
         Route("/admin/teams", teams.list_teams, methods=["GET"]),
         Route("/admin/teams/{team_id}", teams.get_team, methods=["GET"]),

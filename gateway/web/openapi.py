@@ -21,6 +21,7 @@ from gateway.web.admin_bodies import (
     KeyCreated,
     KeyList,
     KeyObject,
+    KeyRotate,
     KeyUpdate,
     TeamCreate,
     TeamList,
@@ -35,6 +36,7 @@ REF = "#/components/schemas/{model}"
 MODELS: tuple[tuple[type[BaseModel], Literal["validation", "serialization"]], ...] = (
     (KeyCreate, "validation"),
     (KeyUpdate, "validation"),
+    (KeyRotate, "validation"),
     (KeyObject, "serialization"),
     (KeyCreated, "serialization"),
     (KeyList, "serialization"),
@@ -327,6 +329,19 @@ def build_openapi(registry: Registry) -> dict[str, Any]:
                     "summary": "Revoke a key",
                     "security": admin,
                     "responses": {"200": _json(key_object), **_errors(401, 403, 404)},
+                },
+            },
+            "/admin/keys/{key_id}/rotate": {
+                "parameters": key_id,
+                "post": {
+                    "summary": "Give a key a new secret (shown only in this answer); the old "
+                    "one works for grace_seconds more",
+                    "security": admin,
+                    "requestBody": {**_body(KeyRotate), "required": False},
+                    "responses": {
+                        "200": _json(_ref(KeyCreated)),
+                        **_errors(400, 401, 403, 404, 409),
+                    },
                 },
             },
             "/admin/keys/{key_id}/usage": {

@@ -19,6 +19,7 @@ import pytest
 from openai import AuthenticationError, OpenAI, RateLimitError
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from gateway.testing.procs import wait_until
 from tests.e2e.conftest import ADMIN_TOKEN, UPSTREAM_KEY, FakeUpstream, Gateway, GatewayStarter
 
 pytestmark = pytest.mark.e2e
@@ -44,6 +45,7 @@ WRITE_CONTROLS = (
     "Edit",
     "Disable",
     "Enable",
+    "Rotate",
     "Revoke",
     "Purge cache",
 )
@@ -318,6 +320,44 @@ def test_create_find_use_disable_enable_and_revoke_a_key(
     assert ADMIN_TOKEN not in page.url
     assert page.evaluate("localStorage.length") == 0
     assert tab.context.cookies() == []
+    assert tab.errors == [] and tab.dialogs == []
+
+
+def test_rotate_a_key_the_old_secret_is_refused_after_the_grace(
+    tab: Tab, upstream: FakeUpstream
+) -> None:
+    page = tab.page
+    name = f"Rotated-{secrets.token_hex(3)}"
+    created = tab.gateway.create_key(name=name, rpm=30)
+    old = created["key"]
+    assert tab.gateway.post({"model": "dall-e-2", "prompt": "before"}, old).status_code == 201
+    tab.sign_in(route="#/keys")
+    tab.search(name)
+    tab.row(name).get_by_role("button", name="Rotate").click()
+    asked = page.get_by_role("dialog", name="Rotate key")
+    expect(asked).to_contain_text(name)
+    expect(asked.get_by_label("Grace (seconds)")).to_be_focused()
+    asked.get_by_label("Grace (seconds)").fill("2")
+    asked.get_by_role("button", name="Rotate key").click()
+
+    shown = page.get_by_role("dialog", name="Key rotated")
+    expect(shown).to_contain_text("The old key keeps working for 2 seconds.")
+    new = shown.get_by_label("New key").input_value()
+    assert new.startswith("gwk_") and new != old
+    shown.get_by_role("button", name="Copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == new
+    shown.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(tab.row(name).get_by_role("button", name="Rotate")).to_be_focused()
+    expect(page.get_by_role("status").first).to_have_text(f"Rotated key {name}.")
+    assert new not in page.content()
+
+    def old_refused() -> bool:
+        return tab.gateway.post({"model": "dall-e-2", "prompt": "old"}, old).status_code == 401
+
+    wait_until(old_refused, timeout=15, what="the old key to be refused after the grace")
+    assert tab.gateway.post({"model": "dall-e-2", "prompt": "new"}, new).status_code == 201
+    expect(tab.row(name)).to_contain_text("active")
     assert tab.errors == [] and tab.dialogs == []
 
 

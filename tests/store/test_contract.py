@@ -18,6 +18,7 @@ from gateway.store.errors import (
     StorageNotFound,
     StorageUnavailable,
 )
+from gateway.store.key_search import KeySearch
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import RedisStore
 from gateway.store.types import (
@@ -381,6 +382,8 @@ async def test_a_failed_backend_raises_storage_errors_only_and_recovers(failing:
         "get_key": lambda: store.get_key(record.id),
         "find_key": lambda: store.find_key(record.key_hash),
         "list_keys": lambda: store.list_keys(),
+        "search_keys": lambda: store.search_keys(KeySearch(limit=5, status="active")),
+        "rotate_key": lambda: store.rotate_key(replace(record, key_hash="4" * 64, version=2), 9),
         "admit": lambda: admit(store, record, 1, rid="b", cache_key="key_1:q", flight_ttl=5),
         "settle": lambda: store.settle(record.id, "a", 1, window(), {"cache_misses": 1}),
         "limit_states": lambda: store.limit_states(record.id, record.limits, window()),

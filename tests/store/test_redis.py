@@ -17,6 +17,7 @@ import uvloop
 from gateway.cache.flight import Followed, SingleFlight
 from gateway.store.base import Store
 from gateway.store.errors import StorageScriptError, StorageUnavailable
+from gateway.store.key_search import KeySearch
 from gateway.store.redis import RedisStore
 from gateway.store.types import (
     AdmitRequest,
@@ -312,6 +313,8 @@ def every_operation(record: KeyRecord) -> dict[str, Callable[[Store], Awaitable[
         "get_key": lambda s: s.get_key(record.id),
         "find_key": lambda s: s.find_key(record.key_hash),
         "list_keys": lambda s: s.list_keys(),
+        "search_keys": lambda s: s.search_keys(KeySearch(limit=5, q="t")),
+        "rotate_key": lambda s: s.rotate_key(record, 60),
         "insert_team": lambda s: s.insert_team(team),
         "update_team": lambda s: s.update_team(team),
         "get_team": lambda s: s.get_team(team.id),

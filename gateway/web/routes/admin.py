@@ -14,6 +14,7 @@ from gateway.limits.usage import day_usage, usage_report
 from gateway.web.admin_auth import admin, admin_change, role_of
 from gateway.web.admin_bodies import (
     KeyCreate,
+    KeyRotate,
     KeyUpdate,
     changes_of,
     check_models,
@@ -22,7 +23,7 @@ from gateway.web.admin_bodies import (
 )
 from gateway.web.admin_queries import includes, key_query
 from gateway.web.audit import key_changes, record_change, record_key_change, update_action
-from gateway.web.http import json_response, read_json
+from gateway.web.http import json_response, parse_json, read_body, read_json
 from gateway.web.routes.usage import days_param
 from gateway.web.services import Services
 
@@ -111,6 +112,27 @@ async def revoke_key(request: Request) -> Response:
     record = await svc.keys.revoke(before.id)
     audited = await record_key_change(request, "key.revoke", before, record)
     return json_response(render_key(record, svc.clock()), headers=audited)
+
+
+async def rotate_key(request: Request) -> Response:
+    """Give a key a new secret (in this answer only); the old one keeps working for
+    ``grace_seconds`` (optional body, default 0)."""
+    svc = admin_change(request)
+    settings = svc.settings
+    raw = await read_body(
+        request.receive,
+        request.headers.get("content-length"),
+        settings.max_body_bytes,
+        settings.body_read_timeout,
+        svc.deadlines,
+    )
+    body = parse_body(KeyRotate, parse_json(raw) if raw.strip() else {})
+    before = await svc.keys.get(request.path_params["key_id"])
+    record, plaintext = await svc.keys.rotate(before.id, body.grace_seconds)
+    audited = await record_key_change(
+        request, "key.rotate", before, record, extra={"grace_seconds": [None, body.grace_seconds]}
+    )
+    return json_response({**render_key(record, svc.clock()), "key": plaintext}, headers=audited)
 
 
 async def key_usage(request: Request) -> Response:

@@ -52,8 +52,9 @@ async function copy(text, input) {
   }
 }
 
-/** Show a new secret once, with a copy button; it is wiped from the page on close. */
-export function showSecretOnce({ title, intro, label, secret }) {
+/** Show a new secret once, with a copy button; it is wiped from the page on close, then
+ * `onClose` runs. */
+export function showSecretOnce({ title, intro, label, secret, onClose }) {
   const inputId = uid("secret");
   const input = h("input", {
     id: inputId,
@@ -88,6 +89,7 @@ export function showSecretOnce({ title, intro, label, secret }) {
     ],
     onClose: () => {
       input.value = "";
+      onClose?.();
     },
   });
 }

@@ -2,10 +2,11 @@
 // Each action is one button; a read-only token gets none, and a revoked key has none left.
 
 import { keyPath } from "./api.js";
-import { confirmAction } from "./dialogs.js";
+import { confirmAction, showSecretOnce } from "./dialogs.js";
 import { h } from "./dom.js";
 import { keyStatus } from "./format.js";
 import { openKeyForm } from "./key-form.js";
+import { openRotateForm } from "./key-rotate.js";
 
 function button(label, run, { danger = false } = {}) {
   return h("button", { type: "button", class: danger ? "danger" : null, on: { click: run } }, label);
@@ -46,6 +47,25 @@ export function keyActions(ctx, key, changed) {
         ctx.notify(`Disabled key ${key.name}.`);
         changed(key.id, "Enable");
       }));
+  const rotate = button("Rotate", () =>
+    openRotateForm({
+      key,
+      rotate: async (graceSeconds) => {
+        const rotated = await ctx.api.post(`${path}/rotate`, { grace_seconds: graceSeconds });
+        ctx.notify(`Rotated key ${key.name}.`);
+        return () =>
+          showSecretOnce({
+            title: "Key rotated",
+            intro: graceSeconds
+              ? `Copy the new key for “${key.name}” now: it is shown only this once. The old key keeps working for ${graceSeconds} seconds.`
+              : `Copy the new key for “${key.name}” now: it is shown only this once. The old key is refused from now on.`,
+            label: "New key",
+            secret: rotated.key,
+            onClose: () => changed(key.id, "Rotate"),
+          });
+      },
+    }),
+  );
   const revoke = button("Revoke", attempt(async () => {
     const sure = await confirmAction({
       title: "Revoke key",
@@ -57,5 +77,5 @@ export function keyActions(ctx, key, changed) {
     ctx.notify(`Revoked key ${key.name}.`);
     changed(key.id, null);
   }), { danger: true });
-  return [edit, toggle, revoke];
+  return [edit, toggle, rotate, revoke];
 }
