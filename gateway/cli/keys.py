@@ -225,7 +225,7 @@ def keys_hash(key: str | None) -> None:
     Needs GATEWAY_KEY_SECRET, the secret the gateway hashes keys with. KEY must be a key
     as `gateway keys create` makes them (gwk_ and 43 characters).
     """
-    from gateway.keys.service import generate_key, hash_key, is_well_formed
+    from gateway.keys.material import generate_key, hash_key, is_well_formed
     from gateway.settings import check_key_secret
 
     secret = os.environ.get("GATEWAY_KEY_SECRET")

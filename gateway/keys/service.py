@@ -1,7 +1,7 @@
-"""Client keys: generation, hashing, authentication and the admin operations on records.
+"""Client keys: authentication and the admin operations on records.
 
-A key is ``gwk_`` followed by 43 URL-safe characters (256 random bits). Only its
-HMAC-SHA256 under the server secret is stored; the plaintext exists once, in the answer
+A key (:mod:`gateway.keys.material`) is stored only as its HMAC-SHA256 under the server
+secret; the plaintext exists once, in the answer
 to the create (or rotate) call. Lookups go by hash and the stored hash is compared again in
 constant time. Records are cached in-process for ``key_cache_seconds``; the admission step
 checks the record's version against the store on every image request, so revocations and
@@ -27,13 +27,13 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import re
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
 from gateway.errors import AuthenticationFailed, Conflict, GatewayError, InvalidRequest, NotFound
+from gateway.keys.material import generate_id, generate_key, mask
 from gateway.keys.search import KeyPage, KeyQuery, status_of
 from gateway.observability.clock import Clock
 from gateway.settings import DeclaredKey
@@ -45,40 +45,11 @@ from gateway.store.types import KeyRecord, Limits
 Synced = list[tuple[KeyRecord | None, KeyRecord]]
 """Declared keys a sync added (before: None) or changed, as (before, after)."""
 
-KEY_PREFIX = "gwk_"
-KEY_RANDOM_BYTES = 32
-KEY_FORMAT = re.compile(r"gwk_[A-Za-z0-9_-]{43}")
-SHOWN_CHARS = 8
 REASONS = {"revoked": "has been revoked", "disabled": "is disabled", "expired": "has expired"}
 SECRET_BYTES = 32
 MAX_GRACE_SECONDS = 7 * 86400
 
 log = logging.getLogger("gateway.keys")
-
-
-def generate_key() -> str:
-    """A new client key with 256 bits of entropy and a recognisable prefix."""
-    return KEY_PREFIX + secrets.token_urlsafe(KEY_RANDOM_BYTES)
-
-
-def generate_id() -> str:
-    """A public, non-secret identifier for a key record."""
-    return "key_" + secrets.token_hex(8)
-
-
-def hash_key(secret: bytes, key: str) -> str:
-    """HMAC-SHA256 of the key under the server secret, as hex."""
-    return hmac.digest(secret, key.encode(), "sha256").hex()
-
-
-def is_well_formed(key: str) -> bool:
-    """True for what :func:`generate_key` can make: the prefix and 43 URL-safe characters."""
-    return KEY_FORMAT.fullmatch(key) is not None
-
-
-def mask(key: str) -> str:
-    """What an error or a listing may show of a key: its first characters only."""
-    return key[:SHOWN_CHARS] + "****" if len(key) > SHOWN_CHARS else "****"
 
 
 class KeyService:

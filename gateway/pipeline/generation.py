@@ -29,7 +29,8 @@ from gateway.cache.policy import (
     stored_answer,
 )
 from gateway.errors import AuthenticationFailed, PermissionDenied, StoreUnavailable
-from gateway.keys.service import KeyService, mask
+from gateway.keys.material import mask
+from gateway.keys.service import KeyService
 from gateway.limits.admission import Calendar, limit_headers, refusal
 from gateway.models.adapters import PreparedRequest
 from gateway.models.edit_input import EditFile

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from gateway.cli.main import main
-from gateway.keys.service import generate_key, hash_key
+from gateway.keys.material import generate_key, hash_key
 from gateway.store.types import LIMIT_NAMES, MONEY_LIMITS
 from gateway.testing.procs import free_port
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from gateway.keys.service import generate_key, hash_key
+from gateway.keys.material import generate_key, hash_key
 from gateway.testing.procs import Proc, free_port, spawn, start_redis, wait_until
 from tests.e2e.conftest import ADMIN_TOKEN, UPSTREAM_KEY, FakeUpstream, GatewayStarter
 from tests.store.conftest import other_clients

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from gateway.errors import AuthenticationFailed, Conflict, InvalidRequest
-from gateway.keys.service import KEY_PREFIX, KeyService, generate_key, hash_key, mask
+from gateway.keys.material import KEY_PREFIX, generate_key, hash_key, mask
+from gateway.keys.service import KeyService
 from gateway.settings import DeclaredKey
 from gateway.store.errors import StorageUnavailable
 from gateway.store.memory import MemoryStore

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from gateway.keys.service import hash_key
+from gateway.keys.material import hash_key
 from gateway.settings import DeclaredKey, Settings
 from gateway.store.memory import MemoryStore
 from gateway.store.sqlite_journal import SqliteJournal
