@@ -211,6 +211,12 @@ class Store(abc.ABC):
         ``key_id`` may be a team's :func:`team_subject`."""
 
     @abc.abstractmethod
+    async def usage_of_day(self, day: str) -> dict[str, dict[str, int]]:
+        """The counters of ``day`` of every subject (key id or :func:`team_subject`) that
+        made a request that day, without reading the others: what the overview sums, which
+        must not cost a read per key when there are 100,000 of them."""
+
+    @abc.abstractmethod
     async def claim(self, name: str, ttl: float) -> bool:
         """Set ``name`` for ``ttl`` seconds unless it is set: True for the one caller, on
         every replica, that set it (alert deduplication)."""

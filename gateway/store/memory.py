@@ -448,6 +448,16 @@ class MemoryStore(Store):
             found.append(DailyUsage(day, counters))
         return found
 
+    async def usage_of_day(self, day: str) -> dict[str, dict[str, int]]:
+        now = self._clock()
+        pending = self._counters.pending_day(day, now)
+        found = await self._db.call(self._db.usage_of_day, day, now)
+        for subject, counts in pending.items():
+            row = found.setdefault(subject, {})
+            for name, value in counts.items():
+                row[name] = row.get(name, 0) + value
+        return found
+
     async def cache_get(self, cache_key: str, now: float) -> CacheEntry | None:
         return self._cache.get(cache_key, now)
 

@@ -189,6 +189,10 @@ def _settled(values: list[Any], offset: int) -> dict[str, int]:
     return dict(zip(SETTLED_FIELDS, (int(v) for v in values[offset : offset + 4]), strict=True))
 
 
+DAY_USAGE_BATCH = 1000
+"""Usage hashes read per round trip by :meth:`RedisStore.usage_of_day`."""
+
+
 class RedisStore(Store):
     """State in Redis; many gateway processes sharing it behave as one.
 
@@ -445,6 +449,7 @@ class RedisStore(Store):
                     f"{p}usage:{subject}:{w.day}",
                 ]
                 args += [version, *_limits(limits)]
+            names.append(f"{p}active:{w.day}")
             found = self._admit_packed[ident] = (
                 bulks("EVALSHA", self._scripts["admit"].sha, len(names) + 2, *names),
                 bulks(*args),
@@ -601,6 +606,24 @@ class RedisStore(Store):
             DailyUsage(day, {k.decode(): int(v) for k, v in row.items()})
             for day, row in zip(days, rows, strict=True)
         ]
+
+    async def usage_of_day(self, day: str) -> dict[str, dict[str, int]]:
+        head, tail = f"{self._p}usage:", f":{day}"
+        found: dict[str, dict[str, int]] = {}
+        with guarded():
+            members: Any = await self._r.smembers(f"{self._p}active:{day}")
+            names = sorted(member.decode() for member in members)
+            for start in range(0, len(names), DAY_USAGE_BATCH):
+                batch = names[start : start + DAY_USAGE_BATCH]
+                async with self._r.pipeline(transaction=False) as pipe:
+                    for name in batch:
+                        pipe.hgetall(name)
+                    rows = await pipe.execute()
+                for name, row in zip(batch, rows, strict=True):
+                    if row and name.startswith(head) and name.endswith(tail):
+                        subject = name[len(head) : -len(tail)]
+                        found[subject] = {k.decode(): int(v) for k, v in row.items()}
+        return found
 
     async def cache_get(self, cache_key: str, now: float) -> CacheEntry | None:
         found: Any

@@ -388,6 +388,7 @@ async def test_a_failed_backend_raises_storage_errors_only_and_recovers(failing:
         "settle": lambda: store.settle(record.id, "a", 1, window(), {"cache_misses": 1}),
         "limit_states": lambda: store.limit_states(record.id, record.limits, window()),
         "usage": lambda: store.usage(record.id, ["2027-01-15"]),
+        "usage_of_day": lambda: store.usage_of_day("2027-01-15"),
         "cache_put": lambda: store.cache_put("key_1:q", entry, T0),
         "cache_get": lambda: store.cache_get("key_1:q", T0),
         "cache_purge": lambda: store.cache_purge("key_1:"),
@@ -652,3 +653,26 @@ async def test_a_claim_is_won_once(store: Store) -> None:
     assert await store.claim("alert:team:t:usd_per_day:0.8:2027-01-15", 60)
     assert not await store.claim("alert:team:t:usd_per_day:0.8:2027-01-15", 60)
     assert await store.claim("alert:team:t:usd_per_day:1.0:2027-01-15", 60)
+
+
+async def test_a_days_usage_of_every_subject_that_made_a_request_that_day(store: Store) -> None:
+    team = await make_team(store, Limits())
+    member = await make_key_in(store, team.id, "key_1")
+    loner = await make_key(store, Limits(), "key_2")
+    await make_key(store, Limits(), "key_idle")
+    await spend(store, member, 5, team=team, rid="a", images=2)
+    await settle_money(store, member, "a", 2, 7, team)
+    await admit(store, loner, 1, rid="b")
+    await store.settle(loner.id, "b", 1, window(), {"cache_misses": 1})
+    if isinstance(store, MemoryStore):
+        await store.flush()  # what was written and what is still pending both count
+    await admit(store, loner, 1, rid="d")
+    await admit(store, loner, 1, rid="c", day="2027-01-16")
+    today = await store.usage_of_day("2027-01-15")
+    assert today == {
+        "key_1": {"requests": 1, "images": 2, "spend_nanos": 7, "cache_misses": 1},
+        "team:team_1": {"requests": 1, "images": 2, "spend_nanos": 7, "cache_misses": 1},
+        "key_2": {"requests": 2, "images": 1, "cache_misses": 1},
+    }
+    assert await store.usage_of_day("2027-01-16") == {"key_2": {"requests": 1}}
+    assert await store.usage_of_day("2027-01-14") == {}

@@ -140,6 +140,18 @@ class Counters:
                         counts[name] = counts.get(name, 0) + value
         return found
 
+    def pending_day(self, day: str, now: float) -> dict[str, dict[str, int]]:
+        """Every subject's usage increments of ``day`` not yet written (nor queued to be)."""
+        found: dict[str, dict[str, int]] = {}
+        sources = [self._usage] if self._taken is None else [self._usage, self._taken.usage]
+        for usage in sources:
+            for (key_id, row_day), row in usage.items():
+                if row_day == day and row.at + USAGE_TTL > now:
+                    counts = found.setdefault(key_id, {})
+                    for name, value in row.counts.items():
+                        counts[name] = counts.get(name, 0) + value
+        return found
+
     async def prune(self, now: float) -> None:
         """Drop expired counters, replenished GCRA state and expired reservations, in
         slices that give the loop back between them."""

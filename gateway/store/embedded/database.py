@@ -72,6 +72,7 @@ INSERT_KEY = "INSERT INTO keys (id, key_hash, created_at, record) VALUES (?, ?, 
 INSERT_TEAM = "INSERT INTO teams (id, created_at, record) VALUES (?, ?, ?)"
 UPDATE_TEAM = "UPDATE teams SET record = ? WHERE id = ?"
 UPDATE_KEY = "UPDATE keys SET key_hash = ?, created_at = ?, record = ? WHERE id = ?"
+READ_DAY_USAGE = "SELECT key_id, name, value FROM usage WHERE day = ? AND expires_at > ?"
 READ_USAGE = (
     "SELECT day, name, value FROM usage WHERE key_id = ? "
     "AND day IN (SELECT value FROM json_each(?)) AND expires_at > ?"
@@ -371,6 +372,13 @@ class Database:
             )
             for day, name, value in rows:
                 found.setdefault(day, {})[name] = int(value)
+        return found
+
+    def usage_of_day(self, day: str, now: float) -> dict[str, dict[str, int]]:
+        found: dict[str, dict[str, int]] = {}
+        with self._errors("read usage"):
+            for key_id, name, value in self._connection().execute(READ_DAY_USAGE, (day, now)):
+                found.setdefault(key_id, {})[name] = int(value)
         return found
 
     def prune(self, now: float) -> None:

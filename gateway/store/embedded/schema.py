@@ -49,6 +49,10 @@ MIGRATIONS: tuple[str, ...] = (
         record TEXT NOT NULL
     );
     """,
+    # 3: a day's usage of every key read at once (the overview).
+    """
+    CREATE INDEX usage_day ON usage (day);
+    """,
 )
 
 

@@ -5,6 +5,7 @@
 --       1 version, 2 rpm TAT, 3 images-per-minute TAT, 4 day image counter,
 --       5 month image counter, 6 day spend counter (nano-dollars), 7 month spend counter,
 --       8 reservations (zset by expiry), 9 reservation details (hash), 10 usage of the day;
+--       then the set of the day's usage hashes (which subjects made a request that day),
 --       then the cache entry and its single-flight lock (the last two).
 -- ARGV (what changes with every request first, then what stays for a key and a day):
 --       1 now, 2 images, 3 reservation id, 4 seconds to day end, 5 seconds to month end,
@@ -25,6 +26,7 @@ local day, month = ARGV[11], ARGV[12]
 local day_ends, month_ends = tonumber(ARGV[4]), tonumber(ARGV[5])
 local usage_ttl = tonumber(ARGV[13])
 local cache_key, lock_key = KEYS[#KEYS - 1], KEYS[#KEYS]
+local active = KEYS[10 * subjects + 1]
 local LEVELS = {'key', 'team'}
 
 local S = {}
@@ -104,6 +106,8 @@ for _, sub in ipairs(S) do
   if #expired > 0 then redis.call('ZREMRANGEBYSCORE', sub.res, '-inf', now) end
   if redis.call('HINCRBY', sub.usage, 'requests', 1) == 1 then
     redis.call('EXPIRE', sub.usage, usage_ttl)
+    redis.call('SADD', active, sub.usage)
+    redis.call('EXPIRE', active, usage_ttl)
   end
 end
 

@@ -1,7 +1,9 @@
 """``GET /admin/overview``: the day at a glance, from what the gateway already keeps.
 
-Today's figures are the store's usage counters summed over every key (the same counters
-``/admin/keys/{id}/usage`` reports, so they hold for every replica), spend included (what
+Today's figures are the store's usage counters summed over every key that made a request
+today (:meth:`Store.usage_of_day <gateway.store.base.Store.usage_of_day>`: the same counters
+``/admin/keys/{id}/usage`` reports, so they hold for every replica, read without a read per
+key), spend included (what
 the requests were charged, ``spend_usd``); refusals by reason
 and upstream calls by outcome are this gateway's metrics since it started (all workers of
 ``gateway serve --workers N``). A store that is down makes the answer say so, with the
@@ -19,9 +21,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.keys.search import STATUSES, status_of
-from gateway.limits.usage import COUNTERS, SPEND, day_usage, sum_counters, with_spend
+from gateway.limits.usage import COUNTERS, SPEND, sum_counters, with_spend
 from gateway.observability.metrics import Metrics
 from gateway.store.errors import StorageError
+from gateway.store.types import team_subject
 from gateway.web.admin_auth import admin
 from gateway.web.http import json_response
 from gateway.web.services import Services
@@ -55,7 +58,7 @@ async def stored_figures(svc: Services, day: str) -> dict[str, Any]:
         await svc.store.ping()
         latency = (time.perf_counter() - started) * 1000
         records = await svc.keys.list()
-        usage = await day_usage(svc.store, [r.id for r in records], day, (*COUNTERS, SPEND))
+        usage = await svc.store.usage_of_day(day)
         cache = await svc.store.cache_stats()
     except StorageError as exc:
         return {
@@ -65,7 +68,11 @@ async def stored_figures(svc: Services, day: str) -> dict[str, Any]:
             "cache": None,
             "store": {"kind": kind, "status": "down", "error": exc.message},
         }
-    today = sum_counters(usage.values(), (*COUNTERS, SPEND))
+    team = team_subject("")
+    today = sum_counters(
+        (row for subject, row in usage.items() if not subject.startswith(team)),
+        (*COUNTERS, SPEND),
+    )
     now = svc.clock()
     statuses = Counter(status_of(r, now) for r in records)
     return {
