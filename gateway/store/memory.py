@@ -27,8 +27,8 @@ from gateway.store.base import Store
 from gateway.store.embedded.cache import FlightLocks, LruCache
 from gateway.store.embedded.counters import Counters
 from gateway.store.embedded.database import Database, Loaded
-from gateway.store.embedded.key_index import KeyIndex
-from gateway.store.errors import StorageConflict, StorageNotFound, StorageUnavailable
+from gateway.store.embedded.records import Records
+from gateway.store.errors import StorageNotFound, StorageUnavailable
 from gateway.store.key_search import KeyPage, KeySearch, collect, stretch_of
 from gateway.store.types import (
     AdmitRequest,
@@ -73,12 +73,7 @@ class MemoryStore(Store):
     ) -> None:
         self._db = Database(path, busy_timeout=busy_timeout)
         self._clock = clock
-        self._keys: dict[str, KeyRecord] = {}
-        self._by_hash: dict[str, str] = {}
-        self._index = KeyIndex()
-        self._teams: dict[str, TeamRecord] = {}
-        self._joining: dict[str, int] = {}
-        self._leaving: set[str] = set()
+        self._records = Records(clock)
         self._claims: dict[str, float] = {}
         self._secret: bytes | None = None
         self._counters = Counters()
@@ -108,13 +103,7 @@ class MemoryStore(Store):
             self._apply(self._db.open(self._clock()))
 
     def _apply(self, loaded: Loaded) -> None:
-        self._keys = {record.id: record for record in loaded.keys}
-        self._by_hash = {}
-        for record in loaded.keys:
-            for digest in _hashes(record):
-                self._by_hash[digest] = record.id
-        self._index.load(loaded.keys)
-        self._teams = {record.id: record for record in loaded.teams}
+        self._records.load(loaded.keys, loaded.teams)
         self._secret = loaded.secret
         self._counters.load(loaded.quota)
 
@@ -174,9 +163,7 @@ class MemoryStore(Store):
         now = self._clock()
         await self._counters.prune(now)
         self._locks.prune()
-        for record in self._keys.values():
-            if record.previous_hash is not None and not self._in_grace(record):
-                self._by_hash.pop(record.previous_hash, None)
+        self._records.forget_ended_graces()
         await self._try(self._db.prune, now)
 
     async def _try(self, job: Callable[..., Any], *args: Any) -> bool:
@@ -223,124 +210,75 @@ class MemoryStore(Store):
         assert self._secret is not None
         return self._secret
 
-    def _remember(self, record: KeyRecord) -> None:
-        old = self._keys.get(record.id)
-        kept = _hashes(record)
-        for digest in _hashes(old) if old is not None else ():
-            if digest not in kept:
-                self._by_hash.pop(digest, None)
-        self._keys[record.id] = record
-        for digest in kept:
-            self._by_hash[digest] = record.id
-        self._index.put(old, record)
-
-    def _in_grace(self, record: KeyRecord) -> bool:
-        return record.previous_until is not None and self._clock() < record.previous_until
-
-    def _joins(self, record: KeyRecord) -> str | None:
-        """The team a live key is written into, checked to exist (and not be on its way
-        out) before the write; the write then holds it (:meth:`delete_team` waits for no
-        one: it refuses while a key write into the team is in flight)."""
-        team = record.team_id
-        if team is None or record.revoked_at is not None:
-            return None
-        if team not in self._teams or team in self._leaving:
-            raise StorageNotFound(f"No team with id {team!r}.")
-        self._joining[team] = self._joining.get(team, 0) + 1
-        return team
-
-    def _joined(self, team: str | None) -> None:
-        if team is not None:
-            left = self._joining[team] - 1
-            if left:
-                self._joining[team] = left
-            else:
-                del self._joining[team]
-
     async def insert_key(self, record: KeyRecord) -> None:
-        if record.id in self._keys or record.key_hash in self._by_hash:
-            raise StorageConflict(f"A key with id {record.id!r} or the same secret exists.")
-        team = self._joins(record)
+        self._records.check_insert(record)
+        await self._write_key(self._db.insert_key, record)
+
+    async def _write_key(self, job: Callable[[KeyRecord], None], record: KeyRecord) -> None:
+        """Write a checked key change durably, holding the team it joins meanwhile."""
+        records = self._records
+        team = records.joins(record)
 
         async def store() -> None:
             try:
-                await self._write(self._db.insert_key, record)
-                self._remember(record)
+                await self._write(job, record)
+                records.remember(record)
             finally:
-                self._joined(team)
+                records.joined(team)
 
         await self._durably(store())
 
     async def update_key(self, record: KeyRecord) -> None:
-        if record.id not in self._keys:
-            raise StorageNotFound(f"No key with id {record.id!r}.")
-        if self._by_hash.get(record.key_hash, record.id) != record.id:
-            raise StorageConflict("Another key has the same secret.")
-        team = self._joins(record)
-
-        async def store() -> None:
-            try:
-                await self._write(self._db.update_key, record)
-                self._remember(record)
-            finally:
-                self._joined(team)
-
-        await self._durably(store())
+        self._records.check_update(record)
+        await self._write_key(self._db.update_key, record)
 
     async def rotate_key(self, record: KeyRecord, grace: float) -> None:
-        stored = self._keys.get(record.id)
-        if stored is None:
-            raise StorageNotFound(f"No key with id {record.id!r}.")
-        if stored.version != record.version - 1 or record.key_hash in self._by_hash:
-            raise StorageConflict(f"Key {record.id!r} changed while it was being rotated.")
+        self._records.check_rotate(record)
 
         async def store() -> None:
             await self._write(self._db.update_key, record)
-            self._remember(record)
+            self._records.remember(record)
 
         await self._durably(store())
 
     async def insert_team(self, record: TeamRecord) -> None:
-        if record.id in self._teams or record.id in self._leaving:
-            raise StorageConflict(f"A team with id {record.id!r} exists.")
+        self._records.check_new_team(record)
 
         async def store() -> None:
             await self._write(self._db.insert_team, record)
-            self._teams[record.id] = record
+            self._records.teams[record.id] = record
 
         await self._durably(store())
 
     async def update_team(self, record: TeamRecord) -> None:
-        if record.id not in self._teams or record.id in self._leaving:
+        if not self._records.team_exists(record.id):
             raise StorageNotFound(f"No team with id {record.id!r}.")
+        teams = self._records.teams
 
         async def store() -> None:
             await self._write(self._db.update_team, record)
-            if record.id in self._teams:
-                self._teams[record.id] = record
+            if record.id in teams:
+                teams[record.id] = record
 
         await self._durably(store())
 
     async def get_team(self, team_id: str) -> TeamRecord | None:
-        return self._teams.get(team_id)
+        return self._records.teams.get(team_id)
 
     async def list_teams(self) -> list[TeamRecord]:
-        return sorted(self._teams.values(), key=lambda r: r.created_at)
+        return sorted(self._records.teams.values(), key=lambda r: r.created_at)
 
     async def delete_team(self, team_id: str) -> None:
-        if team_id not in self._teams or team_id in self._leaving:
-            raise StorageNotFound(f"No team with id {team_id!r}.")
-        live = any(r.team_id == team_id and r.revoked_at is None for r in self._keys.values())
-        if live or team_id in self._joining:
-            raise StorageConflict(f"Team {team_id!r} still has keys that are not revoked.")
-        self._leaving.add(team_id)
+        records = self._records
+        records.leaving(team_id)
 
         async def store() -> None:
+            deleted = False
             try:
                 await self._write(self._db.delete_team, team_id)
-                self._teams.pop(team_id, None)
+                deleted = True
             finally:
-                self._leaving.discard(team_id)
+                records.left(team_id, deleted)
 
         await self._durably(store())
 
@@ -354,32 +292,30 @@ class MemoryStore(Store):
         return True
 
     async def get_key(self, key_id: str) -> KeyRecord | None:
-        return self._keys.get(key_id)
+        return self._records.keys.get(key_id)
 
     async def find_key(self, key_hash: str) -> KeyRecord | None:
-        key_id = self._by_hash.get(key_hash)
-        record = self._keys.get(key_id) if key_id else None
-        if record is None or record.key_hash == key_hash:
-            return record
-        return record if record.previous_hash == key_hash and self._in_grace(record) else None
+        return self._records.find(key_hash)
 
     async def list_keys(self) -> list[KeyRecord]:
-        return sorted(self._keys.values(), key=lambda r: r.created_at)
+        return sorted(self._records.keys.values(), key=lambda r: r.created_at)
 
     async def search_keys(self, search: KeySearch) -> KeyPage:
+        keys = self._records.keys
         cursor = None
         if search.after is not None:
-            cursor = self._keys.get(search.after)
+            cursor = keys.get(search.after)
             if cursor is None:
                 raise StorageNotFound(f"No key with id {search.after!r}.")
-        return await collect(self._index.read(stretch_of(search, cursor), self._keys), search)
+        return await collect(self._records.index.read(stretch_of(search, cursor), keys), search)
 
     async def admit(self, request: AdmitRequest) -> Decision:
-        record = self._keys.get(request.key_id)
+        records = self._records
+        record = records.keys.get(request.key_id)
         if record is None or record.version != request.key_version:
             return Decision(Outcome.STALE_KEY)
         if request.team_id is not None:
-            team = self._teams.get(request.team_id)
+            team = records.teams.get(request.team_id)
             if team is None or team.version != request.team_version:
                 return Decision(Outcome.STALE_KEY)
         cache_key = request.cache_key
@@ -478,11 +414,3 @@ class MemoryStore(Store):
 
     async def flight_wait(self, name: str, timeout: float) -> bool:
         return await self._locks.wait(name, timeout)
-
-
-def _hashes(record: KeyRecord) -> tuple[str, ...]:
-    """The hashes that find ``record``: its secret's, and during a rotation's grace its
-    previous secret's."""
-    if record.previous_hash is None:
-        return (record.key_hash,)
-    return (record.key_hash, record.previous_hash)
