@@ -211,6 +211,12 @@ class Store(abc.ABC):
         ``key_id`` may be a team's :func:`team_subject`."""
 
     @abc.abstractmethod
+    async def key_counts(self, now: float) -> dict[str, int]:
+        """How many keys there are (``total``) and of each status at ``now`` (``active``,
+        ``disabled``, ``revoked``, ``expired``), counted from the key index, not by reading
+        every record."""
+
+    @abc.abstractmethod
     async def usage_of_day(self, day: str) -> dict[str, dict[str, int]]:
         """The counters of ``day`` of every subject (key id or :func:`team_subject`) that
         made a request that day, without reading the others: what the overview sums, which

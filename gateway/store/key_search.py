@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -79,11 +79,36 @@ def _created(record: KeyRecord) -> str:
 
 
 def index_entries(record: KeyRecord) -> list[str]:
-    """The record's entries in the key index."""
+    """The record's entries in the key index: by creation, by name, by team, and the one
+    its status is counted by (:func:`status_ranges`)."""
     entries = [f"c\0{_created(record)}", f"n\0{record.name.casefold()}\0{record.id}"]
     if record.team_id is not None:
         entries.append(f"t\0{record.team_id}\0{_created(record)}")
+    if record.revoked_at is not None:
+        entries.append(f"s\0revoked\0{record.id}")
+    elif record.disabled:
+        entries.append(f"s\0disabled\0{record.id}")
+    elif record.expires_at is not None:
+        entries.append(f"e\0{_sortable(record.expires_at)}\0{record.id}")
     return entries
+
+
+def counted(total: int, others: Mapping[str, int]) -> dict[str, int]:
+    """:meth:`Store.key_counts`'s answer from the total and the counts of
+    :func:`status_ranges`: the active keys are the rest."""
+    return {"total": total, "active": total - sum(others.values()), **others}
+
+
+def status_ranges(now: float) -> dict[Status, tuple[str, str]]:
+    """Where in the index the keys of each status but ``active`` are, at ``now``: a range of
+    entries from the first (included) to the second (excluded). Revoked and disabled keys
+    have entries of their own; a key that is neither and has an expiry has one ordered by
+    it, so the expired ones are those up to ``now`` (:func:`key_status`'s order)."""
+    return {
+        "revoked": ("s\0revoked\0", "s\0revoked\1"),
+        "disabled": ("s\0disabled\0", "s\0disabled\1"),
+        "expired": ("e\0", f"e\0{_sortable(now)}\1"),
+    }
 
 
 def entry_id(entry: str) -> str:

@@ -29,7 +29,14 @@ from gateway.store.embedded.counters import Counters
 from gateway.store.embedded.database import Database, Loaded
 from gateway.store.embedded.records import Records
 from gateway.store.errors import StorageNotFound, StorageUnavailable
-from gateway.store.key_search import KeyPage, KeySearch, collect, stretch_of
+from gateway.store.key_search import (
+    KeyPage,
+    KeySearch,
+    collect,
+    counted,
+    status_ranges,
+    stretch_of,
+)
 from gateway.store.types import (
     AdmitRequest,
     CacheEntry,
@@ -308,6 +315,13 @@ class MemoryStore(Store):
             if cursor is None:
                 raise StorageNotFound(f"No key with id {search.after!r}.")
         return await collect(self._records.index.read(stretch_of(search, cursor), keys), search)
+
+    async def key_counts(self, now: float) -> dict[str, int]:
+        records = self._records
+        return counted(
+            len(records.keys),
+            {s: records.index.count(*span) for s, span in status_ranges(now).items()},
+        )
 
     async def admit(self, request: AdmitRequest) -> Decision:
         records = self._records

@@ -378,6 +378,9 @@ class RedisStore(Store):
     async def search_keys(self, search: KeySearch) -> KeyPage:
         return await self._keys.search(search)
 
+    async def key_counts(self, now: float) -> dict[str, int]:
+        return await self._keys.counts(now)
+
     async def list_keys(self) -> list[KeyRecord]:
         ids: Any
         raws: Any

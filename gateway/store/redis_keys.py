@@ -29,7 +29,9 @@ from gateway.store.key_search import (
     KeySearch,
     Stretch,
     collect,
+    counted,
     index_entries,
+    status_ranges,
     stretch_of,
 )
 from gateway.store.types import KeyRecord
@@ -78,6 +80,18 @@ class RedisKeyIndex:
             if cursor is None:
                 raise StorageNotFound(f"No key with id {search.after!r}.")
         return await collect(self._read(stretch_of(search, cursor), search.limit + 1), search)
+
+    async def counts(self, now: float) -> dict[str, int]:
+        """:meth:`Store.key_counts`: the listing's size and three counts of the index."""
+        await self._build()
+        ranges = status_ranges(now)
+        with self._guard():
+            async with self._r.pipeline(transaction=False) as pipe:
+                pipe.zcard(f"{self._p}keys")
+                for low, high in ranges.values():
+                    pipe.zlexcount(self.index, f"[{low}", f"({high}")
+                found: Any = await pipe.execute()
+        return counted(int(found[0]), dict(zip(ranges, map(int, found[1:]), strict=True)))
 
     async def _read(self, stretch: Stretch, size: int) -> AsyncGenerator[KeyRecord, None]:
         """The records of ``stretch`` in order, read ``size`` at first, then in larger

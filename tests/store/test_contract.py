@@ -389,6 +389,7 @@ async def test_a_failed_backend_raises_storage_errors_only_and_recovers(failing:
         "limit_states": lambda: store.limit_states(record.id, record.limits, window()),
         "usage": lambda: store.usage(record.id, ["2027-01-15"]),
         "usage_of_day": lambda: store.usage_of_day("2027-01-15"),
+        "key_counts": lambda: store.key_counts(T0),
         "cache_put": lambda: store.cache_put("key_1:q", entry, T0),
         "cache_get": lambda: store.cache_get("key_1:q", T0),
         "cache_purge": lambda: store.cache_purge("key_1:"),
@@ -676,3 +677,25 @@ async def test_a_days_usage_of_every_subject_that_made_a_request_that_day(store:
     }
     assert await store.usage_of_day("2027-01-16") == {"key_2": {"requests": 1}}
     assert await store.usage_of_day("2027-01-14") == {}
+
+
+async def test_keys_are_counted_by_status_from_the_index(store: Store) -> None:
+    assert await store.key_counts(T0) == {
+        "total": 0, "active": 0, "disabled": 0, "revoked": 0, "expired": 0
+    }  # fmt: skip
+    plain = await make_key(store, Limits(), "key_1")
+    expiring = replace(plain, id="key_2", key_hash="2" * 64, expires_at=T0 + 60)
+    await store.insert_key(expiring)
+    disabled = replace(plain, id="key_3", key_hash="3" * 64, disabled=True, expires_at=T0)
+    await store.insert_key(disabled)
+    revoked = replace(plain, id="key_4", key_hash="4" * 64, disabled=True, revoked_at=T0)
+    await store.insert_key(revoked)
+    assert await store.key_counts(T0) == {
+        "total": 4, "active": 2, "disabled": 1, "revoked": 1, "expired": 0
+    }  # fmt: skip
+    assert (await store.key_counts(T0 + 60))["expired"] == 1
+    await store.update_key(replace(disabled, disabled=False, version=2))
+    await store.update_key(replace(plain, revoked_at=T0, version=2))
+    assert await store.key_counts(T0 + 60) == {
+        "total": 4, "active": 0, "disabled": 0, "revoked": 2, "expired": 2
+    }  # fmt: skip

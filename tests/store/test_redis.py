@@ -329,6 +329,7 @@ def every_operation(record: KeyRecord) -> dict[str, Callable[[Store], Awaitable[
         "limit_states": lambda s: s.limit_states(record.id, record.limits, w),
         "usage": lambda s: s.usage(record.id, [w.day]),
         "usage_of_day": lambda s: s.usage_of_day(w.day),
+        "key_counts": lambda s: s.key_counts(T0),
         "cache_get": lambda s: s.cache_get("ck", T0),
         "cache_put": lambda s: s.cache_put("ck", entry, T0),
         "cache_purge": lambda s: s.cache_purge("c"),

@@ -38,6 +38,11 @@ class KeyIndex:
             if at == len(self._entries) or self._entries[at] != entry:
                 self._entries.insert(at, entry)
 
+    def count(self, low: str, high: str) -> int:
+        """How many entries are from ``low`` (included) to ``high`` (excluded)."""
+        entries = self._entries
+        return bisect.bisect_left(entries, high) - bisect.bisect_left(entries, low)
+
     async def read(
         self, stretch: Stretch, records: Mapping[str, KeyRecord]
     ) -> AsyncGenerator[KeyRecord, None]:

@@ -13,14 +13,13 @@ store's figures left out: the overview is what an operator opens when things go 
 from __future__ import annotations
 
 import time
-from collections import Counter
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.keys.search import STATUSES, status_of
+from gateway.keys.search import STATUSES
 from gateway.limits.usage import COUNTERS, SPEND, sum_counters, with_spend
 from gateway.observability.metrics import Metrics
 from gateway.store.errors import StorageError
@@ -57,7 +56,7 @@ async def stored_figures(svc: Services, day: str) -> dict[str, Any]:
     try:
         await svc.store.ping()
         latency = (time.perf_counter() - started) * 1000
-        records = await svc.keys.list()
+        keys = await svc.store.key_counts(svc.clock())
         usage = await svc.store.usage_of_day(day)
         cache = await svc.store.cache_stats()
     except StorageError as exc:
@@ -73,12 +72,10 @@ async def stored_figures(svc: Services, day: str) -> dict[str, Any]:
         (row for subject, row in usage.items() if not subject.startswith(team)),
         (*COUNTERS, SPEND),
     )
-    now = svc.clock()
-    statuses = Counter(status_of(r, now) for r in records)
     return {
         "today": with_spend(today),
         "cache_hit_ratio": hit_ratio(today),
-        "keys": {"total": len(records), **{s: statuses.get(s, 0) for s in STATUSES}},
+        "keys": {"total": keys["total"], **{s: keys[s] for s in STATUSES}},
         "cache": {"entries": cache.entries, "bytes": cache.bytes},
         "store": {"kind": kind, "status": "ok", "latency_ms": round(latency, 2)},
     }
