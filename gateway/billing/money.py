@@ -64,7 +64,27 @@ def parse_usd(value: object) -> int:
     Strings must be plain decimals (digits, one optional point): no sign, exponent,
     ``NaN`` or ``Infinity``, as in the upstream's headers. Raises :class:`InvalidAmount`
     for anything negative, non-finite, non-numeric or above :data:`MAX_NANOS`.
+
+    A plain decimal string (every upstream header) is read with integer arithmetic, exactly
+    as the Decimal path would round it (:func:`_parse_decimal`, which reads the rest and
+    words every refusal).
     """
+    if type(value) is str:
+        text = value.strip()
+        if _PLAIN.fullmatch(text):
+            whole, _, fraction = text.partition(".")
+            nanos = int(whole) * NANOS_PER_USD
+            if fraction:
+                nanos += int(fraction[:9].ljust(9, "0"))
+                if len(fraction) > 9 and fraction[9] >= "5":
+                    nanos += 1
+            if nanos <= MAX_NANOS:
+                return nanos
+    return _parse_decimal(value)
+
+
+def _parse_decimal(value: object) -> int:
+    """:func:`parse_usd` through :class:`~decimal.Decimal`, for any value it takes."""
     amount = _decimal(value)
     if not amount.is_finite():
         raise InvalidAmount(f"not a finite number: {amount}")

@@ -88,15 +88,17 @@ def read_cost(headers: Mapping[str, str], body: Any) -> ReportedCost:
     is case-insensitive as it is); ``body`` is the parsed JSON body as the upstream sent it
     (not normalised), or anything else when it is not JSON.
     """
-    usage = _usage(body)
     usd = _usd(USD_HEADER, headers.get(USD_HEADER))
     source: Literal["header", "body"] | None = "header" if usd is not None else None
-    if usd is None:
-        usd = _usd("meta.usage.usd_spent", usage.get("usd_spent"))
-        source = "body" if usd is not None else None
     credits = _credits(CREDITS_HEADER, headers.get(CREDITS_HEADER))
-    if credits is None:
-        credits = _credits("meta.usage.credits_used", usage.get("credits_used"))
+    if usd is None or credits is None:
+        # The body is looked at only for what the headers did not say.
+        usage = _usage(body)
+        if usd is None:
+            usd = _usd("meta.usage.usd_spent", usage.get("usd_spent"))
+            source = "body" if usd is not None else None
+        if credits is None:
+            credits = _credits("meta.usage.credits_used", usage.get("credits_used"))
     inference_id = headers.get(INFERENCE_HEADER)
     if inference_id is not None and not _INFERENCE_ID.fullmatch(inference_id):
         _unreadable(INFERENCE_HEADER, inference_id, "not 1-256 visible ASCII characters")

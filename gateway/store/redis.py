@@ -186,7 +186,13 @@ def _limits(limits: Limits) -> list[int]:
 
 
 def _settled(values: list[Any], offset: int) -> dict[str, int]:
-    return dict(zip(SETTLED_FIELDS, (int(v) for v in values[offset : offset + 4]), strict=True))
+    images_day, spend_day, images_month, spend_month = SETTLED_FIELDS
+    return {
+        images_day: int(values[offset]),
+        spend_day: int(values[offset + 1]),
+        images_month: int(values[offset + 2]),
+        spend_month: int(values[offset + 3]),
+    }
 
 
 DAY_USAGE_BATCH = 1000
@@ -212,6 +218,7 @@ class RedisStore(Store):
         self._scripts: dict[str, Script] = {}
         self._admit_packed: dict[tuple[Any, ...], tuple[Bulks, Bulks]] = {}
         self._keys = RedisKeyIndex(client, self._run, guarded, prefix)
+        self._settle_packed: dict[tuple[str, str | None, str, str], Bulks] = {}
 
     @classmethod
     def from_url(
@@ -504,6 +511,31 @@ class RedisStore(Store):
             leader=reply[9] == b"1",
         )
 
+    def _settle_names(self, key_id: str, team_id: str | None, window: Window) -> Bulks:
+        """The packed head of a settlement, ``EVALSHA`` to the subjects' key names: the same
+        for a key, its team and a day, so worked out once per key (and team) and day."""
+        ident = (key_id, team_id, window.day, window.month)
+        found = self._settle_packed.get(ident)
+        if found is None:
+            if len(self._settle_packed) > 10_000:
+                self._settle_packed.clear()
+            p = self._p
+            subjects = [key_id] if team_id is None else [key_id, team_subject(team_id)]
+            names: list[str] = []
+            for subject in subjects:
+                counters = self._limit_keys(subject, window)
+                names += [
+                    f"{p}res:{subject}",
+                    f"{p}resinfo:{subject}",
+                    *counters[1:],
+                    f"{p}usage:{subject}:{window.day}",
+                    f"{p}usage:{subject}:m:{window.month}",
+                ]
+            found = self._settle_packed[ident] = bulks(
+                "EVALSHA", self._scripts["settle"].sha, len(names) + 2, *names
+            )
+        return found
+
     async def settle(
         self,
         key_id: str,
@@ -520,10 +552,6 @@ class RedisStore(Store):
         team_id: str | None = None,
         team_limits: Limits | None = None,
     ) -> Settled:
-        p = self._p
-        subjects = [(key_id, limits)]
-        if team_id is not None:
-            subjects.append((team_subject(team_id), team_limits))
         write: list[Any] = [0, "", "", "", 0]
         if cache is not None:
             entry = cache.entry
@@ -536,42 +564,37 @@ class RedisStore(Store):
                     repr(entry.expires_at),
                     entry.images,
                 ]
-        names: list[str] = []
-        per_minute: list[int] = []
-        for subject, subject_limits in subjects:
-            counters = self._limit_keys(subject, window)
-            names += [
-                f"{p}res:{subject}",
-                f"{p}resinfo:{subject}",
-                *counters[1:],
-                f"{p}usage:{subject}:{window.day}",
-                f"{p}usage:{subject}:m:{window.month}",
-            ]
-            per_minute.append(_limit(subject_limits.images_per_minute if subject_limits else None))
+        per_minute = [_limit(limits.images_per_minute if limits else None)]
+        if team_id is not None:
+            per_minute.append(_limit(team_limits.images_per_minute if team_limits else None))
         extra: list[Any] = []
         for name, value in (usage or {}).items():
             extra += [name, value]
-        reply = await self._run(
-            "settle",
-            [*names, f"{p}cache:{cache.key if cache else ''}", f"{p}{flight or ''}"],
-            [
-                reservation_id,
-                images,
-                repr(window.now),
-                window.day,
-                window.month,
-                repr(window.day_ends_in),
-                repr(window.month_ends_in),
-                USAGE_TTL,
-                *write,
-                1 if flight else 0,
-                1 if retry else 0,
-                cost_nanos,
-                len(subjects),
-                *per_minute,
-                *extra,
-            ],
+        p = self._p
+        per_request = bulks(
+            f"{p}cache:{cache.key if cache else ''}",
+            f"{p}{flight or ''}",
+            reservation_id,
+            images,
+            repr(window.now),
+            window.day,
+            window.month,
+            repr(window.day_ends_in),
+            repr(window.month_ends_in),
+            USAGE_TTL,
+            *write,
+            1 if flight else 0,
+            1 if retry else 0,
+            cost_nanos,
+            len(per_minute),
+            *per_minute,
+            *extra,
         )
+        script = self._scripts["settle"]
+        with guarded("settle"):
+            reply = await self._pipe.evalsha_packed(
+                script, self._settle_names(key_id, team_id, window), per_request
+            )
         if not reply:
             return Settled()
         return Settled(_settled(reply, 0), _settled(reply, 4) if team_id is not None else None)

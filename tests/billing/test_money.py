@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from gateway.billing.money import (
     MAX_NANOS,
     InvalidAmount,
+    _parse_decimal,
     format_usd,
     parse_usd,
     rate_nanos,
@@ -120,3 +121,38 @@ def test_rates_round_up_to_the_nano_dollar() -> None:
     assert rate_nanos(Decimal(1), Decimal(1), Decimal(3)) == 333_333_334
     assert rate_nanos(Decimal("0.000000001"), Decimal("0.5"), Decimal(1)) == 1
     assert rate_nanos(Decimal(40), Decimal(4160), Decimal(1_000_000)) == 166_400_000
+
+
+plain_decimals = st.builds(
+    lambda space, whole, fraction, trail: f"{space}{whole}{fraction}{trail}",
+    st.sampled_from(["", " ", "\t"]),
+    st.from_regex(r"[0-9]{1,16}", fullmatch=True),
+    st.one_of(st.just(""), st.from_regex(r"\.[0-9]{1,40}", fullmatch=True)),
+    st.sampled_from(["", " ", "\n"]),
+)
+
+
+@given(plain_decimals)
+def test_plain_decimal_strings_read_as_the_decimal_path_reads_them(text: str) -> None:
+    """Headers take the integer fast path; it must give the Decimal path's nano-dollars (half-up
+    past nine decimals) and refuse what it refuses (above the largest amount)."""
+    try:
+        expected: int | str = _parse_decimal(text)
+    except InvalidAmount as exc:
+        expected = str(exc)
+    try:
+        got: int | str = parse_usd(text)
+    except InvalidAmount as exc:
+        got = str(exc)
+    assert got == expected
+
+
+@given(st.text(alphabet="0123456789.-+eE ", max_size=24))
+def test_any_numeric_looking_string_reads_as_the_decimal_path_reads_it(text: str) -> None:
+    outcomes: list[int | str] = []
+    for parse in (parse_usd, _parse_decimal):
+        try:
+            outcomes.append(parse(text))
+        except InvalidAmount as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]

@@ -31,7 +31,15 @@ from gateway.store.types import (
 )
 from gateway.testing.procs import Proc, free_port, start_redis, wait_until_async
 from tests.store.conftest import REDIS_PASSWORD, TlsFiles, other_clients
-from tests.store.test_contract import T0, admit, make_key, window
+from tests.store.test_contract import (
+    T0,
+    admit,
+    make_key,
+    make_team,
+    settle_money,
+    spend,
+    window,
+)
 
 
 async def test_200_concurrent_admits_over_several_connections_admit_exactly_the_quota(
@@ -418,3 +426,41 @@ def test_tls_and_unix_sockets_under_uvloop(
             await exercise(RedisStore.from_url(url, socket_timeout=2, connect_timeout=2))
 
         uvloop.run(run())
+
+
+async def test_every_day_and_month_counter_expires_after_its_window(redis_url: str) -> None:
+    """Counters get their expiry when they are created or reset, whichever script does it;
+    later steps leave it: the window (an hour to the day's end, a day to the month's) plus
+    the margin, for the key and its team."""
+    store = RedisStore.from_url(redis_url)
+    await store.start()
+    record = await make_key(store, Limits(images_per_day=10, usd_per_day=1000))
+    team = await make_team(store, Limits(usd_per_month=1000))
+    client = redis.Redis.from_url(redis_url)
+    counters = [
+        f"gw:{kind}:{subject}:{period}"
+        for subject in (record.id, f"team:{team.id}")
+        for kind in ("q", "usd")
+        for period in ("d:2027-01-15", "m:2027-01")
+    ]
+    expected = {"d": (3600, 7200), "m": (86400, 172800)}
+
+    def assert_expiring() -> None:
+        for name in counters:
+            low, high = expected[name.split(":")[-2]]
+            assert low < client.ttl(name) <= high, name
+
+    assert (await spend(store, record, 60, team=team, rid="a", images=2)).outcome is (
+        Outcome.ADMITTED
+    )
+    assert_expiring()
+    await settle_money(store, record, "a", 1, 35, team)
+    assert_expiring()
+    assert int(client.get(counters[0]) or 0) == 1
+    assert (await spend(store, record, 60, team=team, rid="b")).outcome is Outcome.ADMITTED
+    client.delete(*counters)
+    await settle_money(store, record, "b", 0, 0, team)
+    assert_expiring()
+    assert [int(client.get(name) or 0) for name in counters] == [0] * len(counters)
+    client.close()
+    await store.aclose()

@@ -69,13 +69,16 @@ end
 
 local function counter(key) return number(key) or 0 end
 
+-- A counter's name holds its day or month, so its expiry is set once, when this creates
+-- it (the result is the delta itself) or resets it (SET drops the expiry).
 local function add(key, delta, ttl)
   local v = redis.call('INCRBY', key, delta)
   if v < 0 then
-    redis.call('SET', key, 0)
+    redis.call('SET', key, 0, 'EX', ttl)
     v = 0
+  elseif v == tonumber(delta) then
+    redis.call('EXPIRE', key, ttl)
   end
-  redis.call('EXPIRE', key, ttl)
   known[key] = v
 end
 

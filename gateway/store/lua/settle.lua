@@ -26,10 +26,14 @@ local usage_ttl = tonumber(ARGV[8])
 local MEMBER = '^([^|]*)|(%d+)|([^|]*)|([^|]*)|(-?%d+)|?(%d*)$'
 if ARGV[15] == '1' and not redis.call('HGET', KEYS[2], ARGV[1]) then return {} end
 
+-- Expiry set once per counter, as in admit.lua: when this creates or resets it.
 local function add(key, delta, ttl)
   local v = redis.call('INCRBY', key, delta)
-  if v < 0 then redis.call('SET', key, 0) end
-  redis.call('EXPIRE', key, ttl)
+  if v < 0 then
+    redis.call('SET', key, 0, 'EX', ttl)
+  elseif v == delta then
+    redis.call('EXPIRE', key, ttl)
+  end
 end
 
 local settled = {}
