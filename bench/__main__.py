@@ -234,25 +234,44 @@ def scenarios(
     )
     gw, direct = f"{gateway.url}{GENERATIONS}", f"{upstream.url}{GENERATIONS}"
     rows: list[Row] = []
-    plan = [("miss", c, True, fast) for c in ((1, 32) if full else (32,))]
-    plan.append(("miss team", 32, True, budgeted))
-    plan += [("hit", c, False, fast) for c in ((1, 32) if full else (32,))]
+    # Loads in one group run in turns with the same direct load, so that a ratio between
+    # them (the team's miss over the plain miss) is read from the same moments.
+    groups: list[list[tuple[str, int, bool, str]]] = []
     if full:
-        plan.append(("refused", 32, False, refused))
-    for name, c, unique, key in plan:
-        prompt = "hit" if name == "hit" else name.replace(" ", "-")
-        theirs_key = "wrong-key" if name == "refused" else UPSTREAM_KEY
-        mine, theirs, cpu = paired(
-            functools.partial(
-                run, gw, key, connections=c, seconds=seconds, unique=unique, prompt=prompt
-            ),
-            functools.partial(
-                run, direct, theirs_key, connections=c, seconds=seconds, unique=unique
-            ),
-            repeat,
-            gateway.popen.pid,
+        groups.append([("miss", 1, True, fast)])
+    groups.append([("miss", 32, True, fast), ("miss team", 32, True, budgeted)])
+    groups += [[("hit", c, False, fast)] for c in ((1, 32) if full else (32,))]
+    if full:
+        groups.append([("refused", 32, False, refused)])
+    for group in groups:
+        first, c, unique, _ = group[0]
+        theirs_key = "wrong-key" if first == "refused" else UPSTREAM_KEY
+        loads: list[tuple[Load, int | None]] = [
+            (
+                functools.partial(
+                    run,
+                    gw,
+                    key,
+                    connections=c,
+                    seconds=seconds,
+                    unique=unique,
+                    prompt="hit" if name == "hit" else name.replace(" ", "-"),
+                ),
+                gateway.popen.pid,
+            )
+            for name, _, _, key in group
+        ]
+        loads.append(
+            (
+                functools.partial(
+                    run, direct, theirs_key, connections=c, seconds=seconds, unique=unique
+                ),
+                None,
+            )
         )
-        rows.append(Row(name, mode, c, mine, theirs, cpu))
+        *figures, (direct_run, _) = alternate(loads, repeat, swap=len(group) > 1)
+        for (name, *_), (result, cpu) in zip(group, figures, strict=True):
+            rows.append(Row(name, mode, c, result, direct_run, cpu))
     if full:
         httpx.post(f"{upstream.url}/_control", json={"latency": 2.0}, timeout=5)
         mine, theirs, cpu = paired(

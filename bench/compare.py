@@ -34,8 +34,9 @@ from bench.wrk import WrkResult, run
 from gateway.testing.procs import Proc, free_port, port_open, spawn, start_redis
 
 
-def compare(before: Path, seconds: float, repeat: int) -> dict[str, Any]:
-    """Misses and hits at c=32 on the ``before`` checkout's gateway and on this one's."""
+def compare(before: Path, seconds: float, repeat: int, after: Path | None = None) -> dict[str, Any]:
+    """Misses and hits at c=32 on the ``before`` checkout's gateway and on ``after``'s
+    (this one's when None)."""
     procs: list[Proc] = []
     try:
         port = free_port()
@@ -55,7 +56,7 @@ def compare(before: Path, seconds: float, repeat: int) -> dict[str, Any]:
         )
         procs.append(upstream)
         gateways: dict[str, Proc] = {}
-        for side, checkout in (("before", before), ("after", None)):
+        for side, checkout in (("before", before), ("after", after)):
             redis = start_redis()
             procs.append(redis)
             url = f"redis://127.0.0.1:{redis.port}/0"
@@ -112,26 +113,37 @@ def _figures(result: WrkResult, cpu_us: float) -> dict[str, float | int]:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the comparison, print it, write the JSON; non-zero when a run had errors."""
-    parser = argparse.ArgumentParser(prog="python -m bench.compare")
-    parser.add_argument("--before", type=Path, required=True, help="the older checkout")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of one run")
-    parser.add_argument("--repeat", type=int, default=5, help="rounds (median kept)")
-    parser.add_argument("--out", type=Path, default=Path("bench/results/compare.json"))
-    args = parser.parse_args(argv)
-    if not (args.before / ".venv" / "bin" / "python").exists():
-        print(f"{args.before} has no .venv: run make there first", file=sys.stderr)
-        return 2
-    found = compare(args.before.resolve(), args.seconds, args.repeat)
-    where = machine()
-    old_commit = subprocess.run(
-        ["git", "-C", str(args.before), "describe", "--always", "--dirty", "--exclude", "*"],
+def _commit(checkout: Path) -> str:
+    return subprocess.run(
+        ["git", "-C", str(checkout), "describe", "--always", "--dirty", "--exclude", "*"],
         capture_output=True,
         text=True,
         timeout=5,
         check=False,
     ).stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison, print it, write the JSON; non-zero when a run had errors."""
+    parser = argparse.ArgumentParser(prog="python -m bench.compare")
+    parser.add_argument("--before", type=Path, required=True, help="the older checkout")
+    parser.add_argument(
+        "--after", type=Path, default=None, help="the newer checkout (default: this one)"
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of one run")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds (median kept)")
+    parser.add_argument("--out", type=Path, default=Path("bench/results/compare.json"))
+    args = parser.parse_args(argv)
+    for checkout in (args.before, args.after):
+        if checkout is not None and not (checkout / ".venv" / "bin" / "python").exists():
+            print(f"{checkout} has no .venv: run make there first", file=sys.stderr)
+            return 2
+    after = args.after.resolve() if args.after is not None else None
+    found = compare(args.before.resolve(), args.seconds, args.repeat, after)
+    where = machine()
+    old_commit = _commit(args.before)
+    if args.after is not None:
+        where["commit"] = _commit(args.after)
     print(f"{'c=32':<6} {'before rps':>10} {'after rps':>10} {'ratio':>6} {'cpu us':>13}")
     for scenario, row in found.items():
         old, new = row["before"], row["after"]
