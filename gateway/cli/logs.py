@@ -10,6 +10,7 @@ line (the API's form), which scripts can read while following too.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from collections import deque
@@ -228,6 +229,11 @@ def requests_command(
     _emit(list(reversed(shown)), as_json)
     if not following:
         return
+    # Ctrl-C ends the follow even when the shell that started it ignores SIGINT (as
+    # non-interactive shells do for background commands, and a child inherits), and so
+    # does SIGTERM.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         for _ in follow(client, params, shown, as_json):
             time.sleep(FOLLOW_INTERVAL)

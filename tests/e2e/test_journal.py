@@ -409,6 +409,9 @@ def test_cli_follow_prints_new_requests_as_they_come(
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
+        # As a shell's background job would start it: SIGINT ignored, which Ctrl-C (here
+        # SIGINT) must end all the same.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         env={
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "GATEWAY_URL": gateway.url,
@@ -425,8 +428,13 @@ def test_cli_follow_prints_new_requests_as_they_come(
             wait_until(lambda: len(lines) >= 4, 15, "the new entries")
         finally:
             follower.send_signal(signal.SIGINT)
-            assert follower.wait(timeout=10) == 0
+            try:
+                code = follower.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                follower.kill()
+                raise
             reader.join(timeout=10)
+    assert code == 0
     assert [orjson.loads(line)["request_id"] for line in lines] == [
         a.headers["x-request-id"] for a in [first, *later]
     ]
