@@ -333,24 +333,30 @@ def machine() -> dict[str, Any]:
             if line.startswith("model name"):
                 model = line.split(":", 1)[1].strip()
                 break
-    try:
-        commit = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--exclude", "*"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = "unknown"
     return {
         "machine": platform.machine(),
         "cpu": model,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "system": platform.system(),
-        "commit": commit or "unknown",
+        "commit": commit_of(),
     }
+
+
+def commit_of(checkout: Path | None = None) -> str:
+    """The commit of ``checkout`` (this directory's when None), ``-dirty`` when changed."""
+    where = ["-C", str(checkout)] if checkout is not None else []
+    try:
+        commit = subprocess.run(
+            ["git", *where, "describe", "--always", "--dirty", "--exclude", "*"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return commit or "unknown"
 
 
 def table(rows: list[Row]) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from bench.__main__ import (
     GENERATIONS,
     UPSTREAM_KEY,
     alternate,
+    commit_of,
     create_key,
     machine,
     start_gateway,
@@ -113,16 +113,6 @@ def _figures(result: WrkResult, cpu_us: float) -> dict[str, float | int]:
     }
 
 
-def _commit(checkout: Path) -> str:
-    return subprocess.run(
-        ["git", "-C", str(checkout), "describe", "--always", "--dirty", "--exclude", "*"],
-        capture_output=True,
-        text=True,
-        timeout=5,
-        check=False,
-    ).stdout.strip()
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run the comparison, print it, write the JSON; non-zero when a run had errors."""
     parser = argparse.ArgumentParser(prog="python -m bench.compare")
@@ -141,9 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     after = args.after.resolve() if args.after is not None else None
     found = compare(args.before.resolve(), args.seconds, args.repeat, after)
     where = machine()
-    old_commit = _commit(args.before)
+    old_commit = commit_of(args.before)
     if args.after is not None:
-        where["commit"] = _commit(args.after)
+        where["commit"] = commit_of(args.after)
     print(f"{'c=32':<6} {'before rps':>10} {'after rps':>10} {'ratio':>6} {'cpu us':>13}")
     for scenario, row in found.items():
         old, new = row["before"], row["after"]

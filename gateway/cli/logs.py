@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 import httpx
 import orjson
 
 from gateway.cli.admin_client import AdminClient, AdminError
+from gateway.cli.common import fail, url_option
 from gateway.cli.tables import table
 
 FOLLOW_INTERVAL = 1.0
@@ -56,15 +56,10 @@ class LogClient(AdminClient):
         return self._request("GET", "/admin/audit", params=params)
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(f"gateway: {message}", err=True)
-    sys.exit(1)
-
-
 def _client(url: str) -> LogClient:
     token = os.environ.get("GATEWAY_ADMIN_TOKEN") or os.environ.get("GATEWAY_ADMIN_READONLY_TOKEN")
     if not token:
-        _fail("set GATEWAY_ADMIN_TOKEN (or GATEWAY_ADMIN_READONLY_TOKEN) to read the logs")
+        fail("set GATEWAY_ADMIN_TOKEN (or GATEWAY_ADMIN_READONLY_TOKEN) to read the logs")
     return LogClient(url, token)
 
 
@@ -72,9 +67,9 @@ def _get(fetch: Callable[[dict[str, Any]], Any], params: dict[str, Any]) -> Any:
     try:
         return fetch({k: v for k, v in params.items() if v is not None})
     except AdminError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except httpx.HTTPError as exc:
-        _fail(f"cannot reach the gateway: {type(exc).__name__}")
+        fail(f"cannot reach the gateway: {type(exc).__name__}")
 
 
 def _when(seconds: Any) -> str:
@@ -180,13 +175,6 @@ def follow(
         _emit(fresh, as_json)
 
 
-url_option = click.option(
-    "--url",
-    envvar="GATEWAY_URL",
-    default="http://127.0.0.1:8080",
-    show_default=True,
-    help="The running gateway (GATEWAY_URL).",
-)
 json_option = click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 limit_option = click.option(
     "--limit", default=50, show_default=True, type=click.IntRange(1, 1000), help="How many."

@@ -40,6 +40,7 @@ from gateway.settings import DeclaredKey
 from gateway.store.base import Store
 from gateway.store.errors import StorageConflict, StorageNotFound
 from gateway.store.key_search import KeySearch
+from gateway.store.shared_reads import SharedReads
 from gateway.store.types import KeyRecord, Limits
 
 Synced = list[tuple[KeyRecord | None, KeyRecord]]
@@ -79,7 +80,7 @@ class KeyService:
         self._cache_seconds = cache_seconds
         self._default_limits = default_limits or Limits()
         self._cache: dict[str, tuple[float, KeyRecord]] = {}
-        self._lookups: dict[str, asyncio.Future[KeyRecord | None]] = {}
+        self._lookups: SharedReads[str, KeyRecord | None] = SharedReads(store.find_key)
 
     async def start(self) -> None:
         """Read the store's shared secret (when none was configured) and write the declared
@@ -143,7 +144,7 @@ class KeyService:
         record = None if fresh else self._cached(digest)
         cached = record is not None
         if record is None:
-            record = await (self._store.find_key(digest) if fresh else self._lookup(digest))
+            record = await (self._store.find_key(digest) if fresh else self._lookups.read(digest))
         if record is None or not self._accepts(record, digest):
             raise AuthenticationFailed(f"Incorrect API key provided: {mask(key)}.")
         if not cached:
@@ -180,24 +181,6 @@ class KeyService:
         if hit is None or hit[0] <= self._clock():
             return None
         return hit[1]
-
-    async def _lookup(self, digest: str) -> KeyRecord | None:
-        """The store's record for ``digest``, read once for every caller waiting on it.
-
-        The read is shielded: one waiter cancelled (its client left) does not fail the
-        others; its failure (store down) reaches every waiter.
-        """
-        lookup = self._lookups.get(digest)
-        if lookup is None:
-            lookup = asyncio.ensure_future(self._store.find_key(digest))
-            self._lookups[digest] = lookup
-            lookup.add_done_callback(lambda done: self._looked_up(digest, done))
-        return await asyncio.shield(lookup)
-
-    def _looked_up(self, digest: str, done: asyncio.Future[KeyRecord | None]) -> None:
-        del self._lookups[digest]
-        if not done.cancelled():
-            done.exception()
 
     def _remember(self, digest: str, record: KeyRecord) -> None:
         if self._cache_seconds <= 0:

@@ -9,7 +9,6 @@ share a single store read.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Iterable
 from dataclasses import replace
@@ -19,6 +18,7 @@ from gateway.errors import Conflict, InvalidRequest, NotFound
 from gateway.observability.clock import Clock
 from gateway.store.base import Store
 from gateway.store.errors import StorageConflict, StorageNotFound
+from gateway.store.shared_reads import SharedReads
 from gateway.store.types import KeyRecord, Limits, TeamRecord
 
 MAX_CACHED = 10_000
@@ -37,7 +37,7 @@ class TeamService:
         self._clock = clock
         self._cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, TeamRecord | None]] = {}
-        self._lookups: dict[str, asyncio.Future[TeamRecord | None]] = {}
+        self._lookups: SharedReads[str, TeamRecord | None] = SharedReads(store.get_team)
 
     async def create(
         self,
@@ -126,24 +126,9 @@ class TeamService:
                 return hit[1]
         else:
             self._cache.pop(team_id, None)
-        team = await (self._store.get_team(team_id) if fresh else self._lookup(team_id))
+        team = await (self._store.get_team(team_id) if fresh else self._lookups.read(team_id))
         if self._cache_seconds > 0:
             if len(self._cache) > MAX_CACHED:
                 self._cache.clear()
             self._cache[team_id] = (self._clock() + self._cache_seconds, team)
         return team
-
-    async def _lookup(self, team_id: str) -> TeamRecord | None:
-        """The store's record, read once for every caller waiting on it (shielded: one
-        waiter cancelled does not fail the others)."""
-        lookup = self._lookups.get(team_id)
-        if lookup is None:
-            lookup = asyncio.ensure_future(self._store.get_team(team_id))
-            self._lookups[team_id] = lookup
-            lookup.add_done_callback(lambda done: self._looked_up(team_id, done))
-        return await asyncio.shield(lookup)
-
-    def _looked_up(self, team_id: str, done: asyncio.Future[TeamRecord | None]) -> None:
-        del self._lookups[team_id]
-        if not done.cancelled():
-            done.exception()

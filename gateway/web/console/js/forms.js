@@ -51,11 +51,19 @@ export function changedFields(wanted, before) {
  * submit button labelled `submitLabel`. On submit, `save(body())` runs unless `body()` is
  * empty; its API errors are shown in the form (focusing `inputs[param]`). `save` may return
  * a function, run once the dialog has closed (to open what comes next). Focus starts on
- * `inputs.name`.
+ * `inputs.name`, or the first input when there is none; `submitClass` styles the button.
  */
-export function openFormDialog({ title, submitLabel, inputs, fields, body, save }) {
+export function openFormDialog({
+  title,
+  submitLabel,
+  submitClass = "primary",
+  inputs,
+  fields,
+  body,
+  save,
+}) {
   const error = h("p", { class: "error", role: "alert" });
-  const submit = h("button", { type: "submit", class: "primary" }, submitLabel);
+  const submit = h("button", { type: "submit", class: submitClass }, submitLabel);
   const form = h(
     "form",
     {
@@ -84,5 +92,5 @@ export function openFormDialog({ title, submitLabel, inputs, fields, body, save 
     ),
   );
   const { close } = openDialog({ title, content: form });
-  inputs.name.focus();
+  (inputs.name ?? Object.values(inputs)[0]).focus();
 }
