@@ -531,6 +531,7 @@ class RedisStore(Store):
                     f"{p}usage:{subject}:{window.day}",
                     f"{p}usage:{subject}:m:{window.month}",
                 ]
+            names.append(f"{p}active:{window.day}")
             found = self._settle_packed[ident] = bulks(
                 "EVALSHA", self._scripts["settle"].sha, len(names) + 2, *names
             )
@@ -699,12 +700,26 @@ class RedisStore(Store):
         return deleted
 
     async def cache_stats(self) -> CacheStats:
+        """Entries and body bytes, the sizes asked for in one round trip per scanned
+        batch (an entry that expires between the two counts as empty)."""
         entries = size = 0
         with guarded():
+            batch: list[Any] = []
             async for name in self._scan(None):
-                entries += 1
-                size += await self._r.hstrlen(name, "body")
+                batch.append(name)
+                if len(batch) >= 500:
+                    size += await self._body_bytes(batch)
+                    entries, batch = entries + len(batch), []
+            if batch:
+                size += await self._body_bytes(batch)
+                entries += len(batch)
         return CacheStats(entries, size)
+
+    async def _body_bytes(self, names: list[Any]) -> int:
+        async with self._r.pipeline(transaction=False) as pipe:
+            for name in names:
+                pipe.hstrlen(name, "body")
+            return sum(await pipe.execute())
 
     async def flight_acquire(self, name: str, token: str, ttl: float) -> bool:
         with guarded():

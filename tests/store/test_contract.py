@@ -25,6 +25,7 @@ from gateway.store.types import (
     USAGE_TTL,
     AdmitRequest,
     CacheEntry,
+    CacheStats,
     CacheWrite,
     Decision,
     KeyRecord,
@@ -224,13 +225,19 @@ async def test_cache_put_get_purge_stats(store: Store) -> None:
     await store.cache_put("k1:a", CacheEntry(b"aaaa", T0, T0 + 10, 1), T0)
     await store.cache_put("k1:b", CacheEntry(b"bb", T0, T0 + 10, 1), T0)
     await store.cache_put("k2:a", CacheEntry(b"c", T0, T0 + 10, 1), T0)
-    assert (await store.cache_stats()).entries == 3
+    assert await store.cache_stats() == CacheStats(entries=3, bytes=7)
     assert (await store.cache_get("k1:a", T0 + 9)) is not None
     assert (await store.cache_get("k1:a", T0 + 10)) is None
     assert await store.cache_purge("k1:") >= 1
     assert (await store.cache_get("k1:b", T0)) is None
     assert (await store.cache_get("k2:a", T0)) is not None
     assert await store.cache_purge() == 1
+
+
+async def test_cache_stats_count_every_entry_and_byte_of_a_large_cache(store: Store) -> None:
+    for i in range(1203):
+        await store.cache_put(f"k{i}:a", CacheEntry(b"x" * (i % 7), T0, T0 + 10, 1), T0)
+    assert await store.cache_stats() == CacheStats(1203, sum(i % 7 for i in range(1203)))
 
 
 async def test_flight_lock(store: Store, clock: FakeClock) -> None:
@@ -677,6 +684,16 @@ async def test_a_days_usage_of_every_subject_that_made_a_request_that_day(store:
     }
     assert await store.usage_of_day("2027-01-16") == {"key_2": {"requests": 1}}
     assert await store.usage_of_day("2027-01-14") == {}
+
+
+async def test_a_call_settled_after_midnight_counts_in_the_new_days_usage(store: Store) -> None:
+    """The overview of the new day lists a key whose only use that day is a call admitted
+    before midnight and settled after it."""
+    record = await make_key(store, Limits(), "key_1")
+    await admit(store, record, 2, rid="late")
+    await store.settle(record.id, "late", 2, window(T0 + 3600, "2027-01-16"), {"cache_misses": 1})
+    assert await store.usage_of_day("2027-01-16") == {"key_1": {"images": 2, "cache_misses": 1}}
+    assert (await store.usage(record.id, ["2027-01-16"]))[0].counters["images"] == 2
 
 
 async def test_keys_are_counted_by_status_from_the_index(store: Store) -> None:

@@ -4,8 +4,9 @@
 --       1 reservations zset, 2 reservation details hash, 3 images-per-minute TAT,
 --       4 day image counter, 5 month image counter, 6 day spend counter, 7 month spend
 --       counter, 8 usage of the day, 9 usage of the month;
---       then the cache entry to write and the single-flight lock to release (its name is
---       also the channel woken), the last two.
+--       then the set of the day's usage hashes (as admit.lua keeps it), and the cache
+--       entry to write and the single-flight lock to release (its name is also the channel
+--       woken), the last two.
 -- ARGV: 1 reservation id, 2 images, 3 now, 4 day, 5 month, 6 seconds to day end,
 --       7 seconds to month end, 8 usage ttl, 9 cache ttl in ms (0 = write nothing),
 --       10 body, 11 stored at, 12 expires at, 13 cached images, 14 release the lock (1/0),
@@ -23,6 +24,7 @@ local day, month = ARGV[4], ARGV[5]
 local day_ttl = math.ceil(tonumber(ARGV[6])) + 3600
 local month_ttl = math.ceil(tonumber(ARGV[7])) + 86400
 local usage_ttl = tonumber(ARGV[8])
+local active = KEYS[9 * subjects + 1]
 local MEMBER = '^([^|]*)|(%d+)|([^|]*)|([^|]*)|(-?%d+)|?(%d*)$'
 if ARGV[15] == '1' and not redis.call('HGET', KEYS[2], ARGV[1]) then return {} end
 
@@ -63,9 +65,16 @@ for s = 0, subjects - 1 do
     tat = math.max(now, tat + delta * PERIOD / rlimit)
     redis.call('SET', KEYS[k + 3], string.format('%.17g', tat), 'EX', math.ceil(tat - now) + 61)
   end
+  -- The first images a day's usage gets (from a call that settles after midnight, say)
+  -- also list the subject in that day's set, as admit.lua does for a day's first request.
   local used_day, used_month = KEYS[k + 8], KEYS[k + 9]
-  for _, used in ipairs({used_day, used_month}) do
-    table.insert(settled, redis.call('HINCRBY', used, 'images', images))
+  for i, used in ipairs({used_day, used_month}) do
+    local total = redis.call('HINCRBY', used, 'images', images)
+    table.insert(settled, total)
+    if i == 1 and total == images then
+      redis.call('SADD', active, used)
+      redis.call('EXPIRE', active, usage_ttl)
+    end
     if charged > 0 then
       table.insert(settled, redis.call('HINCRBY', used, 'spend_nanos', ARGV[16]))
     else
