@@ -37,7 +37,7 @@ for s = 0, subjects - 1 do
     rpm_tat = KEYS[k + 2], ipm_tat = KEYS[k + 3], img_day = KEYS[k + 4],
     img_month = KEYS[k + 5], usd_day = KEYS[k + 6], usd_month = KEYS[k + 7],
     res = KEYS[k + 8], resinfo = KEYS[k + 9], usage = KEYS[k + 10],
-    rpm = tonumber(ARGV[a + 1]), ipm = tonumber(ARGV[a + 2]),
+    rpm = tonumber(ARGV[a + 1]), ipm = tonumber(ARGV[a + 2]), ipm_text = ARGV[a + 2],
     ipd = tonumber(ARGV[a + 3]), ipmo = tonumber(ARGV[a + 4]),
     upd = tonumber(ARGV[a + 5]), upmo = tonumber(ARGV[a + 6]),
     level = LEVELS[s + 1],
@@ -70,13 +70,15 @@ end
 local function counter(key) return number(key) or 0 end
 
 -- A counter's name holds its day or month, so its expiry is set once, when this creates
--- it (the result is the delta itself) or resets it (SET drops the expiry).
-local function add(key, delta, ttl)
-  local v = redis.call('INCRBY', key, delta)
+-- it (the result is the delta itself) or resets it (SET drops the expiry). Arguments go
+-- to Redis as strings where the script has them so (``text``, the delta as ARGV spells
+-- it): a Lua number costs Redis a conversion on every call.
+local function add(key, delta, ttl, text)
+  local v = redis.call('INCRBY', key, text or delta)
   if v < 0 then
-    redis.call('SET', key, 0, 'EX', ttl)
+    redis.call('SET', key, '0', 'EX', ttl)
     v = 0
-  elseif v == tonumber(delta) then
+  elseif v == delta then
     redis.call('EXPIRE', key, ttl)
   end
   known[key] = v
@@ -188,16 +190,19 @@ else
   else
     outcome = 'admitted'
     local ttl = tonumber(ARGV[10])
+    -- Whole seconds: Redis keeps an integer score as an integer (a fractional one as text
+    -- that every later insert and range parses again).
+    local expires_at, kept = tostring(math.ceil(now + ttl)), tostring(math.ceil(ttl) + 120)
     for _, sub in ipairs(S) do
-      add(sub.img_day, n, day_ttl)
-      add(sub.img_month, n, month_ttl)
-      add(sub.usd_day, ARGV[8], day_ttl)
-      add(sub.usd_month, ARGV[8], month_ttl)
-      local member = table.concat({ARGV[3], n, day, month, sub.ipm, ARGV[8]}, '|')
-      redis.call('ZADD', sub.res, now + ttl, member)
+      add(sub.img_day, n, day_ttl, ARGV[2])
+      add(sub.img_month, n, month_ttl, ARGV[2])
+      add(sub.usd_day, cost, day_ttl, ARGV[8])
+      add(sub.usd_month, cost, month_ttl, ARGV[8])
+      local member = table.concat({ARGV[3], ARGV[2], day, month, sub.ipm_text, ARGV[8]}, '|')
+      redis.call('ZADD', sub.res, expires_at, member)
       redis.call('HSET', sub.resinfo, ARGV[3], member)
-      redis.call('EXPIRE', sub.res, math.ceil(ttl) + 120)
-      redis.call('EXPIRE', sub.resinfo, math.ceil(ttl) + 120)
+      redis.call('EXPIRE', sub.res, kept)
+      redis.call('EXPIRE', sub.resinfo, kept)
     end
     local lock_ms = tonumber(ARGV[7])
     if lock_ms > 0 and redis.call('SET', lock_key, ARGV[3], 'NX', 'PX', lock_ms) then

@@ -69,7 +69,7 @@ for s = 0, subjects - 1 do
   -- also list the subject in that day's set, as admit.lua does for a day's first request.
   local used_day, used_month = KEYS[k + 8], KEYS[k + 9]
   for i, used in ipairs({used_day, used_month}) do
-    local total = redis.call('HINCRBY', used, 'images', images)
+    local total = redis.call('HINCRBY', used, 'images', ARGV[2])
     table.insert(settled, total)
     if i == 1 and total == images then
       redis.call('SADD', active, used)
@@ -84,15 +84,15 @@ for s = 0, subjects - 1 do
   for i = 18 + subjects, #ARGV, 2 do
     redis.call('HINCRBY', used_day, ARGV[i], ARGV[i + 1])
   end
-  redis.call('EXPIRE', used_day, usage_ttl)
-  redis.call('EXPIRE', used_month, usage_ttl)
+  redis.call('EXPIRE', used_day, ARGV[8])
+  redis.call('EXPIRE', used_month, ARGV[8])
 end
 
 local cache_ms = tonumber(ARGV[9])
 if cache_ms > 0 then
   redis.call('HSET', KEYS[#KEYS - 1], 'body', ARGV[10], 'stored_at', ARGV[11],
              'expires_at', ARGV[12], 'images', ARGV[13])
-  redis.call('PEXPIRE', KEYS[#KEYS - 1], cache_ms)
+  redis.call('PEXPIRE', KEYS[#KEYS - 1], ARGV[9])
 end
 if ARGV[14] == '1' and redis.call('GET', KEYS[#KEYS]) == ARGV[1] then
   redis.call('DEL', KEYS[#KEYS])
