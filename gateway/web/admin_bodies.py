@@ -21,7 +21,7 @@ from gateway.errors import InvalidRequest
 from gateway.keys.search import Status, status_of
 from gateway.keys.service import MAX_GRACE_SECONDS
 from gateway.models.registry import Registry
-from gateway.settings import LimitFields, limits_of
+from gateway.settings.limits import LimitFields, limits_of
 from gateway.store.types import LIMIT_NAMES, MONEY_LIMITS, KeyRecord, Limits, TeamRecord
 
 NOT_NULL = ("name", "disabled", "cache", "metadata")

@@ -39,7 +39,7 @@ from gateway.pipeline.costs import Costs
 from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone
 from gateway.pipeline.generation import GenerationOptions, ImageService
 from gateway.pipeline.upstream_call import Generated
-from gateway.settings import Settings
+from gateway.settings.model import Settings
 from gateway.store.base import Store
 from gateway.store.errors import StorageError, StorageUnavailable
 from gateway.store.journal import Journal
@@ -406,7 +406,7 @@ def _services(
 def create_app_from_env() -> Starlette:
     """Factory for ``uvicorn --factory`` and multi-worker serving: settings from the env."""
     from gateway.observability.logs import configure_logging
-    from gateway.settings import load_settings
+    from gateway.settings.loading import load_settings
 
     settings = load_settings()
     configure_logging(settings.log_level, _secrets(settings))
