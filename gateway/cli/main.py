@@ -51,7 +51,8 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
     from gateway.settings.loading import load_settings, unknown_variables
     from gateway.store.errors import StorageError
     from gateway.store.memory import MemoryStore
-    from gateway.web.app import _secrets, create_app, embedded_store
+    from gateway.web.app import _secrets, create_app
+    from gateway.web.wiring import embedded_store
 
     overrides = {
         k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
