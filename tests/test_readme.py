@@ -12,7 +12,7 @@ from starlette.routing import Route
 
 from gateway.cli.main import main
 from gateway.limits.usage import MAX_DAYS
-from gateway.settings import Settings
+from gateway.settings.model import Settings
 from gateway.web.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent

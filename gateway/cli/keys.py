@@ -226,7 +226,7 @@ def keys_hash(key: str | None) -> None:
     as `gateway keys create` makes them (gwk_ and 43 characters).
     """
     from gateway.keys.material import generate_key, hash_key, is_well_formed
-    from gateway.settings import check_key_secret
+    from gateway.settings.model import check_key_secret
 
     secret = os.environ.get("GATEWAY_KEY_SECRET")
     if not secret:

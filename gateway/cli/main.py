@@ -47,10 +47,12 @@ def serve(host: str | None, port: int | None, workers: int | None) -> None:
 
     from gateway.observability.clock import system_clock
     from gateway.observability.logs import configure_logging
-    from gateway.settings import SettingsError, load_settings, unknown_variables
+    from gateway.settings.errors import SettingsError
+    from gateway.settings.loading import load_settings, unknown_variables
     from gateway.store.errors import StorageError
     from gateway.store.memory import MemoryStore
-    from gateway.web.app import _secrets, create_app, embedded_store
+    from gateway.web.app import _secrets, create_app
+    from gateway.web.wiring import embedded_store
 
     overrides = {
         k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None
@@ -202,7 +204,8 @@ def prices() -> None:
 
 
 def _price_settings() -> Any:
-    from gateway.settings import SettingsError, load_settings
+    from gateway.settings.errors import SettingsError
+    from gateway.settings.loading import load_settings
 
     try:
         return load_settings()

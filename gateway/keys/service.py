@@ -36,7 +36,7 @@ from gateway.errors import AuthenticationFailed, Conflict, GatewayError, Invalid
 from gateway.keys.material import generate_id, generate_key, mask
 from gateway.keys.search import KeyPage, KeyQuery, status_of
 from gateway.observability.clock import Clock
-from gateway.settings import DeclaredKey
+from gateway.settings.declared import DeclaredKey
 from gateway.store.base import Store
 from gateway.store.errors import StorageConflict, StorageNotFound
 from gateway.store.key_search import KeySearch

@@ -1,7 +1,7 @@
 """The admin API's request and response bodies (the HTTP-free half of the admin API).
 
 The pydantic models here validate what the admin API accepts and shape what it answers,
-and :mod:`gateway.web.openapi` publishes their JSON schemas: the document cannot drift
+and :mod:`gateway.web.openapi_admin` publishes their JSON schemas: the document cannot drift
 from what is enforced. The limit fields come from :class:`gateway.store.types.Limits`;
 money limits are decimal USD here (a JSON number or a decimal string in, an exact decimal
 string out) and integer nano-dollars in the store, converted in :func:`changes_of` and
@@ -21,7 +21,7 @@ from gateway.errors import InvalidRequest
 from gateway.keys.search import Status, status_of
 from gateway.keys.service import MAX_GRACE_SECONDS
 from gateway.models.registry import Registry
-from gateway.settings import LimitFields, limits_of
+from gateway.settings.limits import LimitFields, limits_of
 from gateway.store.types import LIMIT_NAMES, MONEY_LIMITS, KeyRecord, Limits, TeamRecord
 
 NOT_NULL = ("name", "disabled", "cache", "metadata")

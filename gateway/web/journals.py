@@ -19,7 +19,7 @@ from gateway.observability.clock import Clock
 from gateway.observability.metrics import Metrics
 from gateway.observability.recorder import Recorder
 from gateway.observability.request_log import RequestLog
-from gateway.settings import JOURNAL_FILE, Settings
+from gateway.settings.model import JOURNAL_FILE, Settings
 from gateway.store.base import Store
 from gateway.store.errors import StorageError
 from gateway.store.journal import Journal

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-Responses = Callable[..., dict[str, Any]]
+from gateway.web.openapi_parts import answer, costed, errors
+
 FILE = {"type": "string", "format": "binary"}
 EDIT_FORM = {
     "type": "object",
@@ -34,11 +34,9 @@ EDIT_FORM = {
 }
 
 
-def edit_paths(
-    errors: Responses, json: Callable[[dict[str, Any]], dict[str, Any]], costed: Responses
-) -> dict[str, Any]:
+def edit_paths() -> dict[str, Any]:
     """``/v1/images/edits`` and ``/v1/images/variations``."""
-    images = json({"$ref": "#/components/schemas/ImagesResponse"})
+    images = answer({"$ref": "#/components/schemas/ImagesResponse"})
     return {
         "/v1/images/edits": {
             "post": {

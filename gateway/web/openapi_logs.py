@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-ADMIN: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+from gateway.web.openapi_parts import ADMIN, errors
+
 NULLABLE_TEXT = {"type": ["string", "null"]}
 
 
@@ -83,8 +83,8 @@ def _page(item: dict[str, Any]) -> dict[str, Any]:
     return {"description": "OK", "content": {"application/json": {"schema": schema}}}
 
 
-def log_paths(errors: Callable[..., dict[str, Any]]) -> dict[str, Any]:
-    """The paths, with ``errors(*statuses)`` for the error answers."""
+def log_paths() -> dict[str, Any]:
+    """``/admin/requests``, its export and ``/admin/audit``."""
     return {
         "/admin/requests": {
             "get": {

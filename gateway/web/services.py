@@ -17,7 +17,7 @@ from gateway.observability.clock import Clock
 from gateway.observability.metrics import Metrics
 from gateway.observability.request_log import RequestLog
 from gateway.pipeline.generation import ImageService
-from gateway.settings import Settings
+from gateway.settings.model import Settings
 from gateway.store.base import Store
 from gateway.store.journal import Journal
 from gateway.teams.service import TeamService

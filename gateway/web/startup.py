@@ -11,7 +11,8 @@ import logging
 from urllib.parse import urlsplit
 
 from gateway.models.registry import Registry
-from gateway.settings import Settings, SettingsError
+from gateway.settings.errors import SettingsError
+from gateway.settings.model import Settings
 
 log = logging.getLogger("gateway")
 

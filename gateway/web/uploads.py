@@ -23,7 +23,7 @@ from starlette.types import Receive
 
 from gateway.errors import BodyTooLarge, InvalidRequest, RequestTimeout
 from gateway.pipeline.disconnect import ClientGone
-from gateway.settings import Settings
+from gateway.settings.model import Settings
 from gateway.web.deadlines import Deadlines
 
 IMAGE_FIELDS = ("image", "image[]")

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.alerts.events import Subject, crossed, dedup_key, threshold_event
-from gateway.settings import parse_thresholds
+from gateway.settings.model import parse_thresholds
 
 EIGHTY, FULL = Decimal("0.8"), Decimal("1.0")
 

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from gateway.cache.flight import Followed, Led, SingleFlight
 from gateway.errors import ServiceUnavailable
-from gateway.settings import Settings
+from gateway.settings.model import Settings
 from gateway.store.errors import StorageUnavailable
 from gateway.store.memory import MemoryStore
 from gateway.store.types import AdmitRequest, Decision, flight_lock

@@ -15,7 +15,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from gateway.settings import Settings
+from gateway.settings.model import Settings
 from gateway.store.memory import MemoryStore
 from gateway.store.redis import connect
 from gateway.store.redis_journal import RedisJournal

@@ -9,7 +9,7 @@ import pytest
 from gateway.errors import AuthenticationFailed, Conflict, InvalidRequest
 from gateway.keys.material import KEY_PREFIX, generate_key, hash_key, mask
 from gateway.keys.service import KeyService
-from gateway.settings import DeclaredKey
+from gateway.settings.declared import DeclaredKey
 from gateway.store.errors import StorageUnavailable
 from gateway.store.memory import MemoryStore
 from gateway.store.types import KeyRecord, Limits

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from gateway.cache.policy import CacheControl
-from gateway.settings import Settings
+from gateway.settings.model import Settings
 from gateway.store.errors import StorageUnavailable
 from gateway.store.memory import MemoryStore
 from gateway.store.types import AdmitRequest, Decision, Settled

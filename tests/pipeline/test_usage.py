@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from gateway.cache.policy import CacheControl
 from gateway.pipeline.generation import GenerationResult
-from gateway.settings import Settings
+from gateway.settings.model import Settings
 from gateway.store.memory import MemoryStore
 from gateway.web.app import create_app
 

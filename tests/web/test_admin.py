@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from gateway.settings import DeclaredKey, Settings, SettingsError
+from gateway.settings.declared import DeclaredKey
+from gateway.settings.errors import SettingsError
+from gateway.settings.model import Settings
 from gateway.web.admin_bodies import KeyCreated, KeyList, KeyObject
 from gateway.web.app import create_app
 from tests.web.conftest import Starter

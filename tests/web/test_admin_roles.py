@@ -9,7 +9,8 @@ from pydantic import SecretStr, ValidationError
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from gateway.settings import Settings, describe_error
+from gateway.settings.loading import describe_error
+from gateway.settings.model import Settings
 from gateway.store.memory import MemoryStore
 from gateway.web.app import _secrets, create_app
 

@@ -11,7 +11,8 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from gateway.keys.material import hash_key
-from gateway.settings import DeclaredKey, Settings
+from gateway.settings.declared import DeclaredKey
+from gateway.settings.model import Settings
 from gateway.store.memory import MemoryStore
 from gateway.store.sqlite_journal import SqliteJournal
 from gateway.store.types import KeyRecord, Limits

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 from starlette.testclient import TestClient
 
-from gateway.settings import Settings
+from gateway.settings.model import Settings
 from gateway.store.memory import MemoryStore
 from gateway.web.app import create_app
 from gateway.web.routes.console import Console

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from gateway.limits.usage import MAX_DAYS
 from gateway.models.registry import Registry
-from gateway.settings import Settings
+from gateway.settings.model import Settings
 from gateway.store.types import LIMIT_DESCRIPTIONS
 from gateway.web.admin_bodies import KeyCreate, KeyUpdate
 from gateway.web.app import create_app

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.settings import DeclaredKey
+from gateway.settings.declared import DeclaredKey
 from tests.web.conftest import InProcess, Starter
 
 LONG_CACHE = 3600.0

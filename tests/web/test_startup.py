@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from gateway.models.registry import Registry
-from gateway.settings import Settings
+from gateway.settings.model import Settings
 from gateway.web.startup import announce, public_url
 from tests.web.conftest import Starter, messages
 

@@ -7,13 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.settings import (
-    DeclaredKey,
-    Settings,
-    SettingsError,
-    load_settings,
-    unknown_variables,
-)
+from gateway.settings.declared import DeclaredKey
+from gateway.settings.errors import SettingsError
+from gateway.settings.loading import load_settings, unknown_variables
+from gateway.settings.model import Settings
 from gateway.store.types import LIMIT_NAMES, MONEY_LIMITS, Limits
 from gateway.web.uploads import UploadLimits
 

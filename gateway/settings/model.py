@@ -1,30 +1,18 @@
-"""Configuration: environment variables ``GATEWAY_*`` over an optional TOML file.
+"""The settings themselves: every ``GATEWAY_*`` setting, its default and its checks.
 
-The TOML file is named by ``GATEWAY_CONFIG``; environment variables win over it. Settings
-are validated once, at start-up, and a bad value stops the gateway with one line naming it
-(see :func:`gateway.cli.main.main`).
+One pydantic-settings model, read from init arguments, then the environment, then the
+config file; a value the gateway cannot run with is refused here, when the settings are
+built, so that it stops the start-up instead of failing a request later.
 """
 
 from __future__ import annotations
 
-import difflib
 import os
-import tomllib
-from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, get_type_hints
+from typing import Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    SecretStr,
-    ValidationError,
-    create_model,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -32,66 +20,20 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from gateway.store.types import LIMIT_DESCRIPTIONS, LIMIT_NAMES, MONEY_LIMITS, Limits
+from gateway.settings.config_file import config_path, read_config
+from gateway.settings.declared import DeclaredKey
+from gateway.settings.limits import DefaultLimitFields, limits_of
+from gateway.store.types import LIMIT_NAMES, Limits
 
 MIN_ADMIN_TOKEN_LENGTH = 24
 JOURNAL_FILE = "journal.sqlite3"
 MIN_KEY_SECRET_BYTES = 32
-MAX_LIMIT = 2**53 - 1
-MAX_USD = Decimal(MAX_LIMIT).scaleb(-9)
-"""The largest money limit: what every store holds exactly in nano-dollars (a double in Lua)."""
-OTHER_VARIABLES = frozenset(("GATEWAY_CONFIG", "GATEWAY_URL"))
-"""``GATEWAY_*`` variables that are not settings: the config file's path, the CLI's URL."""
 
 
-def limit_fields(prefix: str = "") -> dict[str, Any]:
-    """The limits of :class:`Limits` as pydantic field definitions named ``prefix + name``:
-    the dataclass's own type (``None`` for unlimited), from 0 to the largest integer every
-    store holds exactly, with its description. A money limit is a decimal amount of USD
-    with at most nine decimals (the stores hold it in nano-dollars, see
-    :func:`limits_of`)."""
-    hints = get_type_hints(Limits)
-    found: dict[str, Any] = {}
-    for name in LIMIT_NAMES:
-        described = LIMIT_DESCRIPTIONS[name]
-        if name in MONEY_LIMITS:
-            found[prefix + name] = (
-                Decimal | None,
-                Field(default=None, ge=0, le=MAX_USD, decimal_places=9, description=described),
-            )
-        else:
-            found[prefix + name] = (
-                hints[name],
-                Field(default=None, ge=0, le=MAX_LIMIT, description=described),
-            )
-    return found
-
-
-def usd_amount(value: Any) -> Any:
-    """A money limit as given (a JSON or TOML number, a decimal string, a Decimal) read as
-    an exact Decimal; a float is read as the decimal it was written as (its shortest repr).
-    Anything else is refused with a message naming what is expected."""
-    if value is None or isinstance(value, Decimal):
-        return value
-    if isinstance(value, bool):
-        raise ValueError("must be a decimal amount of USD (e.g. 1.50), not a boolean")
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, str):
-        try:
-            amount = Decimal(value.strip())
-        except ArithmeticError:
-            amount = None
-        if amount is not None and amount.is_finite():
-            return amount
-    raise ValueError("must be a decimal amount of USD (e.g. 1.50)")
-
-
-def usd_nanos(amount: Decimal) -> int:
-    """A validated amount of USD (at most nine decimals) as integer nano-dollars, exactly."""
-    return int(amount.scaleb(9))
+def check_key_secret(secret: str) -> None:
+    """Refuse a key secret too short to make key hashes unguessable (ValueError)."""
+    if len(secret.encode()) < MIN_KEY_SECRET_BYTES:
+        raise ValueError(f"must be at least {MIN_KEY_SECRET_BYTES} bytes long")
 
 
 def parse_thresholds(text: str) -> tuple[Decimal, ...]:
@@ -109,70 +51,6 @@ def parse_thresholds(text: str) -> tuple[Decimal, ...]:
             raise ValueError(f"{item!r} is not a fraction in (0, 1]")
         found.add(value)
     return tuple(sorted(found))
-
-
-class _LimitModel(BaseModel):
-    """What every model carrying the limits shares: money limits read exactly."""
-
-    @field_validator(*MONEY_LIMITS, mode="before", check_fields=False)
-    @classmethod
-    def _money(cls, value: Any) -> Any:
-        return usd_amount(value)
-
-
-class _DefaultLimitModel(BaseModel):
-    """The same for the ``default_`` limits of the settings."""
-
-    @field_validator(*(f"default_{n}" for n in MONEY_LIMITS), mode="before", check_fields=False)
-    @classmethod
-    def _money(cls, value: Any) -> Any:
-        return usd_amount(value)
-
-
-if TYPE_CHECKING:
-    LimitFields = _LimitModel
-    DefaultLimitFields = _DefaultLimitModel
-else:
-    LimitFields = create_model("LimitFields", __base__=_LimitModel, **limit_fields())
-    DefaultLimitFields = create_model(
-        "DefaultLimitFields", __base__=_DefaultLimitModel, **limit_fields("default_")
-    )
-
-
-def limits_of(values: Mapping[str, Any], prefix: str = "") -> dict[str, int | None]:
-    """The limits named in ``values`` (``prefix + name``, validated by a model with
-    :func:`limit_fields`), in the stores' terms: money in nano-dollars. Only the limits
-    present in ``values`` are returned."""
-    found: dict[str, int | None] = {}
-    for name in LIMIT_NAMES:
-        if prefix + name not in values:
-            continue
-        value = values[prefix + name]
-        found[name] = usd_nanos(value) if name in MONEY_LIMITS and value is not None else value
-    return found
-
-
-class DeclaredKey(LimitFields):
-    """A client key declared in the config file by its hash (declarative deployments).
-
-    ``key_hash`` is what ``gateway keys hash`` prints for the secret under the configured
-    ``GATEWAY_KEY_SECRET``. A field it does not know is refused (a typo would otherwise
-    leave a limit unset).
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
-    name: str
-    key_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
-    models: list[str] | None = None
-    expires_at: float | None = None
-    cache: bool = True
-
-    @property
-    def limits(self) -> Limits:
-        """The key's limits as the stores take them."""
-        return Limits(**limits_of({name: getattr(self, name) for name in LIMIT_NAMES}))
 
 
 class Settings(BaseSettings, DefaultLimitFields):
@@ -410,122 +288,3 @@ class Settings(BaseSettings, DefaultLimitFields):
         if path is not None:
             sources.append(InitSettingsSource(settings_cls, read_config(path)))
         return tuple(sources)
-
-
-class SettingsError(ValueError):
-    """Settings the gateway cannot run with; the message is the one line to show."""
-
-
-class ConfigFileError(SettingsError):
-    """The file named by GATEWAY_CONFIG is missing, unreadable or not TOML."""
-
-
-def check_key_secret(secret: str) -> None:
-    """Refuse a key secret too short to make key hashes unguessable (ValueError)."""
-    if len(secret.encode()) < MIN_KEY_SECRET_BYTES:
-        raise ValueError(f"must be at least {MIN_KEY_SECRET_BYTES} bytes long")
-
-
-def config_path(environ: Mapping[str, str]) -> Path | None:
-    """The config file named by GATEWAY_CONFIG, if any."""
-    name = environ.get("GATEWAY_CONFIG")
-    return Path(name) if name else None
-
-
-def read_config(path: Path) -> dict[str, Any]:
-    """The config file's contents; ConfigFileError names the file (and the line of a
-    syntax error) when it cannot be used."""
-    try:
-        text = path.read_bytes().decode()
-    except FileNotFoundError:
-        raise ConfigFileError(f"GATEWAY_CONFIG: no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigFileError(f"GATEWAY_CONFIG: cannot read {path}: {exc}") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigFileError(f"{path}: not valid TOML: {exc}") from None
-
-
-def load_settings(**options: Any) -> Settings:
-    """Settings from the environment and config file, with the command line's ``options``
-    (``--port``, ...) on top.
-
-    A bad value raises SettingsError naming it where it was given: the option, the
-    environment variable, or the config file and the key as written there.
-    """
-    try:
-        return Settings(**options)
-    except ValidationError as exc:
-        raise SettingsError(describe_error(exc, os.environ, options)) from None
-
-
-def describe_error(
-    exc: ValidationError, environ: Mapping[str, str], options: Mapping[str, Any]
-) -> str:
-    """One line naming the first bad setting the way its author wrote it: one of the
-    command's ``options``, an ``environ`` variable, or a key of the config file."""
-    first = exc.errors()[0]
-    loc = [str(part) if not isinstance(part, int) else part for part in first["loc"]]
-    message = str(first["msg"]).removeprefix("Value error, ")
-    if not loc:
-        return f"invalid settings: {message}"
-    name = str(loc[0])
-    inner = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc[1:])
-    unknown = first["type"] == "extra_forbidden"
-    if name in options:
-        return f"invalid option --{name.replace('_', '-')}: {message}"
-    variable = f"GATEWAY_{name.upper()}"
-    path = config_path(environ)
-    if not any(v.upper() == variable for v in environ) and path is not None:
-        written = _written(read_config(path), [name, *loc[1:]])
-        if written is not None:
-            if unknown:
-                hint = _suggestion(written.rsplit(".", 1)[-1], _known_fields(loc))
-                return f"unknown setting {written} in {path}{hint}"
-            return f"invalid setting {written} in {path}: {message}"
-    return f"invalid setting {variable}{inner}: {message}"
-
-
-def _written(data: Any, loc: list[Any]) -> str | None:
-    """The path of ``loc`` in the config file's data, spelled as the file spells it."""
-    parts: list[str] = []
-    for part in loc:
-        if isinstance(part, int):
-            if not isinstance(data, list) or not 0 <= part < len(data):
-                return None
-            data = data[part]
-            parts.append(f"[{part}]")
-            continue
-        if not isinstance(data, dict):
-            return None
-        key = next((k for k in data if k.lower() == part.lower()), None)
-        if key is None:
-            return None
-        data = data[key]
-        parts.append(f".{key}" if parts else key)
-    return "".join(parts)
-
-
-def _known_fields(loc: list[Any]) -> list[str]:
-    """The fields allowed where the unknown one at ``loc`` was found."""
-    if len(loc) > 1 and loc[0] == "keys":
-        return list(DeclaredKey.model_fields)
-    return list(Settings.model_fields)
-
-
-def _suggestion(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name.lower(), known, n=1)
-    return f" (did you mean {close[0]}?)" if close else ""
-
-
-def unknown_variables(environ: Mapping[str, str]) -> Iterator[str]:
-    """One warning for each ``GATEWAY_*`` variable that names no setting (a typo would
-    otherwise be ignored without a word)."""
-    known = {f"GATEWAY_{name.upper()}" for name in Settings.model_fields} | OTHER_VARIABLES
-    for variable in sorted(environ):
-        upper = variable.upper()
-        if upper.startswith("GATEWAY_") and upper not in known:
-            close = difflib.get_close_matches(upper, sorted(known), n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            yield f"{variable} is not a setting and is ignored{hint}"
