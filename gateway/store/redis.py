@@ -12,48 +12,29 @@ by expiry with details in ``resinfo:{s}``; ``usage:{s}:{day}`` hash kept 100 day
 hash; ``flight:*`` single-flight locks; ``alert:*`` claimed alerts. The key index
 (``keyindex``, ``keyentries``) and rotation are in :mod:`gateway.store.redis_keys`.
 
-Redis exceptions become storage errors here, at the boundary: an outage (no connection, no
-reply in time, a server that is loading, read-only, out of memory or busy) is
-:class:`StorageUnavailable`; any other error reply is a bug, :class:`StorageScriptError`
-when a script failed (:class:`StorageBug` for a plain command), logged at error level here.
+Every Redis call runs under :class:`~gateway.store.redis_errors.guarded`, so Redis
+exceptions become storage errors at the boundary and never leave the store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Mapping, Sequence
 from importlib import resources
-from types import TracebackType
 from typing import Any, Self
 
 import orjson
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import (
-    ClusterError,
-    NoPermissionError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    RedisError,
-    ResponseError,
-    TryAgainError,
-)
+from redis.exceptions import RedisError
 
 from gateway.store import gcra
 from gateway.store.base import Store
-from gateway.store.errors import (
-    StorageBug,
-    StorageConflict,
-    StorageError,
-    StorageNotFound,
-    StorageScriptError,
-    StorageUnavailable,
-)
+from gateway.store.errors import StorageConflict, StorageNotFound
 from gateway.store.key_search import KeyPage, KeySearch, index_entries
 from gateway.store.pubsub import Subscriber
+from gateway.store.redis_connect import connect
+from gateway.store.redis_errors import guarded
 from gateway.store.redis_keys import KEY_SCRIPTS, RedisKeyIndex
 from gateway.store.resp import Bulks, PipelinedRedis, Script, bulks
 from gateway.store.types import (
@@ -78,89 +59,6 @@ from gateway.store.types import (
 
 OUTCOMES = {outcome.value.encode(): outcome for outcome in Outcome}
 SCRIPTS = ("admit", "settle", "release", "put_key", "put_team", "delete_team", *KEY_SCRIPTS)
-
-
-log = logging.getLogger("gateway.store")
-
-# Error replies that say Redis cannot serve right now, not that the command was wrong
-# (redis-py raises its own classes for some, with the code stripped from the message).
-OUTAGE_REPLIES = frozenset(
-    {
-        "BUSY",
-        "CLUSTERDOWN",
-        "LOADING",
-        "MASTERDOWN",
-        "MISCONF",
-        "NOAUTH",
-        "NOPERM",
-        "NOREPLICAS",
-        "OOM",
-        "READONLY",
-        "TRYAGAIN",
-        "WRONGPASS",
-    }
-)
-OUTAGE_ERRORS = (ClusterError, NoPermissionError, OutOfMemoryError, ReadOnlyError, TryAgainError)
-
-
-def storage_error(error: BaseException, script: str | None = None) -> StorageError | None:
-    """The storage error for a Redis or socket failure (None for anything else)."""
-    if isinstance(error, ResponseError) and not isinstance(error, OUTAGE_ERRORS):
-        message = str(error)
-        if message.split(" ", 1)[0] not in OUTAGE_REPLIES:
-            if script is not None:
-                log.error(
-                    "Lua script failed", extra={"fields": {"script": script, "error": message}}
-                )
-                return StorageScriptError(script, message)
-            log.error("Redis refused a command", extra={"fields": {"error": message}})
-            return StorageBug(f"Redis refused a command: {message}")
-    if isinstance(error, TimeoutError | RedisError | OSError):
-        return StorageUnavailable(str(error) or "Redis did not answer in time.")
-    return None
-
-
-class guarded:  # noqa: N801 - used like a function: ``with guarded():``
-    """Turn every Redis or socket failure into a storage error (see :func:`storage_error`);
-    ``script`` names the Lua script run inside, for the log and the error.
-
-    A class rather than ``contextlib.contextmanager``: it wraps every request's Redis
-    call, and a generator-based context manager cost more than the call's own packing.
-    """
-
-    __slots__ = ("script",)
-
-    def __init__(self, script: str | None = None) -> None:
-        self.script = script
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        if error is not None:
-            converted = storage_error(error, self.script)
-            if converted is not None:
-                raise converted from error
-
-
-def connect(url: str, *, socket_timeout: float, connect_timeout: float) -> aioredis.Redis:
-    """A Redis client that fails fast: short timeouts, one quick retry, no long back-off.
-
-    A dead Redis must turn into a prompt 503, never a hung request.
-    """
-    return aioredis.Redis.from_url(
-        url,
-        socket_timeout=socket_timeout,
-        socket_connect_timeout=connect_timeout,
-        retry=Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
-        health_check_interval=30,
-        max_connections=1024,
-    )
 
 
 def _limit(value: int | None) -> int:

@@ -40,7 +40,7 @@ from gateway.store.journal import (
     RequestEntry,
     RequestQuery,
 )
-from gateway.store.redis import guarded
+from gateway.store.redis_errors import guarded
 
 SCAN_BATCH = 1000
 EXPORT_BATCH = 1000

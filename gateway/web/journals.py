@@ -35,7 +35,7 @@ def build_journal(settings: Settings, store: Store | None = None) -> Journal:
 
     retention = settings.audit_retention_days * 86400
     if settings.redis_url is not None and not isinstance(store, MemoryStore):
-        from gateway.store.redis import connect
+        from gateway.store.redis_connect import connect
         from gateway.store.redis_journal import RedisJournal
 
         return RedisJournal(

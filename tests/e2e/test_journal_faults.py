@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from gateway.settings.model import Settings
 from gateway.store.memory import MemoryStore
-from gateway.store.redis import connect
+from gateway.store.redis_connect import connect
 from gateway.store.redis_journal import RedisJournal
 from gateway.testing.procs import Proc, start_redis, wait_until
 from gateway.web.app import create_app

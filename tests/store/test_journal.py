@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gateway.store.journal import AuditEntry, BadCursor, Journal, RequestEntry, RequestQuery
-from gateway.store.redis import connect
+from gateway.store.redis_connect import connect
 from gateway.store.redis_journal import RedisJournal
 from gateway.store.sqlite_journal import SqliteJournal
 
