@@ -4,13 +4,19 @@ Layout (prefix ``gw:``): ``key:{id}`` JSON record, ``keyver:{id}`` its version,
 ``keyhash:{hash}`` -> id, ``keys`` zset by creation; ``team:{id}`` JSON record,
 ``teamver:{id}`` its version, ``teams`` zset by creation, ``teamkeys:{id}`` the set of its
 keys that are not revoked. Limit state is kept per subject, a key's id or ``team:{id}``
-(:func:`team_subject`): ``tat:{s}:rpm|ipm`` GCRA state; ``q:{s}:d:{day}`` /
-``q:{s}:m:{month}`` image quota counters and ``usd:{s}:d:{day}`` / ``usd:{s}:m:{month}``
-spend counters in nano-dollars (settled plus reserved); ``res:{s}`` zset of reservations
-by expiry with details in ``resinfo:{s}``; ``usage:{s}:{day}`` hash kept 100 days and
-``usage:{s}:m:{month}`` (settled images and spend, for alerts); ``cache:{cache key}``
-hash; ``flight:*`` single-flight locks; ``alert:*`` claimed alerts. The key index
-(``keyindex``, ``keyentries``) and rotation are in :mod:`gateway.store.redis_keys`.
+(:func:`~gateway.store.types.team_subject`): ``tat:{s}:rpm|ipm`` GCRA state;
+``q:{s}:d:{day}`` / ``q:{s}:m:{month}`` image quota counters and ``usd:{s}:d:{day}`` /
+``usd:{s}:m:{month}`` spend counters in nano-dollars (settled plus reserved); ``res:{s}``
+zset of reservations by expiry with details in ``resinfo:{s}``; ``usage:{s}:{day}`` hash
+kept 100 days and ``usage:{s}:m:{month}`` (settled images and spend, for alerts),
+``active:{day}`` the set of the day's usage hashes; ``cache:{cache key}`` hash;
+``flight:*`` single-flight locks; ``alert:*`` claimed alerts.
+
+The scripts that keep the limit state (admission and settlement) are packed and read back
+in :mod:`gateway.store.redis_admission`, the cache and its locks are in
+:mod:`gateway.store.redis_cache`, the key index (``keyindex``, ``keyentries``) and rotation
+in :mod:`gateway.store.redis_keys`; this module holds the records and usage reads and
+wires the parts together.
 
 Every Redis call runs under :class:`~gateway.store.redis_errors.guarded`, so Redis
 exceptions become storage errors at the boundary and never leave the store.
@@ -18,7 +24,6 @@ exceptions become storage errors at the boundary and never leave the store.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import Coroutine, Mapping, Sequence
 from importlib import resources
@@ -33,6 +38,7 @@ from gateway.store.errors import StorageConflict, StorageNotFound
 from gateway.store.key_search import KeyPage, KeySearch, index_entries
 from gateway.store.pubsub import Subscriber
 from gateway.store.redis_admission import RedisAdmission
+from gateway.store.redis_cache import RedisCache
 from gateway.store.redis_connect import connect
 from gateway.store.redis_errors import guarded
 from gateway.store.redis_keys import KEY_SCRIPTS, RedisKeyIndex
@@ -65,7 +71,8 @@ class RedisStore(Store):
     (:mod:`gateway.store.pubsub`); the rest (admin reads, scans) uses redis-py's ``client``.
 
     Records of keys and teams and usage reads are here; admission and settlement are
-    :class:`~gateway.store.redis_admission.RedisAdmission`'s, the key index
+    :class:`~gateway.store.redis_admission.RedisAdmission`'s, the cache and single-flight
+    :class:`~gateway.store.redis_cache.RedisCache`'s, the key index
     :class:`~gateway.store.redis_keys.RedisKeyIndex`'s. The request path's methods hand
     back their component's coroutine instead of awaiting it in one of their own, so
     delegating costs a request one plain call, not a second coroutine.
@@ -81,6 +88,7 @@ class RedisStore(Store):
         self._scripts: dict[str, Script] = {}
         self._keys = RedisKeyIndex(client, self._run, guarded, prefix)
         self._admission = RedisAdmission(client, pipe, self._scripts, prefix)
+        self._cache = RedisCache(client, pipe, self._subscriber, self._scripts, prefix)
 
     @classmethod
     def from_url(
@@ -326,115 +334,23 @@ class RedisStore(Store):
                         found[subject] = {k.decode(): int(v) for k, v in row.items()}
         return found
 
-    async def cache_get(self, cache_key: str, now: float) -> CacheEntry | None:
-        found: Any
-        with guarded():
-            found = await self._pipe.execute(
-                "HMGET", f"{self._p}cache:{cache_key}", "body", "stored_at", "expires_at", "images"
-            )
-        body, stored, expires, images = found
-        if body is None or float(expires) <= now:
-            return None
-        return CacheEntry(body, float(stored), float(expires), int(images))
+    def cache_get(self, cache_key: str, now: float) -> Coroutine[Any, Any, CacheEntry | None]:
+        return self._cache.cache_get(cache_key, now)
 
-    async def cache_put(self, cache_key: str, entry: CacheEntry, now: float) -> None:
-        ttl_ms = int((entry.expires_at - now) * 1000)
-        if ttl_ms <= 0:
-            return
-        name = f"{self._p}cache:{cache_key}"
-        with guarded():
-            async with self._r.pipeline(transaction=True) as pipe:
-                pipe.hset(
-                    name,
-                    mapping={
-                        "body": entry.body,
-                        "stored_at": repr(entry.stored_at),
-                        "expires_at": repr(entry.expires_at),
-                        "images": entry.images,
-                    },
-                )
-                pipe.pexpire(name, ttl_ms)
-                await pipe.execute()
+    def cache_put(self, cache_key: str, entry: CacheEntry, now: float) -> Coroutine[Any, Any, None]:
+        return self._cache.cache_put(cache_key, entry, now)
 
-    def _scan(self, prefix: str | None) -> Any:
-        pattern = f"{self._p}cache:" + _glob_escape(prefix or "") + "*"
-        return self._r.scan_iter(match=pattern, count=500)
+    def cache_purge(self, prefix: str | None = None) -> Coroutine[Any, Any, int]:
+        return self._cache.cache_purge(prefix)
 
-    async def cache_purge(self, prefix: str | None = None) -> int:
-        deleted = 0
-        with guarded():
-            batch: list[Any] = []
-            async for name in self._scan(prefix):
-                batch.append(name)
-                if len(batch) >= 500:
-                    deleted += await self._r.unlink(*batch)
-                    batch = []
-            if batch:
-                deleted += await self._r.unlink(*batch)
-        return deleted
+    def cache_stats(self) -> Coroutine[Any, Any, CacheStats]:
+        return self._cache.cache_stats()
 
-    async def cache_stats(self) -> CacheStats:
-        """Entries and body bytes, the sizes asked for in one round trip per scanned
-        batch (an entry that expires between the two counts as empty)."""
-        entries = size = 0
-        with guarded():
-            batch: list[Any] = []
-            async for name in self._scan(None):
-                batch.append(name)
-                if len(batch) >= 500:
-                    size += await self._body_bytes(batch)
-                    entries, batch = entries + len(batch), []
-            if batch:
-                size += await self._body_bytes(batch)
-                entries += len(batch)
-        return CacheStats(entries, size)
+    def flight_acquire(self, name: str, token: str, ttl: float) -> Coroutine[Any, Any, bool]:
+        return self._cache.flight_acquire(name, token, ttl)
 
-    async def _body_bytes(self, names: list[Any]) -> int:
-        async with self._r.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.hstrlen(name, "body")
-            return sum(await pipe.execute())
+    def flight_release(self, name: str, token: str) -> Coroutine[Any, Any, None]:
+        return self._cache.flight_release(name, token)
 
-    async def flight_acquire(self, name: str, token: str, ttl: float) -> bool:
-        with guarded():
-            return bool(
-                await self._pipe.execute(
-                    "SET", f"{self._p}{name}", token, "NX", "PX", max(1, int(ttl * 1000))
-                )
-            )
-
-    async def flight_release(self, name: str, token: str) -> None:
-        await self._run("release", [f"{self._p}{name}"], [token, f"{self._p}{name}"])
-
-    async def flight_wait(self, name: str, timeout: float) -> bool:
-        """Wait on the process's one subscriber connection for the lock's release.
-
-        The wait is registered before the lock is looked at, so a release between the two
-        is not missed, and lasts no longer than the lock's own expiry (a leader that died
-        publishes nothing); a lost subscription also means looking again.
-        """
-        key = f"{self._p}{name}"
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        subscription = self._subscriber.subscription(key)
-        with guarded():
-            try:
-                while True:
-                    event = await subscription.next_event()
-                    ttl = await self._pipe.execute("PTTL", key)
-                    if ttl == -2:
-                        return True
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        return False
-                    wait = remaining if ttl < 0 else min(remaining, ttl / 1000)
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(wait):
-                            if await event:
-                                return True
-            finally:
-                subscription.close()
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in text)
+    def flight_wait(self, name: str, timeout: float) -> Coroutine[Any, Any, bool]:
+        return self._cache.flight_wait(name, timeout)
