@@ -234,6 +234,17 @@ async def test_cache_put_get_purge_stats(store: Store) -> None:
     assert await store.cache_purge() == 1
 
 
+async def test_a_purge_prefix_is_literal_even_with_glob_characters(store: Store) -> None:
+    for key in ("k*:a", "k1:a", "k?:a", "k[1]:a", "k\\:a"):
+        await store.cache_put(key, CacheEntry(b"x", T0, T0 + 10, 1), T0)
+    assert await store.cache_purge("k*") == 1
+    assert await store.cache_purge("k[1]") == 1
+    assert await store.cache_purge("k\\") == 1
+    assert (await store.cache_get("k1:a", T0)) is not None
+    assert (await store.cache_get("k?:a", T0)) is not None
+    assert await store.cache_stats() == CacheStats(entries=2, bytes=2)
+
+
 async def test_cache_stats_count_every_entry_and_byte_of_a_large_cache(store: Store) -> None:
     for i in range(1203):
         await store.cache_put(f"k{i}:a", CacheEntry(b"x" * (i % 7), T0, T0 + 10, 1), T0)
