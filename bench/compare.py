@@ -21,15 +21,9 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.__main__ import (
-    GENERATIONS,
-    UPSTREAM_KEY,
-    alternate,
-    commit_of,
-    create_key,
-    machine,
-    start_gateway,
-)
+from bench.gateways import GENERATIONS, UPSTREAM_KEY, create_key, start_gateway
+from bench.machine import commit_of, machine
+from bench.turns import alternate
 from bench.wrk import WrkResult, run
 from gateway.testing.procs import Proc, free_port, port_open, spawn, start_redis
 

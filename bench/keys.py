@@ -26,7 +26,8 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.__main__ import ADMIN, UPSTREAM_KEY, machine
+from bench.gateways import ADMIN, UPSTREAM_KEY
+from bench.machine import machine
 from gateway.testing.procs import Proc, free_port, spawn, start_redis
 from gateway.testing.seed_keys import seed_embedded, seed_redis
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import re
 
-from bench.__main__ import Row, machine, table, team_ratios
+from bench.machine import machine
+from bench.report import Row, table, team_ratios
 from bench.wrk import WrkResult, parse
 
 REPORT = """Running 10s test @ http://127.0.0.1:8080/v1/images/generations
