@@ -8,6 +8,9 @@ check the key's (and its team's) allow-list; estimate the cost; one atomic admis
 miss, single-flight on the cache key and one upstream call; normalise the answer; settle
 the reservation with the images actually returned and the cost the upstream reported (all
 of it back on any failure, cancellation included); store a complete answer in the cache.
+This module keeps that order; the steps are :mod:`gateway.pipeline.admission`'s (the
+allow-lists and the admission), :mod:`gateway.pipeline.upstream_call`'s and
+:mod:`gateway.pipeline.settlement`'s, and the answer is a :mod:`gateway.pipeline.result`.
 """
 
 from __future__ import annotations
@@ -15,21 +18,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gateway.alerts.monitor import AlertMonitor
 from gateway.billing.prices import Estimate
-from gateway.billing.reported import ReportedCost
 from gateway.cache.flight import Followed, SingleFlight
-from gateway.cache.policy import (
-    CacheControl,
-    CachePolicy,
-    cache_key,
-    stored_answer,
-)
-from gateway.errors import AuthenticationFailed, PermissionDenied, StoreUnavailable
-from gateway.keys.material import mask
+from gateway.cache.policy import CacheControl, CachePolicy, cache_key
 from gateway.keys.service import KeyService
 from gateway.limits.admission import Calendar, limit_headers, refusal
 from gateway.models.adapters import PreparedRequest
@@ -38,19 +33,25 @@ from gateway.models.registry import Registry
 from gateway.observability.clock import Clock
 from gateway.observability.ids import Ids
 from gateway.observability.metrics import Metrics
+from gateway.pipeline.admission import Admission
 from gateway.pipeline.costs import Costs
 from gateway.pipeline.disconnect import Gone, unless_gone
+from gateway.pipeline.result import (
+    BYPASS,
+    HIT,
+    MISS,
+    GenerationResult,
+    cached_result,
+    generated_result,
+)
 from gateway.pipeline.settlement import Settlement, Settler, alerting
 from gateway.pipeline.upstream_call import Generated, UpstreamCall
 from gateway.store.base import Store
 from gateway.store.errors import StorageUnavailable
 from gateway.store.types import (
     MONEY_LIMITS,
-    WINDOW_LIMITS,
-    AdmitRequest,
     CacheEntry,
     CacheWrite,
-    Decision,
     KeyRecord,
     Outcome,
     TeamRecord,
@@ -62,8 +63,6 @@ from gateway.upstream.resilience import ResilientUpstream
 
 log = logging.getLogger("gateway.generation")
 
-HIT, MISS, BYPASS = "HIT", "MISS", "BYPASS"
-
 
 @dataclass(frozen=True, slots=True)
 class GenerationOptions:
@@ -73,30 +72,6 @@ class GenerationOptions:
     shared_cache: bool
     reservation_ttl: float
     fail_open: bool
-
-
-@dataclass(slots=True)
-class GenerationResult:
-    """What the route answers with, plus what logs and metrics report."""
-
-    body: bytes
-    status: int
-    images: int
-    cache: str
-    model: str
-    headers: dict[str, str] = field(default_factory=dict)
-    upstream_seconds: float = 0.0
-    upstream_status: int | None = None
-    cost: ReportedCost | None = None
-    """What the upstream reported this call cost (None for answers from the cache)."""
-    cost_nanos: int = 0
-    """What this request was charged (``x-gateway-cost-usd``): 0 for answers from the cache."""
-
-    @property
-    def upstream_inference_id(self) -> str | None:
-        """The id the upstream records this call's charge under (``x-inference-id``), to
-        match it in the upstream's usage logs; None for answers from the cache."""
-        return self.cost.inference_id if self.cost is not None else None
 
 
 class ImageService:
@@ -119,9 +94,14 @@ class ImageService:
         metrics: Metrics | None = None,
         alerts: AlertMonitor | None = None,
     ) -> None:
-        self._store = store
-        self._keys = keys
-        self._teams = teams
+        self._admission = Admission(
+            store=store,
+            keys=keys,
+            teams=teams,
+            reservation_ttl=options.reservation_ttl,
+            flight_ttl=flight.lock_ttl,
+            fail_open=options.fail_open,
+        )
         self._costs = costs
         self._registry = registry
         self._call = UpstreamCall(upstream, registry, policy, clock, metrics)
@@ -187,14 +167,8 @@ class ImageService:
         gone: Gone | None,
     ) -> GenerationResult:
         model = prepared.model.id
-        team = await self._team_of(record, key)
-        if record.models is not None and not prepared.model.named_in(record.models):
-            raise PermissionDenied(f"This key may not use the model {model!r}.", param="model")
-        narrowed = team.models if team is not None else None
-        if narrowed is not None and not prepared.model.named_in(narrowed):
-            raise PermissionDenied(
-                f"This key's team may not use the model {model!r}.", param="model"
-            )
+        team = await self._admission.team_of(record, key)
+        self._admission.check_model(prepared.model, record, team)
         estimate = self._costs.estimate(model, prepared.cache_fields, prepared.images)
         use_cache = self._options.cache_enabled and record.cache and cache_control.store and not raw
         scope = "shared" if self._options.shared_cache else record.id
@@ -203,7 +177,7 @@ class ImageService:
         window = self._calendar.window()
         reservation = self._ids()
         try:
-            decision, record, team = await self._admit(
+            decision, record, team = await self._admission.admit(
                 record, team, key, prepared.images, estimate.nanos, lookup, window, reservation
             )
         except StorageUnavailable:
@@ -211,21 +185,16 @@ class ImageService:
             # reserved (and the lock it took) once the store answers again.
             lock = flight_lock(lookup) if lookup is not None else None
             self._settler.later(Settlement(record, team, reservation, window, lock=lock))
-            if not self._may_fail_open(record, team):
+            if not self._admission.may_fail_open(record, team):
                 raise
             log.warning("store unavailable: admitting without limits (fail-open)")
             generated = await unless_gone(gone, self._call(prepared, request_id, None, raw))
-            result = self._result(generated, BYPASS, model, {})
+            result = generated_result(generated, BYPASS, model, {})
             result.cost_nanos = self._costs.charge(model, estimate, result.cost, result.images)
             return result
         headers = limit_headers(decision)
         if decision.outcome is Outcome.HIT and decision.cached is not None:
-            entry = decision.cached
-            age = max(0, int(window.now - entry.stored_at))
-            status, cached = stored_answer(entry.body)
-            return GenerationResult(
-                cached, status, entry.images, HIT, model, {**headers, "age": str(age)}
-            )
+            return cached_result(decision.cached, model, headers, window.now)
         if decision.outcome is not Outcome.ADMITTED:
             if self._metrics is not None and decision.refused_by in MONEY_LIMITS:
                 self._metrics.budget_refused(decision.refused_level or "key", decision.refused_by)
@@ -245,66 +214,6 @@ class ImageService:
             decision.leader,
             gone,
         )
-
-    def _may_fail_open(self, record: KeyRecord, team: TeamRecord | None) -> bool:
-        """Whether a store outage may admit this request uncounted: only with fail-open on,
-        and no day or month quota or budget on the key or its team."""
-        if not self._options.fail_open:
-            return False
-        every = (record.limits, team.limits) if team is not None else (record.limits,)
-        return all(getattr(limits, name) is None for limits in every for name in WINDOW_LIMITS)
-
-    async def _team_of(
-        self, record: KeyRecord, key: str, *, fresh: bool = False
-    ) -> TeamRecord | None:
-        """The key's team, refusing the key (401, like a disabled key) while its team is
-        disabled or gone."""
-        if record.team_id is None:
-            return None
-        team = await self._teams.of_key(record, fresh=fresh)
-        if team is None or team.disabled:
-            why = "a disabled team" if team is not None else "a team that no longer exists"
-            error = AuthenticationFailed(f"The API key {mask(key)} belongs to {why}.")
-            error.log_fields["key_id"] = record.id
-            error.log_fields["team_id"] = record.team_id
-            raise error
-        return team
-
-    async def _admit(
-        self,
-        record: KeyRecord,
-        team: TeamRecord | None,
-        key: str,
-        images: int,
-        cost_nanos: int,
-        ckey: str | None,
-        window: Window,
-        reservation: str,
-    ) -> tuple[Decision, KeyRecord, TeamRecord | None]:
-        for _ in range(3):
-            decision = await self._store.admit(
-                AdmitRequest(
-                    key_id=record.id,
-                    key_version=record.version,
-                    limits=record.limits,
-                    images=images,
-                    reservation_id=reservation,
-                    reservation_ttl=self._options.reservation_ttl,
-                    window=window,
-                    cache_key=ckey,
-                    flight_ttl=self._flight.lock_ttl if ckey is not None else None,
-                    cost_nanos=cost_nanos,
-                    team_id=team.id if team is not None else None,
-                    team_version=team.version if team is not None else 0,
-                    team_limits=team.limits if team is not None else None,
-                )
-            )
-            if decision.outcome is not Outcome.STALE_KEY:
-                return decision, record, team
-            # The key or its team changed since they were cached: read both afresh.
-            record = await self._keys.reload(record, key)
-            team = await self._team_of(record, key, fresh=True)
-        raise StoreUnavailable("The key record keeps changing; retry.")
 
     async def _reserved(
         self,
@@ -332,7 +241,9 @@ class ImageService:
                 )
             else:
                 generated = await unless_gone(gone, self._call(prepared, request_id, ckey, raw))
-                result = self._result(generated, MISS if ckey else BYPASS, prepared.model.id, {})
+                result = generated_result(
+                    generated, MISS if ckey else BYPASS, prepared.model.id, {}
+                )
                 entry = generated.entry
             if ckey is not None and entry is not None:
                 write = CacheWrite(ckey, entry)
@@ -376,28 +287,8 @@ class ImageService:
             holding=leader,
         )
         if not isinstance(outcome, Followed):
-            return self._result(outcome.value, MISS, model, {}), outcome.value.entry
+            return generated_result(outcome.value, MISS, model, {}), outcome.value.entry
         if outcome.entry is not None:
-            age = max(0, int(self._clock() - outcome.entry.stored_at))
-            status, cached = stored_answer(outcome.entry.body)
-            return GenerationResult(
-                cached, status, outcome.entry.images, HIT, model, {"age": str(age)}
-            ), None
+            return cached_result(outcome.entry, model, {}, self._clock()), None
         assert outcome.value is not None
-        return self._result(outcome.value, HIT, model, {"age": "0"}), None
-
-    @staticmethod
-    def _result(
-        generated: Generated, cache: str, model: str, headers: dict[str, str]
-    ) -> GenerationResult:
-        return GenerationResult(
-            generated.body,
-            generated.status,
-            generated.images,
-            cache,
-            model,
-            dict(headers),
-            generated.upstream_seconds,
-            generated.status,
-            generated.cost if cache != HIT else None,
-        )
+        return generated_result(outcome.value, HIT, model, {"age": "0"}), None

@@ -8,7 +8,7 @@ from pydantic import SecretStr
 from starlette.testclient import TestClient
 
 from gateway.cache.policy import CacheControl
-from gateway.pipeline.generation import GenerationResult
+from gateway.pipeline.result import GenerationResult
 from gateway.settings.model import Settings
 from gateway.store.memory import MemoryStore
 from gateway.web.app import create_app

@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope
 
 from gateway.cache.policy import CacheControl
 from gateway.errors import InvalidRequest
-from gateway.pipeline.generation import GenerationResult
+from gateway.pipeline.result import GenerationResult
 from gateway.web.http import bearer_token
 from gateway.web.middleware import AccessLog
 from gateway.web.routes.images import Generations, disconnected

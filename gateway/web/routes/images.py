@@ -18,7 +18,7 @@ from gateway.billing.money import format_usd
 from gateway.cache.policy import CacheControl
 from gateway.errors import GatewayError, InvalidRequest, client_error, render
 from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone, Gone
-from gateway.pipeline.generation import GenerationResult
+from gateway.pipeline.result import GenerationResult
 from gateway.store.types import KeyRecord
 from gateway.web.http import bearer_token, parse_object, read_body
 from gateway.web.middleware import AccessLog
