@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from gateway.testing.fake_upstream import tiny_png
+from gateway.testing.fake_answers import tiny_png
 
 MODEL = "openai/gpt-image-1"
 EDITS = "/v1/images/edits"

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from gateway.testing.fake_upstream import tiny_png
+from gateway.testing.fake_answers import tiny_png
 
 Writer = asyncio.StreamWriter
 HEADER_LINE = b"x-filler: " + b"f" * 1000 + b"\r\n"

@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from gateway.testing.fake_upstream import tiny_png
+from gateway.testing.fake_answers import tiny_png
 from tests.e2e.conftest import FakeUpstream, Gateway, GatewayStarter
 from tests.e2e.test_journal import wait_logged
 

@@ -21,8 +21,8 @@ import orjson
 import pytest
 from openai import OpenAI
 
+from gateway.testing.fake_answers import tiny_png
 from gateway.testing.fake_catalogue import catalogue_bytes
-from gateway.testing.fake_upstream import tiny_png
 from gateway.testing.procs import Proc
 from tests.e2e.conftest import Gateway
 
