@@ -17,17 +17,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
 
 from gateway.store.base import Store
 from gateway.store.embedded.cache import FlightLocks, LruCache
+from gateway.store.embedded.changes import RecordChanges
 from gateway.store.embedded.counters import Counters
 from gateway.store.embedded.database import Database, Loaded
 from gateway.store.embedded.records import Records
+from gateway.store.embedded.writes import Writes
 from gateway.store.errors import StorageNotFound, StorageUnavailable
 from gateway.store.key_search import (
     KeyPage,
@@ -54,12 +54,8 @@ from gateway.store.types import (
     flight_lock,
 )
 
-T = TypeVar("T")
-
 FLUSH_EVERY = 1.0
 PRUNE_EVERY = 60.0
-
-log = logging.getLogger("gateway.store")
 
 
 class MemoryStore(Store):
@@ -81,15 +77,15 @@ class MemoryStore(Store):
         self._db = Database(path, busy_timeout=busy_timeout)
         self._clock = clock
         self._records = Records(clock)
+        self._writes = Writes(self._db)
+        self._changes = RecordChanges(self._records, self._db, self._writes)
         self._claims: dict[str, float] = {}
         self._secret: bytes | None = None
         self._counters = Counters()
         self._cache = LruCache(cache_max_bytes)
         self._locks = FlightLocks(clock)
-        self._failure: StorageUnavailable | None = None
         self._closing: asyncio.Event | None = None
         self._persister: asyncio.Task[None] | None = None
-        self._writes: set[asyncio.Task[Any]] = set()
         self._flushing = asyncio.Lock()
 
     @property
@@ -125,8 +121,7 @@ class MemoryStore(Store):
             self._closing.set()
             await self._persister
             self._persister = None
-        if self._writes:
-            await asyncio.gather(*self._writes, return_exceptions=True)
+        await self._writes.drain()
         if self._db.is_open:
             await self._db.shutdown()
 
@@ -157,12 +152,12 @@ class MemoryStore(Store):
         async with self._flushing:
             batch = self._counters.take_flush()
             if batch is None:
-                if self._failure is not None:
-                    await self._try(self._db.probe)
+                if self._writes.failure is not None:
+                    await self._writes.attempt(self._db.probe)
                 return
             rows = await batch.encode()
             self._counters.handed_over()
-            if not await self._try(self._db.flush, rows):
+            if not await self._writes.attempt(self._db.flush, rows):
                 self._counters.restore(batch)
 
     async def prune(self) -> None:
@@ -171,103 +166,37 @@ class MemoryStore(Store):
         await self._counters.prune(now)
         self._locks.prune()
         self._records.forget_ended_graces()
-        await self._try(self._db.prune, now)
-
-    async def _try(self, job: Callable[..., Any], *args: Any) -> bool:
-        """Run a background write; a failure is logged once and remembered for ping."""
-        try:
-            await self._write(job, *args)
-        except StorageUnavailable:
-            return False
-        return True
-
-    async def _write(self, job: Callable[..., T], *args: Any) -> T:
-        try:
-            result = await self._db.call(job, *args)
-        except StorageUnavailable as exc:
-            if self._failure is None:
-                log.error("embedded store: %s; retrying every second", exc.message)
-            self._failure = exc
-            raise
-        if self._failure is not None:
-            log.warning("embedded store: %s is written again", self._db.name)
-            self._failure = None
-        return result
-
-    async def _durably(self, change: Coroutine[Any, Any, None]) -> None:
-        """Finish ``change`` even when the caller is cancelled: what the database stored,
-        the process must serve too."""
-        task = asyncio.ensure_future(change)
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
-        task.add_done_callback(lambda done: done.cancelled() or done.exception())
-        await asyncio.shield(task)
+        await self._writes.attempt(self._db.prune, now)
 
     async def ping(self) -> None:
-        if self._failure is not None:
-            raise StorageUnavailable(self._failure.message)
+        failure = self._writes.failure
+        if failure is not None:
+            raise StorageUnavailable(failure.message)
 
     async def server_secret(self, candidate: bytes) -> bytes:
         if self._secret is None:
 
             async def store() -> None:
-                self._secret = await self._write(self._db.server_secret, candidate)
+                self._secret = await self._writes.run(self._db.server_secret, candidate)
 
-            await self._durably(store())
+            await self._writes.durably(store())
         assert self._secret is not None
         return self._secret
 
     async def insert_key(self, record: KeyRecord) -> None:
-        self._records.check_insert(record)
-        await self._write_key(self._db.insert_key, record)
-
-    async def _write_key(self, job: Callable[[KeyRecord], None], record: KeyRecord) -> None:
-        """Write a checked key change durably, holding the team it joins meanwhile."""
-        records = self._records
-        team = records.joins(record)
-
-        async def store() -> None:
-            try:
-                await self._write(job, record)
-                records.remember(record)
-            finally:
-                records.joined(team)
-
-        await self._durably(store())
+        await self._changes.insert_key(record)
 
     async def update_key(self, record: KeyRecord) -> None:
-        self._records.check_update(record)
-        await self._write_key(self._db.update_key, record)
+        await self._changes.update_key(record)
 
     async def rotate_key(self, record: KeyRecord, grace: float) -> None:
-        self._records.check_rotate(record)
-
-        async def store() -> None:
-            await self._write(self._db.update_key, record)
-            self._records.remember(record)
-
-        await self._durably(store())
+        await self._changes.rotate_key(record)
 
     async def insert_team(self, record: TeamRecord) -> None:
-        self._records.check_new_team(record)
-
-        async def store() -> None:
-            await self._write(self._db.insert_team, record)
-            self._records.teams[record.id] = record
-
-        await self._durably(store())
+        await self._changes.insert_team(record)
 
     async def update_team(self, record: TeamRecord) -> None:
-        if not self._records.team_exists(record.id):
-            raise StorageNotFound(f"No team with id {record.id!r}.")
-        teams = self._records.teams
-
-        async def store() -> None:
-            await self._write(self._db.update_team, record)
-            if record.id in teams:
-                teams[record.id] = record
-
-        await self._durably(store())
+        await self._changes.update_team(record)
 
     async def get_team(self, team_id: str) -> TeamRecord | None:
         return self._records.teams.get(team_id)
@@ -276,18 +205,7 @@ class MemoryStore(Store):
         return sorted(self._records.teams.values(), key=lambda r: r.created_at)
 
     async def delete_team(self, team_id: str) -> None:
-        records = self._records
-        records.leaving(team_id)
-
-        async def store() -> None:
-            deleted = False
-            try:
-                await self._write(self._db.delete_team, team_id)
-                deleted = True
-            finally:
-                records.left(team_id, deleted)
-
-        await self._durably(store())
+        await self._changes.delete_team(team_id)
 
     async def claim(self, name: str, ttl: float) -> bool:
         now = self._clock()
