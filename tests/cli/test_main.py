@@ -55,6 +55,8 @@ def test_every_limit_is_an_option_and_can_be_removed(group: str) -> None:
         "sk-" + "a" * 43,
         generate_key() + "x",
         generate_key()[:-1] + "!",
+        generate_key()[:-1] + "B",
+        generate_key()[:-1] + "_",
         " " + generate_key(),
     ],
 )
