@@ -85,6 +85,27 @@ def test_keys_hash_refuses_a_secret_the_gateway_would_refuse() -> None:
 
 
 @pytest.mark.parametrize(
+    ("option", "variable", "built_in"),
+    [
+        ("--url", "GATEWAY_URL", "http://127.0.0.1:8080"),
+        ("--upstream", "GATEWAY_UPSTREAM_URL", "https://api.aimlapi.com"),
+    ],
+)
+def test_help_shows_the_default_in_effect(option: str, variable: str, built_in: str) -> None:
+    with_option = [
+        path.split()[1:]
+        for path, command in commands(main)
+        if any(option in param.opts for param in command.params)
+    ]
+    assert with_option
+    for args in with_option:
+        unset = CliRunner().invoke(main, [*args, "--help"], env={variable: None})
+        assert built_in in unset.stdout and variable in unset.stdout
+        set_ = CliRunner().invoke(main, [*args, "--help"], env={variable: "http://gw.example:9"})
+        assert "http://gw.example:9" in set_.stdout and built_in not in set_.stdout
+
+
+@pytest.mark.parametrize(
     "args",
     [["keys", "list"], ["keys", "show", "mobile-app"], ["usage", "mobile-app"], ["cache", "stats"]],
 )
