@@ -1,4 +1,12 @@
-"""A small synchronous client of the admin API, used by the CLI."""
+"""A small synchronous client of the admin API, used by the CLI.
+
+Commands take a key or a team by id or by unique name. A name is never tried as an id
+first: ``GET /admin/keys/<name>`` would answer 404, which the gateway logs and counts as a
+failed request. Only an argument shaped like a generated id is asked for by id; any other
+is searched among the names (the key search's name index, ``q``), and only when no key
+has that name is it tried as the id of a key declared in the config file (whose ids the
+operator chooses).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,11 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+
+from gateway.keys.material import ID_FORMAT as KEY_ID_FORMAT
+from gateway.keys.search import MAX_PAGE
+from gateway.teams.service import ID_FORMAT as TEAM_ID_FORMAT
+from gateway.web.admin_queries import MAX_TEXT
 
 
 class AdminError(Exception):
@@ -61,18 +74,47 @@ class AdminClient:
         """GET /admin/keys/{id}."""
         return self._request("GET", f"/admin/keys/{_segment(key_id)}")
 
+    def keys_named(self, name: str) -> list[Any]:
+        """The keys named exactly ``name``. The search by name prefix (``q``, case
+        ignored) answers in name order, where the exact matches come first, so it reads
+        pages only until a longer name shows up."""
+        if len(name) > MAX_TEXT:
+            return [key for key in self.list_keys()["data"] if key["name"] == name]
+        named: list[Any] = []
+        params: dict[str, Any] = {"q": name, "limit": MAX_PAGE}
+        while True:
+            page = self._request("GET", "/admin/keys", params=params)
+            data = page["data"]
+            named += [key for key in data if key["name"] == name]
+            if not page.get("has_more") or not data:
+                return named
+            if data[-1]["name"].casefold() != name.casefold():
+                return named
+            params["after"] = page["next_after"]
+
     def find_key(self, ref: str) -> Any:
-        """The key whose id is ``ref`` or, failing that, the one named ``ref``.
+        """The key whose generated id is ``ref``, else the one named ``ref``, else the
+        declared key with that id.
 
         A name shared by several keys is refused unless only one of them is not revoked
         (a key rotated under the same name).
         """
-        return _find("key", ref, self.get_key, lambda: self.list_keys()["data"])
+        generated = KEY_ID_FORMAT.fullmatch(ref) is not None
+        return _find(
+            "key", ref, self.get_key, self.keys_named, id_first=generated, id_last=not generated
+        )
 
     def find_team(self, ref: str) -> Any:
-        """The team whose id is ``ref`` or, failing that, the one named ``ref`` (a name
-        shared by several teams is refused)."""
-        return _find("team", ref, self.get_team, lambda: self.list_teams()["data"])
+        """The team whose id is ``ref``, else the one named ``ref`` (a name shared by
+        several teams is refused). Every team id has the generated form."""
+        generated = TEAM_ID_FORMAT.fullmatch(ref) is not None
+        return _find(
+            "team", ref, self.get_team, self.teams_named, id_first=generated, id_last=False
+        )
+
+    def teams_named(self, name: str) -> list[Any]:
+        """The teams named exactly ``name`` (teams are few: one listing)."""
+        return [team for team in self.list_teams()["data"] if team["name"] == name]
 
     def update_key(self, key_id: str, body: dict[str, Any]) -> Any:
         """PATCH /admin/keys/{id}."""
@@ -130,23 +172,41 @@ class AdminClient:
         return self._request("GET", "/admin/cache")
 
 
-def _find(kind: str, ref: str, get: Callable[[str], Any], listed: Callable[[], Any]) -> Any:
-    """The record whose id is ``ref``, else the one named ``ref``; of several with that
-    name, the one not revoked."""
+def _find(
+    kind: str,
+    ref: str,
+    get: Callable[[str], Any],
+    named: Callable[[str], list[Any]],
+    *,
+    id_first: bool,
+    id_last: bool,
+) -> Any:
+    """The record whose id is ``ref`` (asked for before the names with ``id_first``, after
+    them with ``id_last``), else the one named ``ref``; of several with that name, the one
+    not revoked."""
+    if id_first and (found := _get(get, ref)) is not None:
+        return found
+    matches = named(ref)
+    if len(matches) > 1:
+        matches = [item for item in matches if not item.get("revoked")] or matches
+    if len(matches) > 1:
+        ids = ", ".join(item["id"] for item in matches)
+        raise AdminError(f"{len(matches)} {kind}s are named {ref!r} ({ids}): give the id")
+    if matches:
+        return matches[0]
+    if id_last and (found := _get(get, ref)) is not None:
+        return found
+    raise AdminError(f"no {kind} has the id or name {ref!r}", 404)
+
+
+def _get(get: Callable[[str], Any], ref: str) -> Any:
+    """``get(ref)``, or None when there is no such record."""
     try:
         return get(ref)
     except AdminError as exc:
         if exc.status != 404:
             raise
-    named = [item for item in listed() if item["name"] == ref]
-    if len(named) > 1:
-        named = [item for item in named if not item.get("revoked")] or named
-    if not named:
-        raise AdminError(f"no {kind} has the id or name {ref!r}", 404)
-    if len(named) > 1:
-        ids = ", ".join(item["id"] for item in named)
-        raise AdminError(f"{len(named)} {kind}s are named {ref!r} ({ids}): give the id")
-    return named[0]
+        return None
 
 
 def _segment(text: str) -> str:

@@ -68,12 +68,27 @@ def model_list(text: str) -> list[str]:
     return [m.strip() for m in text.split(",") if m.strip()]
 
 
+class EnvDefaultOption(click.Option):
+    """An option whose help shows the default in effect: its environment variable's value
+    when that is set (click would show the built-in default all the same)."""
+
+    def get_help_extra(self, ctx: click.Context) -> click.types.OptionHelpExtra:
+        """The help's bracket: the variable's name, and the value it gives when set."""
+        extra = super().get_help_extra(ctx)
+        value = self.resolve_envvar_value(ctx)
+        if value is not None:
+            extra["default"] = f"{value}, from {self.envvar}"
+        return extra
+
+
 url_option = click.option(
     "--url",
+    cls=EnvDefaultOption,
     envvar="GATEWAY_URL",
+    show_envvar=True,
     default="http://127.0.0.1:8080",
     show_default=True,
-    help="The running gateway (GATEWAY_URL).",
+    help="The running gateway.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 

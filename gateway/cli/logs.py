@@ -10,6 +10,7 @@ line (the API's form), which scripts can read while following too.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import time
 from collections import deque
@@ -22,8 +23,10 @@ import httpx
 import orjson
 
 from gateway.cli.admin_client import AdminClient, AdminError
-from gateway.cli.common import fail, url_option
+from gateway.cli.common import fail, key_id_of, team_id_of, url_option
 from gateway.cli.tables import table
+from gateway.keys.material import ID_FORMAT as KEY_ID_FORMAT
+from gateway.teams.service import ID_FORMAT as TEAM_ID_FORMAT
 
 FOLLOW_INTERVAL = 1.0
 FOLLOW_PAGES = 10
@@ -181,9 +184,20 @@ limit_option = click.option(
 )
 
 
+def _filter_id(
+    client: LogClient, ref: str | None, generated: re.Pattern[str], find: Callable[..., str]
+) -> str | None:
+    """The id a ``--key`` or ``--team`` filter names. A generated id is taken as given (the
+    log keeps the requests of a team since deleted); any other is looked up as the key and
+    team commands do, so a name nobody has is an error rather than an empty table."""
+    if ref is None or generated.fullmatch(ref):
+        return ref
+    return find(client, ref)
+
+
 @click.command("requests")
-@click.option("--key", "key_id", help="Only this key's requests (its id).")
-@click.option("--team", "team_id", help="Only this team's requests.")
+@click.option("--key", "key_id", help="Only this key's requests (its id, or its unique name).")
+@click.option("--team", "team_id", help="Only this team's requests (its id, or its unique name).")
 @click.option("--model", help="Only this model's requests.")
 @click.option("--status", help="A status code (429) or a class (4xx).")
 @limit_option
@@ -205,8 +219,8 @@ def requests_command(
     """The request log: the newest requests, newest last."""
     client = _client(url)
     params = {
-        "key_id": key_id,
-        "team_id": team_id,
+        "key_id": _filter_id(client, key_id, KEY_ID_FORMAT, key_id_of),
+        "team_id": _filter_id(client, team_id, TEAM_ID_FORMAT, team_id_of),
         "model": model,
         "status": status,
         "limit": limit,

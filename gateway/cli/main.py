@@ -12,6 +12,7 @@ import click
 import httpx
 
 from gateway.cli.common import (
+    EnvDefaultOption,
     call,
     connect,
     emit,
@@ -334,10 +335,12 @@ def models_import(path: Path, output: Path | None) -> None:
 @models.command("sync")
 @click.option(
     "--upstream",
+    cls=EnvDefaultOption,
     envvar="GATEWAY_UPSTREAM_URL",
+    show_envvar=True,
     default="https://api.aimlapi.com",
     show_default=True,
-    help="The upstream whose live catalogue to read (GATEWAY_UPSTREAM_URL).",
+    help="The upstream whose live catalogue to read.",
 )
 @click.option(
     "--output",

@@ -83,16 +83,14 @@ def team_table(teams: Sequence[dict[str, Any]]) -> str:
     return table(headers, rows)
 
 
-def usage_table(report: dict[str, Any]) -> str:
-    """A usage report of a key or a team: limits and budgets, then one row per day."""
-    kind = "team" if "team_id" in report else "key"
-    lines = [f"{kind} {report[f'{kind}_id']} ({report['name']})", ""]
-    limit_rows = []
-    for name, state in report["limits"].items():
+def _limit_table(limits: dict[str, Any], title: str = "LIMIT") -> str:
+    """Each limit's value, what is left of it and when it resets."""
+    rows = []
+    for name, state in limits.items():
         if state is None:
-            limit_rows.append([name, "unlimited", "-", "-"])
+            rows.append([name, "unlimited", "-", "-"])
         else:
-            limit_rows.append(
+            rows.append(
                 [
                     name,
                     _amount(name, state["limit"]),
@@ -100,8 +98,19 @@ def usage_table(report: dict[str, Any]) -> str:
                     go_duration(float(state["reset_seconds"])),
                 ]
             )
-    lines.append(table(["LIMIT", "VALUE", "REMAINING", "RESETS IN"], limit_rows))
-    lines.append("")
+    return table([title, "VALUE", "REMAINING", "RESETS IN"], rows)
+
+
+def usage_table(report: dict[str, Any]) -> str:
+    """A usage report of a key or a team: limits and budgets, then one row per day. A key
+    in a team also shows the team's limits and budgets, which bind the key too."""
+    kind = "team" if "team_id" in report else "key"
+    lines = [f"{kind} {report[f'{kind}_id']} ({report['name']})", ""]
+    lines += [_limit_table(report["limits"]), ""]
+    team = report.get("team")
+    if team is not None:
+        lines.append(f"team {team['team_id']} ({team['name']}): its limits bind this key too")
+        lines += [_limit_table(team["limits"], "TEAM LIMIT"), ""]
     day_rows = [
         [
             d["day"],

@@ -1,7 +1,9 @@
 """What a client key is made of: its format, how one is generated, hashed and shown.
 
 A key is ``gwk_`` followed by 43 URL-safe characters (256 random bits); only its HMAC under
-the server secret is ever stored, and only its first characters are ever shown.
+the server secret is ever stored, and only its first characters are ever shown. The 43
+characters are the unpadded URL-safe base64 of 32 bytes, so the last one carries only the
+last 4 bits: it is one of the 16 characters whose two low bits are zero.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ import secrets
 
 KEY_PREFIX = "gwk_"
 KEY_RANDOM_BYTES = 32
-KEY_FORMAT = re.compile(r"gwk_[A-Za-z0-9_-]{43}")
+KEY_FORMAT = re.compile(r"gwk_[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]")
+ID_FORMAT = re.compile(r"key_[0-9a-f]{16}")
 SHOWN_CHARS = 8
 
 
@@ -22,7 +25,8 @@ def generate_key() -> str:
 
 
 def generate_id() -> str:
-    """A public, non-secret identifier for a key record."""
+    """A public, non-secret identifier for a key record (:data:`ID_FORMAT`; keys declared in
+    the config file have ids of the operator's choosing)."""
     return "key_" + secrets.token_hex(8)
 
 
@@ -32,7 +36,8 @@ def hash_key(secret: bytes, key: str) -> str:
 
 
 def is_well_formed(key: str) -> bool:
-    """True for what :func:`generate_key` can make: the prefix and 43 URL-safe characters."""
+    """True for what :func:`generate_key` can make: the prefix and 43 URL-safe characters,
+    the last of which can only be one of 16."""
     return KEY_FORMAT.fullmatch(key) is not None
 
 

@@ -9,6 +9,7 @@ share a single store read.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import replace
@@ -22,10 +23,11 @@ from gateway.store.shared_reads import SharedReads
 from gateway.store.types import KeyRecord, Limits, TeamRecord
 
 MAX_CACHED = 10_000
+ID_FORMAT = re.compile(r"team_[0-9a-f]{16}")
 
 
 def generate_id() -> str:
-    """A public identifier for a team."""
+    """A public identifier for a team; every team's id has this form (:data:`ID_FORMAT`)."""
     return "team_" + secrets.token_hex(8)
 
 

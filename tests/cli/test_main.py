@@ -55,6 +55,8 @@ def test_every_limit_is_an_option_and_can_be_removed(group: str) -> None:
         "sk-" + "a" * 43,
         generate_key() + "x",
         generate_key()[:-1] + "!",
+        generate_key()[:-1] + "B",
+        generate_key()[:-1] + "_",
         " " + generate_key(),
     ],
 )
@@ -80,6 +82,27 @@ def test_keys_hash_refuses_a_secret_the_gateway_would_refuse() -> None:
     assert result.stderr == (
         "gateway: invalid setting GATEWAY_KEY_SECRET: must be at least 32 bytes long\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("option", "variable", "built_in"),
+    [
+        ("--url", "GATEWAY_URL", "http://127.0.0.1:8080"),
+        ("--upstream", "GATEWAY_UPSTREAM_URL", "https://api.aimlapi.com"),
+    ],
+)
+def test_help_shows_the_default_in_effect(option: str, variable: str, built_in: str) -> None:
+    with_option = [
+        path.split()[1:]
+        for path, command in commands(main)
+        if any(option in param.opts for param in command.params)
+    ]
+    assert with_option
+    for args in with_option:
+        unset = CliRunner().invoke(main, [*args, "--help"], env={variable: None})
+        assert built_in in unset.stdout and variable in unset.stdout
+        set_ = CliRunner().invoke(main, [*args, "--help"], env={variable: "http://gw.example:9"})
+        assert "http://gw.example:9" in set_.stdout and built_in not in set_.stdout
 
 
 @pytest.mark.parametrize(

@@ -105,3 +105,41 @@ def test_a_team_usage_shows_spend_and_budgets() -> None:
     text = usage_table(report)
     assert text.startswith("team team_1 (design)")
     assert "$0.9" in text and "$0.1" in text and "SPEND" in text
+
+
+def test_a_key_in_a_team_shows_the_teams_limits_and_budgets_as_the_teams() -> None:
+    report = {
+        "key_id": "key_1",
+        "name": "mobile-app",
+        "days": [],
+        "limits": {
+            "usd_per_day": {"limit": "0.3", "remaining": "0.25", "reset_seconds": 60.0},
+            "rpm": None,
+        },
+        "team": {
+            "team_id": "team_1",
+            "name": "design",
+            "limits": {
+                "usd_per_day": {"limit": "1", "remaining": "0.75", "reset_seconds": 60.0},
+                "usd_per_month": {"limit": "20", "remaining": "19.5", "reset_seconds": 3600.0},
+                "rpm": None,
+            },
+        },
+    }
+    blocks = usage_table(report).split("\n\n")
+    assert blocks[0] == "key key_1 (mobile-app)"
+    assert "$0.25" in blocks[1] and "$0.75" not in blocks[1]
+    title, header, *rows = blocks[2].splitlines()
+    assert title == "team team_1 (design): its limits bind this key too"
+    assert header.split()[:2] == ["TEAM", "LIMIT"]
+    assert [row.split() for row in rows] == [
+        ["usd_per_day", "$1", "$0.75", "1m0s"],
+        ["usd_per_month", "$20", "$19.5", "1h0m0s"],
+        ["rpm", "unlimited", "-", "-"],
+    ]
+    assert blocks[3].startswith("DAY")
+
+
+def test_a_key_without_a_team_shows_no_team_block() -> None:
+    report = {"key_id": "key_1", "name": "mobile-app", "days": [], "limits": {"rpm": None}}
+    assert "team" not in usage_table(report)

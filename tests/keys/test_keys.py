@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import string
 
 import pytest
 
 from gateway.errors import AuthenticationFailed, Conflict, InvalidRequest
-from gateway.keys.material import KEY_PREFIX, generate_key, hash_key, mask
+from gateway.keys.material import (
+    ID_FORMAT,
+    KEY_PREFIX,
+    generate_id,
+    generate_key,
+    hash_key,
+    is_well_formed,
+    mask,
+)
 from gateway.keys.service import KeyService
 from gateway.settings.declared import DeclaredKey
 from gateway.store.errors import StorageUnavailable
@@ -21,6 +31,23 @@ def test_keys_are_long_random_and_prefixed() -> None:
     assert len(keys) == 100
     assert all(k.startswith(KEY_PREFIX) and len(k) >= 4 + 43 for k in keys)
     assert mask("gwk_abcdefghijkl") == "gwk_abcd****"
+
+
+def test_well_formed_keys_are_exactly_what_generation_can_make() -> None:
+    # 43 unpadded base64 characters hold 258 bits, of which a key's 32 bytes fill 256: the
+    # last character is one whose two low bits are zero, as decoding and encoding again shows.
+    body = generate_key()[len(KEY_PREFIX) : -1]
+    alphabet = string.ascii_letters + string.digits + "-_"
+    possible = {
+        last
+        for last in alphabet
+        if base64.urlsafe_b64encode(base64.urlsafe_b64decode(body + last + "=")).decode()
+        == body + last + "="
+    }
+    assert len(possible) == 16
+    assert {last for last in alphabet if is_well_formed(KEY_PREFIX + body + last)} == possible
+    assert all(is_well_formed(generate_key()) for _ in range(200))
+    assert all(ID_FORMAT.fullmatch(generate_id()) for _ in range(20))
 
 
 def test_hash_depends_on_secret() -> None:
