@@ -2,7 +2,11 @@
 
 ``emit`` only puts the event on a bounded queue: a request never waits for the webhook. One
 worker task posts the events in order, each retried with exponential back-off; a webhook that
-is down is logged once when the outage starts and once when it ends, not per event. Past the
+is down is logged once when the outage starts and once when it ends, not per event. An
+attempt has a deadline for the whole exchange, not only per read: a receiver that accepts and
+never answers, or drips its answer a byte at a time, fails the attempt like one that refuses
+the connection (httpx's timeouts bound each read, so a drip alone would hold the worker, and
+every event behind it, for as long as the receiver likes). Past the
 queue's size, new events are dropped and counted (an outage must not grow memory without
 bound). Each body is signed with HMAC-SHA256 under the operator's secret, the way GitHub and
 Stripe sign theirs, so the receiver can tell it came from this gateway.
@@ -37,7 +41,8 @@ def sign(body: bytes, secret: bytes) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """How hard to try: attempts per event, the back-off between them, the timeout of one."""
+    """How hard to try: attempts per event, the back-off between them, the deadline of one
+    (connecting, sending and reading the whole answer)."""
 
     attempts: int = 8
     first_delay: float = 0.5
@@ -58,7 +63,6 @@ class WebhookSink:
         secret: bytes | None = None,
         *,
         delivery: Delivery | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
         on_dropped: Callable[[], None] | None = None,
         on_failed: Callable[[], None] | None = None,
@@ -66,7 +70,7 @@ class WebhookSink:
         self._url = url
         self._secret = secret
         self._delivery = delivery or Delivery()
-        self._client = httpx.AsyncClient(transport=transport, timeout=self._delivery.timeout)
+        self._client = httpx.AsyncClient(timeout=self._delivery.timeout)
         self._sleep = sleep
         self._on_dropped = on_dropped
         self._on_failed = on_failed
@@ -136,10 +140,14 @@ class WebhookSink:
 
     async def _post(self, body: bytes, headers: dict[str, str]) -> str | None:
         """None when delivered (any 2xx), else what went wrong."""
+        deadline = self._delivery.timeout
         try:
-            response = await self._client.post(self._url, content=body, headers=headers)
+            async with asyncio.timeout(deadline):
+                response = await self._client.post(self._url, content=body, headers=headers)
         except httpx.HTTPError as exc:
             return type(exc).__name__
+        except TimeoutError:
+            return f"no whole answer within {deadline:g} s"
         if 200 <= response.status_code < 300:
             return None
         return f"status {response.status_code}"

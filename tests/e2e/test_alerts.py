@@ -1,26 +1,35 @@
 """Budget alerts as the operator's webhook receives them: once per threshold across every
-replica, signed; a webhook that is down changes no answer."""
+replica, signed; a webhook that is down, or never finishes answering, changes no answer and
+no answer's latency."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
+import signal
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from gateway.alerts.webhook import Delivery
 from gateway.testing.procs import free_port, wait_until
-from tests.e2e.conftest import FakeUpstream, GatewayStarter
+from tests.alerts.conftest import StuckReceiver
+from tests.e2e.conftest import FakeUpstream, Gateway, GatewayStarter
 from tests.e2e.test_money import create_team, fire, replicas
 
 pytestmark = pytest.mark.e2e
 
 SECRET = "webhook-secret-0123456789"
+DEADLINE = Delivery().timeout / 3
+"""What no request may take while the webhook holds a delivery: well below the time the
+gateway gives one attempt, so a request that waited for the webhook would show."""
 
 
 class Receiver:
@@ -116,3 +125,38 @@ def test_a_dead_webhook_changes_no_answer_and_is_logged_once(
     wait_until(failing_logged, 15, "the webhook outage in the log")
     gw.proc.stop()
     assert gw.proc.log().count("is failing") == 1
+
+
+def timed(gw: Gateway, key: str, prompt: str) -> tuple[httpx.Response, float]:
+    """One generation and how long it took, from sending to the whole answer."""
+    started = time.perf_counter()
+    answer = gw.post({"model": "dall-e-2", "prompt": prompt}, key, timeout=30)
+    return answer, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("behaviour", ["silent", "drip"])
+def test_a_webhook_that_never_finishes_answering_changes_no_answer_or_its_latency(
+    start_gateway: GatewayStarter, upstream: FakeUpstream, tmp_path: Path, behaviour: str
+) -> None:
+    with StuckReceiver(behaviour) as hook:
+        (gw,) = replicas(start_gateway, "embedded", tmp_path, GATEWAY_ALERT_WEBHOOK_URL=hook.url)
+        upstream.control(usd_per_image=0.05)
+        key = gw.create_key(usd_per_day=0.5)["key"]
+        # The 8th answer crosses 80% of the budget and the 10th 100%: each queues an event.
+        answers = [timed(gw, key, f"stuck {i}") for i in range(10)]
+        wait_until(lambda: hook.requests >= 1, 15, "the first event to reach the webhook")
+        answers += [timed(gw, key, f"stuck {i}") for i in range(10, 14)]
+
+        assert [a.status_code for a, _ in answers] == [201] * 10 + [429] * 4
+        assert [a.headers["x-gateway-cost-usd"] for a, _ in answers] == ["0.05"] * 10 + ["0"] * 4
+        assert all(a.json()["error"]["code"] == "insufficient_quota" for a, _ in answers[10:])
+        slowest = max(seconds for _, seconds in answers)
+        assert slowest < DEADLINE, f"a request took {slowest:.2f} s"
+
+        # Two attempts given up (each after its deadline) and a third under way: one line.
+        wait_until(lambda: hook.requests >= 3, 40, "two failed attempts and a retry")
+        outage = f"alert webhook http://127.0.0.1:{hook.port} is failing"
+        assert gw.proc.log().count(outage) == 1
+        assert gw.proc.log().count("is failing") == 1
+        # Its shutdown would spend its drain time on this webhook; nothing here needs it.
+        gw.proc.stop(signal.SIGKILL)
