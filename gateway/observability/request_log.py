@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gateway.observability.clock import Clock
-from gateway.observability.recorder import Recorder
+from gateway.observability.recorder import Probe, Recorder
 from gateway.store.journal import RequestEntry
 
 COST_HEADER = "x-gateway-cost-usd"
@@ -35,6 +35,12 @@ class RequestLog:
         self._clock = clock
         self.prompts = prompts and recorder is not None
         self._broken = False
+
+    def store_outage_reported(self, probe: Probe) -> None:
+        """The store did not answer at start-up and said so in its own warning line: see
+        :meth:`Recorder.store_outage_reported`."""
+        if self._recorder is not None:
+            self._recorder.store_outage_reported(probe)
 
     def record(
         self,

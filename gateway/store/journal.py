@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 from gateway.store.errors import StorageError
 
@@ -188,6 +188,10 @@ class Journal(abc.ABC):
     """The request log (at most ``max_requests`` entries, oldest dropped first) and the audit
     log (entries older than ``audit_retention`` seconds dropped). Nothing edits or deletes
     an entry but retention."""
+
+    beside_store: ClassVar[bool] = False
+    """Whether the journal lives on the store's own service (Redis), so that the store
+    being unavailable is the journal's outage too, not a second one."""
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Open what the journal needs."""

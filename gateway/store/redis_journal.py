@@ -101,6 +101,8 @@ def _upper(before: str | None) -> str:
 class RedisJournal(Journal):
     """Request and audit logs as Redis streams under ``prefix``."""
 
+    beside_store = True
+
     def __init__(
         self,
         client: aioredis.Redis,

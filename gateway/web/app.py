@@ -197,7 +197,8 @@ def create_app(
 
 async def _first_contact(services: Services) -> None:
     """Reach the store and read what keys need from it. A store that does not answer is
-    not fatal: a crash loop under an orchestrator helps nobody. One warning line says so;
+    not fatal: a crash loop under an orchestrator helps nobody. One warning line says so
+    (the request log, on the same Redis, does not say it again);
     ``/readyz`` and requests answer 503 until the store answers, and the first operation
     after that finishes the start-up (see :meth:`KeyService.ready`)."""
     try:
@@ -209,6 +210,7 @@ async def _first_contact(services: Services) -> None:
             "until it answers",
             exc.message,
         )
+        services.request_log.store_outage_reported(services.store.ping)
 
 
 def create_app_from_env() -> Starlette:

@@ -170,3 +170,111 @@ async def test_shutdown_with_a_hanging_journal_stops_in_time_and_counts_the_loss
     await recorder.aclose()
     assert drops.by_reason == {"shutdown": 5}
     assert journal.batches == []
+
+
+class Store:
+    """The store's ping as the recorder's probe: it answers once ``up``."""
+
+    def __init__(self) -> None:
+        self.up = False
+        self.pings = 0
+
+    async def ping(self) -> None:
+        self.pings += 1
+        if not self.up:
+            raise StorageUnavailable("Redis at 127.0.0.1:6379 does not answer.")
+
+
+class RedisLikeJournal(ListJournal):
+    beside_store = True
+
+
+def told_store_is_down(
+    journal: ListJournal, options: RecorderOptions
+) -> tuple[Recorder, Store, Drops]:
+    """A recorder told that the store reported its outage at start-up, with that store (down)
+    and the recorder's drop counts."""
+    store, drops = Store(), Drops()
+    recorder = Recorder(journal, options, on_dropped=drops)
+    recorder.store_outage_reported(store.ping)
+    return recorder, store, drops
+
+
+async def write_one(recorder: Recorder, n: int) -> None:
+    """Record entry ``n`` and write it at once."""
+    recorder.record(entry(n))
+    await recorder.flush()
+
+
+def loud(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_a_journal_beside_the_store_says_nothing_of_the_outage_the_store_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal = RedisLikeJournal()
+    journal.fail = True
+    recorder, store, drops = told_store_is_down(journal, RecorderOptions(interval=0.01, batch=1))
+    with caplog.at_level(logging.INFO, logger="gateway.requests"):
+        recorder.start()
+        for n in range(3):
+            recorder.record(entry(n))
+        await wait_for(lambda: drops.by_reason.get("failed") == 3 and store.pings >= 2)
+        assert loud(caplog) == []
+        # The store answers again, with nothing to write meanwhile; when it fails later,
+        # that is a new outage, and said.
+        store.up = True
+        pings = store.pings
+        await wait_for(lambda: store.pings > pings)
+        recorder.record(entry(3))
+        await wait_for(lambda: drops.by_reason.get("failed") == 4)
+    await recorder.aclose()
+    assert loud(caplog) == ["the request log is failing: The log store is unavailable."]
+
+
+async def test_a_journal_of_its_own_reports_its_outage_whatever_the_store_said(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal = ListJournal()
+    journal.fail = True
+    recorder, store, _ = told_store_is_down(journal, RecorderOptions(batch=1))
+    with caplog.at_level(logging.INFO, logger="gateway.requests"):
+        await write_one(recorder, 0)
+    await recorder.aclose()
+    assert loud(caplog) == ["the request log is failing: The log store is unavailable."]
+    assert store.pings == 0
+
+
+async def test_a_written_batch_ends_the_quiet_and_a_bug_is_never_quiet(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal = RedisLikeJournal()
+    recorder, _, _ = told_store_is_down(journal, RecorderOptions(batch=1))
+    with caplog.at_level(logging.INFO, logger="gateway.requests"):
+        journal.broken = True
+        await write_one(recorder, 0)
+        assert loud(caplog) == ["the request log is failing: KeyError"]
+        journal.broken = False
+        await write_one(recorder, 1)
+        journal.fail = True
+        await write_one(recorder, 2)
+    await recorder.aclose()
+    assert loud(caplog) == [
+        "the request log is failing: KeyError",
+        "the request log is failing: The log store is unavailable.",
+    ]
+
+
+async def test_shutting_down_before_the_store_ever_answered_says_nothing_more(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    journal = RedisLikeJournal()
+    journal.fail = True
+    recorder, _, drops = told_store_is_down(journal, RecorderOptions(interval=3600))
+    recorder.start()
+    with caplog.at_level(logging.INFO, logger="gateway.requests"):
+        recorder.record(entry(0))
+        await recorder.aclose()
+    assert drops.by_reason == {"failed": 1}
+    assert loud(caplog) == []
