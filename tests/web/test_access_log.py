@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import httpx
 import pytest
 
-from tests.web.conftest import Starter, access_lines, messages
+from gateway.testing.procs import wait_until
+from tests.web.conftest import InProcess, Starter, access_lines, messages
 
 pytestmark = pytest.mark.usefixtures("logs")
 
@@ -100,6 +102,84 @@ def test_a_disabled_key_is_logged_by_its_id(start: Starter, logs: pytest.LogCapt
     usage = gw.client.get("/v1/usage", headers={"authorization": f"Bearer {created['key']}"})
     assert usage.status_code == 401
     assert last_line(logs)["key_id"] == created["id"]
+
+
+def request_log(gw: InProcess, count: int) -> list[dict[str, Any]]:
+    """The request log's newest ``count`` entries, once it holds that many."""
+    found: list[dict[str, Any]] = []
+
+    def logged() -> bool:
+        found[:] = gw.admin("GET", "/admin/requests").json()["data"]
+        return len(found) >= count
+
+    wait_until(logged, 10, f"{count} request-log entries")
+    return found[:count]
+
+
+def test_a_disabled_keys_refusal_is_logged_with_the_model_its_body_names(
+    start: Starter, logs: pytest.LogCaptureFixture
+) -> None:
+    gw = start()
+    created = gw.create_key()
+    gw.admin("PATCH", f"/admin/keys/{created['id']}", json={"disabled": True})
+    refused = gw.generate(created["key"], model="dall-e-3")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_api_key"
+    line = last_line(logs)
+    assert (line["key_id"], line["model"], line["status"]) == (created["id"], "dall-e-3", 401)
+    (entry,) = request_log(gw, 1)
+    assert (entry["key_id"], entry["model"], entry["status"]) == (created["id"], "dall-e-3", 401)
+    assert any(
+        line.startswith("gateway_requests_total{")
+        and 'model="dall-e-3"' in line
+        and 'status="401"' in line
+        for line in gw.client.get("/metrics").text.splitlines()
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{not json", b"[1, 2]", b'{"model": "dall-e-3", "prompt": "' + b"x" * 2_000_000 + b'"}'],
+    ids=["malformed", "not-an-object", "too-large"],
+)
+def test_a_disabled_keys_unreadable_body_changes_nothing_in_its_refusal(
+    start: Starter, logs: pytest.LogCaptureFixture, body: bytes
+) -> None:
+    gw = start()
+    created = gw.create_key()
+    gw.admin("PATCH", f"/admin/keys/{created['id']}", json={"disabled": True})
+    refused = gw.client.post(
+        "/v1/images/generations",
+        content=body,
+        headers={"authorization": f"Bearer {created['key']}", "content-type": "application/json"},
+    )
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "invalid_api_key"
+    line = last_line(logs)
+    assert (line["key_id"], line["model"]) == (created["id"], None)
+
+
+def test_an_unknown_key_or_a_refused_upload_is_not_read_for_the_log(
+    start: Starter, logs: pytest.LogCaptureFixture
+) -> None:
+    gw = start()
+    assert gw.generate("gwk_" + "x" * 40, model="dall-e-3").status_code == 401
+    assert (last_line(logs)["key_id"], last_line(logs)["model"]) == (None, None)
+    created = gw.create_key()
+    gw.admin("PATCH", f"/admin/keys/{created['id']}", json={"disabled": True})
+    edit = gw.client.post(
+        "/v1/images/edits",
+        data={"model": "dall-e-2", "prompt": "x"},
+        files={"image": ("in.png", b"\x89PNG\r\n\x1a\n" + b"0" * 64, "image/png")},
+        headers={"authorization": f"Bearer {created['key']}"},
+    )
+    assert edit.status_code == 401
+    line = last_line(logs)
+    assert (line["key_id"], line["model"], line["path"]) == (
+        created["id"],
+        None,
+        "/v1/images/edits",
+    )
 
 
 def test_refusals_log_the_key_and_the_model_and_keep_the_model_label(

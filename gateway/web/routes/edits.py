@@ -9,11 +9,15 @@ files are closed when the answer is ready.
 
 AIML has no variations endpoint; ``create_variation`` gets a 400 that says what to do
 instead, never a 404.
+
+A known key refused before its upload was read is logged without the model: an upload is
+not read for a refused request's log line.
 """
 
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
@@ -51,9 +55,14 @@ class Edits(Generations):
 
     wanted = WANTED
 
+    async def read_refused(
+        self, state: dict[str, Any], svc: Services, headers: dict[bytes, str], receive: Receive
+    ) -> None:
+        """Nothing: an upload is not read for a refused request's log line."""
+
     async def generate(self, scope: Scope, receive: Receive) -> GenerationResult:
         """The answer to one edit, or a raised GatewayError."""
-        state, svc, headers, key, record = await self.caller(scope)
+        state, svc, headers, key, record = await self.caller(scope, receive)
         content_type = headers.get(b"content-type", "")
         if content_type.split(";", 1)[0].strip().lower() in JSON_TYPES:
             raise InvalidRequest(
@@ -67,9 +76,7 @@ class Edits(Generations):
         )
         try:
             fields = form.values()
-            self.asked_for(state, svc, fields.get("model"))
-            if svc.request_log.prompts:
-                state["prompt"] = fields.get("prompt")
+            self.noted(state, svc, fields)
             result = await svc.images.edit(
                 record,
                 key,

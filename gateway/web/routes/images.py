@@ -5,18 +5,30 @@ The busiest route, so it is a plain ASGI app served in front of the middleware
 its answer without building Request or Response objects, and does for itself what the
 middleware does for the other routes (request id, access log, metrics, error rendering).
 It then hands the finished request to the request log (:mod:`gateway.observability.request_log`).
+
+A known key refused before its body was read (disabled, revoked or expired) still has the
+model its body names in both logs: the body is read for that, under the same size and time
+limits as any body, and a body that cannot be read or parsed changes nothing in the answer.
+An unknown key's body is never read (a stranger costs no parsing).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
 from gateway.billing.money import format_usd
 from gateway.cache.policy import CacheControl
-from gateway.errors import GatewayError, InvalidRequest, client_error, render
+from gateway.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    InvalidRequest,
+    client_error,
+    render,
+)
 from gateway.pipeline.disconnect import CLIENT_CLOSED, ClientGone, Gone
 from gateway.pipeline.result import GenerationResult
 from gateway.store.types import KeyRecord
@@ -83,10 +95,11 @@ class Generations:
     wanted = WANTED
 
     async def caller(
-        self, scope: Scope
+        self, scope: Scope, receive: Receive
     ) -> tuple[dict[str, Any], Services, dict[bytes, str], str, KeyRecord]:
         """The request's state, the services, the headers the route reads, and the caller's
-        key and its record (authenticated, and noted for the request log)."""
+        key and its record (authenticated, and noted for the request log). A known key
+        refused here has its body read by :meth:`read_refused` first, for the logs."""
         state = scope["state"]
         svc: Services = state["services"]
         headers: dict[bytes, str] = {}
@@ -95,11 +108,34 @@ class Generations:
             if name in wanted:
                 headers[name] = value.decode("latin-1")
         key = bearer_token(headers.get(b"authorization"))
-        record = await svc.keys.authenticate(key)
+        try:
+            record = await svc.keys.authenticate(key)
+        except AuthenticationFailed as exc:
+            if "key_id" in exc.log_fields:
+                state.update(exc.log_fields)
+                await self.read_refused(state, svc, headers, receive)
+            raise
         assert key is not None
         state["key_id"] = record.id
         state["team_id"] = record.team_id
         return state, svc, headers, key, record
+
+    async def read_refused(
+        self, state: dict[str, Any], svc: Services, headers: dict[bytes, str], receive: Receive
+    ) -> None:
+        """Read the JSON body of a known key's refused request, only to note what it asks
+        for; whatever goes wrong reading it is not the answer (the refusal is)."""
+        try:
+            body = await json_body(svc, headers, receive)
+        except GatewayError:
+            return
+        self.noted(state, svc, body)
+
+    def noted(self, state: dict[str, Any], svc: Services, body: Mapping[str, Any]) -> None:
+        """Note the model (and the prompt, when prompts are logged) a body asks for."""
+        self.asked_for(state, svc, body.get("model"))
+        if svc.request_log.prompts:
+            state["prompt"] = body.get("prompt")
 
     @staticmethod
     def asked_for(state: dict[str, Any], svc: Services, model: object) -> None:
@@ -125,20 +161,9 @@ class Generations:
 
     async def generate(self, scope: Scope, receive: Receive) -> GenerationResult:
         """The answer to one request, or a raised GatewayError."""
-        state, svc, headers, key, record = await self.caller(scope)
-        settings = svc.settings
-        body = parse_object(
-            await read_body(
-                receive,
-                headers.get(b"content-length"),
-                settings.max_body_bytes,
-                settings.body_read_timeout,
-                svc.deadlines,
-            )
-        )
-        self.asked_for(state, svc, body.get("model"))
-        if svc.request_log.prompts:
-            state["prompt"] = body.get("prompt")
+        state, svc, headers, key, record = await self.caller(scope, receive)
+        body = await json_body(svc, headers, receive)
+        self.noted(state, svc, body)
         if body.get("stream"):
             raise InvalidRequest("Streaming image generation is not supported.", param="stream")
 
@@ -152,6 +177,20 @@ class Generations:
             gone=disconnected(receive),
         )
         return self.answered(state, result)
+
+
+async def json_body(svc: Services, headers: dict[bytes, str], receive: Receive) -> dict[str, Any]:
+    """The request's body as a JSON object, within the body's size and time limits."""
+    settings = svc.settings
+    return parse_object(
+        await read_body(
+            receive,
+            headers.get(b"content-length"),
+            settings.max_body_bytes,
+            settings.body_read_timeout,
+            svc.deadlines,
+        )
+    )
 
 
 async def answer(
