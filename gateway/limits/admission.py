@@ -11,6 +11,7 @@ import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from gateway.billing.money import format_usd
 from gateway.errors import GatewayError, QuotaExceeded, RateLimited
 from gateway.observability.clock import Clock
 from gateway.store.types import MONEY_LIMITS, Decision, LimitState, Window
@@ -94,9 +95,11 @@ def state_headers(suffix: str, state: LimitState) -> dict[str, str]:
     }
 
 
-def refusal(decision: Decision, headers: dict[str, str]) -> GatewayError:
+def refusal(decision: Decision, headers: dict[str, str], estimate_nanos: int = 0) -> GatewayError:
     """The 429 a refused decision answers with, naming the limit and whose it is (the
-    key's, or its team's)."""
+    key's, or its team's). A USD budget that is not spent but has less left than the
+    request's estimate (``estimate_nanos``) says so, with both amounts: "is spent" would
+    send the operator looking for spending that did not happen."""
     limit = decision.refused_by or "limit"
     wait = decision.retry_after
     team = decision.refused_level == "team"
@@ -104,10 +107,14 @@ def refusal(decision: Decision, headers: dict[str, str]) -> GatewayError:
         period = "month" if limit.endswith("_per_month") else "day"
         if limit in MONEY_LIMITS:
             whose = "The USD budget of this key's team" if team else "This key's USD budget"
-            rest = " or smaller than the request's estimated cost." if wait is None else "."
-            return QuotaExceeded(
-                f"{whose} for the {period} ({limit}) is spent{rest}", headers=headers
-            )
+            left = decision.budget_left
+            state = "is spent"
+            if left:
+                state = (
+                    f"has ${format_usd(left)} left, less than this request's estimated "
+                    f"${format_usd(estimate_nanos)}"
+                )
+            return QuotaExceeded(f"{whose} for the {period} ({limit}) {state}.", headers=headers)
         whose = "The image quota of this key's team" if team else "This key's image quota"
         return QuotaExceeded(
             f"{whose} for the {period} ({limit}) is used up"

@@ -85,7 +85,8 @@ class Metrics:
         )
         self.budget_refusals = Counter(
             "gateway_budget_refusals",
-            "Requests refused because a USD budget is spent, by level (key, team) and limit",
+            "Requests refused by a USD budget (spent, or with less left than the request's "
+            "estimate), by level (key, team) and limit",
             ["level", "limit"],
             registry=registry,
         )
@@ -203,7 +204,8 @@ class Metrics:
         self.child(self.over_estimate_usd, model).inc(excess_nanos / NANOS_PER_USD)
 
     def budget_refused(self, level: str, limit: str) -> None:
-        """A request refused because the ``level`` (key or team) budget ``limit`` is spent."""
+        """A request refused by the ``level`` (key or team) budget ``limit``: spent, or with
+        less left than the request's estimate."""
         self.child(self.budget_refusals, level, limit).inc()
 
     def refusal_reason(self, status: int, code: str | None) -> str | None:

@@ -198,7 +198,7 @@ class ImageService:
         if decision.outcome is not Outcome.ADMITTED:
             if self._metrics is not None and decision.refused_by in MONEY_LIMITS:
                 self._metrics.budget_refused(decision.refused_level or "key", decision.refused_by)
-            raise refusal(decision, headers)
+            raise refusal(decision, headers, estimate.nanos)
         return await self._reserved(
             prepared,
             estimate,

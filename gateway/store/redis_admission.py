@@ -194,10 +194,10 @@ class RedisAdmission:
         cached = None
         if outcome is Outcome.HIT:
             cached = CacheEntry(
-                body=reply[11],
-                stored_at=float(reply[12]),
-                expires_at=float(reply[13]),
-                images=int(reply[14]),
+                body=reply[12],
+                stored_at=float(reply[13]),
+                expires_at=float(reply[14]),
+                images=int(reply[15]),
             )
         return Decision(
             outcome,
@@ -208,6 +208,7 @@ class RedisAdmission:
             images=_state(*reply[6:9]),
             cached=cached,
             leader=reply[9] == b"1",
+            budget_left=None if reply[11] < 0 else reply[11],
         )
 
     def _settle_names(self, key_id: str, team_id: str | None, window: Window) -> Bulks:

@@ -289,7 +289,10 @@ class Decision:
     ``requests`` and ``images`` describe the state after the decision: the rpm limit and the
     tightest image limit (the one with the fewest remaining), for the response headers.
     ``leader`` is true when an admitted cache miss also took the cache key's single-flight
-    lock (asked for with ``AdmitRequest.flight_ttl``).
+    lock (asked for with ``AdmitRequest.flight_ttl``). ``budget_left`` is, for a refusal by a
+    USD budget, what that budget had left in nano-dollars (reservations in flight counted as
+    spent; 0 when it is spent), so the refusal can say whether the budget is spent or only
+    too small for this request's estimate.
     """
 
     outcome: Outcome
@@ -300,6 +303,7 @@ class Decision:
     cached: CacheEntry | None = None
     leader: bool = False
     refused_level: str | None = None
+    budget_left: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -93,3 +93,48 @@ def test_quota_refusal_tells_sdk_not_to_retry() -> None:
 def test_request_larger_than_limit_is_not_retried() -> None:
     error = refusal(Decision(Outcome.RATE_LIMITED, "images_per_minute", None), {})
     assert error.headers["x-should-retry"] == "false" and error.param == "n"
+
+
+@pytest.mark.parametrize(
+    ("level", "limit", "left", "retry", "message"),
+    [
+        (
+            "key",
+            "usd_per_day",
+            0,
+            3600.0,
+            "This key's USD budget for the day (usd_per_day) is spent.",
+        ),
+        (
+            "key",
+            "usd_per_day",
+            24_000_000,
+            3600.0,
+            "This key's USD budget for the day (usd_per_day) has $0.024 left, less than this "
+            "request's estimated $0.026.",
+        ),
+        (
+            "team",
+            "usd_per_month",
+            10_000_000,
+            None,
+            "The USD budget of this key's team for the month (usd_per_month) has $0.01 left, "
+            "less than this request's estimated $0.026.",
+        ),
+        (
+            "team",
+            "usd_per_month",
+            0,
+            None,
+            "The USD budget of this key's team for the month (usd_per_month) is spent.",
+        ),
+    ],
+)
+def test_a_money_refusal_says_whether_the_budget_is_spent_or_too_small(
+    level: str, limit: str, left: int, retry: float | None, message: str
+) -> None:
+    decision = Decision(Outcome.QUOTA_EXCEEDED, limit, retry, refused_level=level, budget_left=left)
+    error = refusal(decision, {}, 26_000_000)
+    assert isinstance(error, QuotaExceeded) and error.message == message
+    assert error.status == 429 and error.code == "insufficient_quota"
+    assert error.headers["x-should-retry"] == "false"

@@ -552,7 +552,7 @@ async def test_money_is_reserved_then_settled_to_the_charge(store: Store) -> Non
         "usd_per_day",
         "key",
     )
-    assert refused.retry_after == 3600
+    assert (refused.retry_after, refused.budget_left) == (3600, 40)
     settled = await settle_money(store, record, "a", 1, 35)
     assert settled.key == {
         "images:day": 1,
@@ -570,6 +570,7 @@ async def test_money_is_reserved_then_settled_to_the_charge(store: Store) -> Non
     assert usage[0].counters["spend_nanos"] == 35 and usage[0].counters["images"] == 1
     never = await spend(store, record, 101, rid="d")
     assert never.refused_by == "usd_per_day" and never.retry_after is None
+    assert never.budget_left == 65
 
 
 async def test_a_charge_above_the_estimate_is_recorded_and_a_spent_budget_refuses_all(
@@ -584,6 +585,7 @@ async def test_a_charge_above_the_estimate_is_recorded_and_a_spent_budget_refuse
     assert states["usd_per_month"].remaining == 0
     free = await spend(store, record, 0, rid="b")
     assert (free.outcome, free.refused_by) == (Outcome.QUOTA_EXCEEDED, "usd_per_month")
+    assert free.budget_left == 0
     nothing = await make_key(store, Limits(usd_per_day=0), "key_2")
     assert (await spend(store, nothing, 0)).refused_by == "usd_per_day"
 
@@ -609,7 +611,11 @@ async def test_a_key_and_its_team_are_admitted_together_or_not_at_all(store: Sto
     second = await make_key_in(store, team.id, "key_2")
     assert (await spend(store, first, 30, team=team, rid="a")).outcome is Outcome.ADMITTED
     key_full = await spend(store, first, 1, team=team, rid="b")
-    assert (key_full.refused_by, key_full.refused_level) == ("usd_per_day", "key")
+    assert (key_full.refused_by, key_full.refused_level, key_full.budget_left) == (
+        "usd_per_day",
+        "key",
+        0,
+    )
     assert (await spend(store, second, 70, team=team, rid="c")).outcome is Outcome.ADMITTED
     team_full = await spend(store, second, 1, team=team, rid="d")
     assert (team_full.refused_by, team_full.refused_level) == ("usd_per_day", "team")
@@ -625,6 +631,8 @@ async def test_a_key_and_its_team_are_admitted_together_or_not_at_all(store: Sto
     team_usage = await store.usage(team_subject(team.id), ["2027-01-15"])
     assert team_usage[0].counters["spend_nanos"] == 50
     assert team_usage[0].counters["requests"] == 4 and team_usage[0].counters["refused"] == 2
+    too_dear = await spend(store, second, 21, team=team, rid="e")
+    assert (too_dear.refused_level, too_dear.budget_left) == ("team", 20)
     await settle_money(store, first, "a", 0, 0, team)
     team_states = await store.limit_states(team_subject(team.id), team.limits, window())
     assert team_states["usd_per_day"].remaining == 50

@@ -279,10 +279,11 @@ class Counters:
 
     def _over(
         self, subject: _Subject, window: Window, images: int, nanos: int
-    ) -> tuple[str, float | None] | None:
-        """The first day or month limit of ``subject`` without room for the request, and
-        how long until it has some (None: never, the request is larger than the limit). A
-        money limit already spent refuses even a request estimated at 0."""
+    ) -> tuple[str, float | None, int | None] | None:
+        """The first day or month limit of ``subject`` without room for the request, how
+        long until it has some (None: never, the request is larger than the limit) and, for
+        a money limit, the nano-dollars it has left. A money limit already spent refuses
+        even a request estimated at 0."""
         for name, counter, kind, ends in _counters(subject.name, window):
             limit = getattr(subject.limits, name)
             if limit is None:
@@ -290,7 +291,8 @@ class Counters:
             wanted = images if kind == "images" else nanos
             used = self._used(counter)
             if used + wanted > limit or (kind == "nanos" and used >= limit):
-                return name, None if wanted > limit else ends
+                left = max(0, limit - used) if kind == "nanos" else None
+                return name, None if wanted > limit else ends, left
         return None
 
     def admit(self, request: AdmitRequest, entry: CacheEntry | None) -> Decision:
@@ -302,12 +304,12 @@ class Counters:
         for subject in subjects:
             self._reclaim(subject.name, now)
             self._count(subject.name, window.day, now, {"requests": 1})
-        refused: tuple[Outcome, str, float | None, str] | None = None
+        refused: tuple[Outcome, str, float | None, str, int | None] | None = None
         if entry is None:
             for subject in subjects:
                 over = self._over(subject, window, n, nanos)
                 if over is not None:
-                    refused = (Outcome.QUOTA_EXCEEDED, over[0], over[1], subject.level)
+                    refused = (Outcome.QUOTA_EXCEEDED, over[0], over[1], subject.level, over[2])
                     break
         new_tats: dict[str, float] = {}
         if refused is None:
@@ -326,7 +328,7 @@ class Counters:
                     elif refused is None or (
                         wait is None or (refused[2] is not None and wait > refused[2])
                     ):
-                        refused = (Outcome.RATE_LIMITED, name, wait, subject.level)
+                        refused = (Outcome.RATE_LIMITED, name, wait, subject.level, None)
         if refused is not None:
             for subject in subjects:
                 self._count(subject.name, window.day, now, {"refused": 1})
@@ -337,6 +339,7 @@ class Counters:
                 refused_by=refused[1],
                 retry_after=refused[2],
                 refused_level=refused[3],
+                budget_left=refused[4],
             )
         self._tat.update(new_tats)
         if entry is not None:

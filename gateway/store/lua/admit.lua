@@ -15,6 +15,9 @@
 --       9 subjects (1 or 2), 10 reservation ttl, 11 day, 12 month, 13 usage ttl,
 --       then per subject at 14 + 7*s: version, rpm, images/min, images/day, images/month,
 --       USD/day, USD/month in nano-dollars (-1 = unlimited).
+-- Reply: outcome, refusing limit, retry after, rpm limit/remaining/reset, image limit/
+--       remaining/reset, leader (1/0), refusing level, what the refusing USD budget had
+--       left in nano-dollars (-1: no budget refused), then the cache entry on a hit.
 -- Nano-dollar counters stay below 2^53, so Lua's doubles hold them exactly.
 local PERIOD = 60
 local EPS = 1e-6
@@ -135,7 +138,9 @@ local function over(used, wanted, limit)
   return used + wanted > limit or used >= limit
 end
 
-local outcome, by, level, retry, leader = nil, '', '', -1, '0'
+-- ``left``: what the refusing budget had left (nano-dollars, reservations counted), -1
+-- when no budget refused.
+local outcome, by, level, retry, leader, left = nil, '', '', -1, '0', -1
 if not hit then
   for _, sub in ipairs(S) do
     if sub.ipd >= 0 and counter(sub.img_day) + n > sub.ipd then
@@ -146,9 +151,11 @@ if not hit then
       if n <= sub.ipmo then retry = month_ends end
     elseif sub.upd >= 0 and over(counter(sub.usd_day), cost, sub.upd) then
       outcome, by = 'quota_exceeded', 'usd_per_day'
+      left = math.max(0, sub.upd - counter(sub.usd_day))
       if cost <= sub.upd then retry = day_ends end
     elseif sub.upmo >= 0 and over(counter(sub.usd_month), cost, sub.upmo) then
       outcome, by = 'quota_exceeded', 'usd_per_month'
+      left = math.max(0, sub.upmo - counter(sub.usd_month))
       if cost <= sub.upmo then retry = month_ends end
     end
     if outcome then
@@ -238,7 +245,7 @@ end
 requests, images = requests or {'', '', ''}, images or {'', '', ''}
 local reply = {outcome, by, tostring(retry),
   tostring(requests[1]), tostring(requests[2]), tostring(requests[3]),
-  tostring(images[1]), tostring(images[2]), tostring(images[3]), leader, level}
+  tostring(images[1]), tostring(images[2]), tostring(images[3]), leader, level, left}
 if hit then
   for _, v in ipairs(hit) do table.insert(reply, v) end
 end
