@@ -98,14 +98,26 @@ class AlertMonitor:
         windows: Mapping[str, tuple[str, float]],
     ) -> None:
         """Look at one subject's settlement; claim and emit what it crossed, in the
-        background. Never raises, never waits."""
-        for crossing in crossings(limits, used, added, windows, self._thresholds):
-            if len(self._pending) >= MAX_PENDING:
-                log.warning("too many alert claims pending: a threshold event was dropped")
-                return
-            task = asyncio.create_task(self._announce(subject, crossing))
-            self._pending.add(task)
-            task.add_done_callback(self._pending.discard)
+        background. Never raises, never waits.
+
+        What one settlement crossed is claimed and emitted in threshold order, one claim
+        after the other in a single task: claims in parallel may be answered in any order
+        (over different store connections), and a receiver told of 100% before 80% of the
+        same budget would read the 80% event as news."""
+        found = crossings(limits, used, added, windows, self._thresholds)
+        if not found:
+            return
+        if len(self._pending) >= MAX_PENDING:
+            log.warning("too many alert claims pending: a threshold event was dropped")
+            return
+        found.sort(key=lambda crossing: crossing.threshold)
+        task = asyncio.create_task(self._announce_all(subject, found))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _announce_all(self, subject: Subject, found: list[Crossing]) -> None:
+        for crossing in found:
+            await self._announce(subject, crossing)
 
     async def _announce(self, subject: Subject, crossing: Crossing) -> None:
         key = dedup_key(subject, crossing.limit, crossing.threshold, crossing.window)

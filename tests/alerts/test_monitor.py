@@ -80,6 +80,26 @@ async def test_two_replicas_emit_each_crossing_once_with_money_as_decimal_string
     assert sink.events[0]["subject"] == {"kind": "team", "id": "team_1", "name": "design"}
 
 
+async def test_one_settlement_crossing_two_thresholds_emits_them_in_threshold_order() -> None:
+    sink, claims = Sink(), Claims()
+    answer_80 = asyncio.Event()
+
+    async def claim(name: str, ttl: float) -> bool:
+        # The store answers the 80% claim last, as a busier connection would.
+        if ":0.8:" in name:
+            await answer_80.wait()
+        return await claims(name, ttl)
+
+    monitor = AlertMonitor(sink, claim, THRESHOLDS, lambda: 0.0)
+    monitor.settled(TEAM, LIMITS, used(1_000_000_000), {"spend_nanos": 400_000_000}, WINDOWS)
+    asyncio.get_running_loop().call_soon(answer_80.set)
+    await monitor.drain()
+    assert [(e["limit"], e["threshold"]) for e in sink.events] == [
+        ("usd_per_day", 0.8),
+        ("usd_per_day", 1.0),
+    ]
+
+
 async def test_a_claim_the_store_cannot_make_is_logged_and_dropped(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

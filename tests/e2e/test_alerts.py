@@ -108,6 +108,27 @@ def test_one_signed_event_at_80_and_at_100_percent_across_replicas(
     assert len(receiver.received) == 2
 
 
+@pytest.mark.parametrize("mode", ["redis", "embedded"])
+def test_one_request_crossing_80_and_100_percent_is_told_in_that_order(
+    start_gateway: GatewayStarter,
+    upstream: FakeUpstream,
+    tmp_path: Path,
+    receiver: Receiver,
+    mode: str,
+) -> None:
+    (gw,) = replicas(start_gateway, mode, tmp_path, count=1, GATEWAY_ALERT_WEBHOOK_URL=receiver.url)
+    upstream.control(usd_per_image=0.05)
+    # Each key's one $0.05 call spends its whole $0.05 budget: 80% and 100% at once.
+    keys = [gw.create_key(name=f"one-shot-{i}", usd_per_day=0.05) for i in range(6)]
+    for created in keys:
+        answer = gw.post({"model": "dall-e-2", "prompt": "all at once"}, created["key"])
+        assert answer.status_code == 201
+    wait_until(lambda: len(receiver.received) >= 12, 15, "two threshold events per key")
+    for created in keys:
+        told = [e["threshold"] for e in receiver.events() if e["subject"]["id"] == created["id"]]
+        assert told == [0.8, 1.0]
+
+
 def test_a_dead_webhook_changes_no_answer_and_is_logged_once(
     start_gateway: GatewayStarter, upstream: FakeUpstream, tmp_path: Path
 ) -> None:
