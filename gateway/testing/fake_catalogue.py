@@ -111,6 +111,15 @@ class Catalogue:
                 found.update(op["request"].get("properties") or {})
         return found
 
+    def defaults(self, model: Any, path: str) -> dict[str, Any]:
+        """The published default of each field of ``model``'s schemas for ``path``: what the
+        upstream generates (and charges) for a field the request leaves out."""
+        return {
+            name: schema["default"]
+            for name, schema in self.properties(model, path).items()
+            if isinstance(schema, dict) and "default" in schema
+        }
+
     def request_schema(self, model: str) -> dict[str, Any]:
         """The first published generation schema of ``model``."""
         return next(

@@ -3,14 +3,17 @@
 Kept apart from the fake's generation handling and model catalogue, as one ASGI middleware
 that :func:`mount_billing` puts in front of the fake:
 
-- ``GET /v1/models?include=pricing`` answers the price list below (the upstream's shape:
+- ``GET /v1/models?include=pricing`` answers the price list
+  (:mod:`gateway.testing.fake_price_list`; the upstream's shape:
   ``fixed`` units, ``variants``, ``variable``; ``price`` always with ``per``), with an ETag
   over the whole list and 304 for a matching ``If-None-Match``;
 - every 2xx generation (and edit) answer gets ``x-aimlapi-usd-spent`` (nine decimals, like AIML's),
   ``x-aimlapi-credits-used`` (1 credit = $0.0000005), ``x-inference-id`` and
   ``meta.usage {credits_used, usd_spent}`` in the body; a sane ``X-Client-Request-Id`` is
   echoed back as AIML does. The cost is ``usd_per_image`` x images when set, else the list
-  price of the request (:class:`gateway.billing.prices.PriceTable`), else $0.04 an image;
+  price of the request (:class:`gateway.billing.prices.PriceTable`), each field it leaves
+  out at its default in the fake's catalogue (as the upstream generates it), else $0.04
+  an image;
 - ``POST /_control`` also takes ``usd_per_image`` (a number or string; null: list prices),
   ``cost_report`` (``"both"``, ``"header"``, ``"body"`` or ``"none"``) and ``pricing``
   (``{model: pricing or null}`` changes the published list); ``reset`` restores all;
@@ -25,6 +28,7 @@ import itertools
 import re
 import uuid
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -37,117 +41,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.billing.money import format_usd, parse_usd, to_decimal
 from gateway.billing.price_file import ModelEntry, model_price
 from gateway.billing.prices import PriceTable
+from gateway.testing.fake_catalogue import Catalogue
+from gateway.testing.fake_price_list import IMAGE, price_list
 
 USD_PER_CREDIT = Decimal("0.0000005")
 FALLBACK_USD_PER_IMAGE = Decimal("0.04")
 CLIENT_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
-IMAGE = "openai/image-generations"
 EDITS = "/v1/images/edits"
 IMAGE_ROUTES = (("POST", "/v1/images/generations"), ("POST", EDITS))
 EDIT_BODY = "fake.edit_body"
 """Where the fake's edit endpoint leaves the edit as it read it (a multipart body is no
 JSON to price from)."""
-
-
-def _per_image(price: float) -> dict[str, Any]:
-    return {
-        "kind": "fixed",
-        "units": [{"name": "image", "measure": "image", "price": price, "per": 1}],
-    }
-
-
-def _quality_size(
-    prices: dict[str, tuple[float, float, float]], sizes: tuple[str, ...]
-) -> dict[str, Any]:
-    return {
-        "kind": "variants",
-        "dimensions": ["quality", "size"],
-        "variants": [
-            {"when": {"quality": quality, "size": size}, "price": price, "unit": "image", "per": 1}
-            for quality, row in prices.items()
-            for size, price in zip(sizes, row, strict=True)
-        ],
-    }
-
-
-GPT_SIZES = ("1024x1024", "1024x1536", "1536x1024")
-Row = tuple[float, float, float]
-
-
-def _gpt(alias: str, low: Row, medium: Row, high: Row) -> dict[str, Any]:
-    prices = {"low": low, "medium": medium, "high": high}
-    return {"type": IMAGE, "aliases": [alias], "pricing": _quality_size(prices, GPT_SIZES)}
-
-
-def price_list() -> dict[str, dict[str, Any]]:
-    """The fake's published catalogue with prices: model id -> ``{type, aliases?, pricing?}``."""
-    return {
-        "dall-e-2": {
-            "type": IMAGE,
-            "pricing": {
-                "kind": "variants",
-                "dimensions": ["size"],
-                "variants": [
-                    {"when": {"size": s}, "price": p, "unit": "image", "per": 1}
-                    for s, p in (("256x256", 0.0208), ("512x512", 0.0234), ("1024x1024", 0.026))
-                ],
-            },
-        },
-        "dall-e-3": {
-            "type": IMAGE,
-            "pricing": _quality_size(
-                {"standard": (0.052, 0.104, 0.104), "hd": (0.104, 0.156, 0.156)},
-                ("1024x1024", "1024x1792", "1792x1024"),
-            ),
-        },
-        "openai/gpt-image-1": _gpt(
-            "gpt-image-1",
-            (0.0143, 0.0208, 0.0208),
-            (0.0546, 0.0819, 0.0819),
-            (0.2171, 0.325, 0.325),
-        ),
-        "openai/gpt-image-1-mini": _gpt(
-            "gpt-image-1-mini",
-            (0.0065, 0.0078, 0.0078),
-            (0.0143, 0.0195, 0.0195),
-            (0.0468, 0.0676, 0.0676),
-        ),
-        "openai/gpt-image-1-5": {"type": IMAGE, "pricing": {"kind": "variable"}},
-        "flux/schnell": {
-            "type": IMAGE,
-            "pricing": {
-                "kind": "fixed",
-                "units": [{"name": "output", "measure": "megapixel", "price": 0.003, "per": 1}],
-            },
-        },
-        "flux/dev": {
-            "type": IMAGE,
-            "pricing": {
-                "kind": "fixed",
-                "units": [{"name": "output", "measure": "megapixel", "price": 0.025, "per": 1}],
-            },
-        },
-        "flux-pro": {"type": IMAGE, "pricing": _per_image(0.05)},
-        "flux-pro/v1.1": {"type": IMAGE, "pricing": _per_image(0.04)},
-        "flux-realism": {"type": IMAGE, "pricing": _per_image(0.035)},
-        "flux-pro/v1.1-ultra": {"type": IMAGE, "pricing": _per_image(0.06)},
-        "stable-diffusion-v3-medium": {"type": IMAGE, "pricing": _per_image(0.035)},
-        "stable-diffusion-v35-large": {"type": IMAGE, "pricing": _per_image(0.065)},
-        "recraft-v3": {"type": IMAGE},
-        "imagen-3.0-generate-002": {"type": IMAGE, "pricing": _per_image(0.03)},
-        "google/imagen-4.0-generate-001": {"type": IMAGE, "pricing": _per_image(0.04)},
-        "google/imagen-4.0-ultra-generate-001": {"type": IMAGE, "pricing": _per_image(0.06)},
-        "gpt-4o": {
-            "type": "chat-completion",
-            "pricing": {
-                "kind": "fixed",
-                "units": [
-                    {"name": "input", "measure": "token", "price": 2.5, "per": 1_000_000},
-                    {"name": "output", "measure": "token", "price": 10, "per": 1_000_000},
-                ],
-            },
-        },
-    }
 
 
 @dataclass
@@ -206,12 +110,14 @@ class BillingState:
                 self.catalogue[model] = {"type": IMAGE, "pricing": pricing}
             self._answer = self._table = None
 
-    def cost(self, body: Any, images: int) -> Decimal:
-        """What a generation of ``images`` images for ``body`` costs."""
+    def cost(self, body: Any, images: int, defaults: Mapping[str, Any]) -> Decimal:
+        """What a generation of ``images`` images for ``body`` costs, a field the body
+        leaves out priced at its default (``defaults``), as the upstream generates it: a
+        gpt-image-1 request naming no quality is a medium one, not the dearest."""
         if self.usd_per_image is not None:
             return self.usd_per_image * images
         model = body.get("model") if isinstance(body, dict) else None
-        fields = body if isinstance(body, dict) else {}
+        fields = {**defaults, **body} if isinstance(body, dict) else {}
         nanos = self.table().estimate(str(model), fields, images).nanos
         return to_decimal(nanos)
 
@@ -260,9 +166,10 @@ def _replay(messages: list[Message], receive: Receive) -> Receive:
 class FakeBilling:
     """The middleware: price list, cost reports and the billing part of ``/_control``."""
 
-    def __init__(self, app: ASGIApp, state: BillingState) -> None:
+    def __init__(self, app: ASGIApp, state: BillingState, catalogue: Catalogue) -> None:
         self.app = app
         self.state = state
+        self._catalogue = catalogue
         self._ids = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -349,7 +256,9 @@ class FakeBilling:
         items = answer.get("data", answer.get("images")) if isinstance(answer, dict) else None
         if not isinstance(items, list):
             return held
-        usd = self.state.cost(body, len(items)).quantize(Decimal("1e-9"), ROUND_HALF_UP)
+        model = body.get("model") if isinstance(body, dict) else None
+        defaults = self._catalogue.defaults(model, scope["path"])
+        usd = self.state.cost(body, len(items), defaults).quantize(Decimal("1e-9"), ROUND_HALF_UP)
         credits = int((usd / USD_PER_CREDIT).to_integral_value(ROUND_HALF_UP))
         inference_id = str(uuid.uuid4())
         state = self.state
@@ -391,8 +300,10 @@ class FakeBilling:
 
 
 def mount_billing(app: Starlette) -> BillingState:
-    """Put the billing middleware in front of the fake; its state is ``app.state.billing``."""
+    """Put the billing middleware in front of the fake (pricing omitted fields at the
+    defaults of the fake's catalogue, ``app.state.catalogue``); its state is
+    ``app.state.billing``."""
     state = BillingState()
-    app.add_middleware(FakeBilling, state=state)
+    app.add_middleware(FakeBilling, state=state, catalogue=app.state.catalogue)
     app.state.billing = state
     return state

@@ -11,7 +11,7 @@ signed-looking links or base64, or in an older shape when told to
 ``/docs-json``, ``/model/{id}``); serves multipart ``/v1/images/edits``
 (:mod:`gateway.testing.fake_edits`, its files recorded in ``/_stats`` ``edits``); and can
 be told to fail or be slow through ``/_control`` (:mod:`gateway.testing.fake_control`).
-Its price list is :mod:`gateway.testing.fake_pricing`'s.
+Its price list is :mod:`gateway.testing.fake_price_list`'s.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from gateway.billing.reported import read_cost
+from gateway.testing.fake_answers import tiny_png
 from gateway.testing.fake_upstream import create_fake_upstream
 
 KEY = {"authorization": "Bearer test-upstream-key"}
@@ -122,3 +123,39 @@ async def test_control_still_reaches_the_fake(fake: httpx.AsyncClient) -> None:
     await fake.post("/_control", json={"usd_per_image": 0.01, "fail": [{"status": 503}]})
     response = await generate(fake, {"model": "dall-e-2"})
     assert response.status_code == 503
+
+
+@pytest.mark.parametrize(
+    ("body", "usd"),
+    [
+        # gpt-image-1 defaults to quality medium and size 1024x1024: $0.0546, not the
+        # dearest variant ($0.325, high at 1536x1024) a request naming neither could be.
+        ({"model": "openai/gpt-image-1"}, "0.054600000"),
+        ({"model": "openai/gpt-image-1", "quality": "high"}, "0.217100000"),
+        ({"model": "openai/gpt-image-1", "size": "1536x1024"}, "0.081900000"),
+        ({"model": "dall-e-3"}, "0.052000000"),
+        ({"model": "dall-e-3", "quality": "hd"}, "0.104000000"),
+        ({"model": "dall-e-2"}, "0.026000000"),
+        # flux/schnell's default image_size is landscape_4_3 (1024x768): $0.003 a megapixel.
+        ({"model": "flux/schnell"}, "0.002359296"),
+    ],
+)
+async def test_fields_left_out_are_charged_at_the_models_defaults(
+    fake: httpx.AsyncClient, body: dict[str, Any], usd: str
+) -> None:
+    response = await generate(fake, body)
+    assert response.status_code in (200, 201), response.text
+    assert response.headers["x-aimlapi-usd-spent"] == usd
+
+
+async def test_an_edit_leaving_out_its_quality_is_charged_as_a_medium_one(
+    fake: httpx.AsyncClient,
+) -> None:
+    response = await fake.post(
+        "/v1/images/edits",
+        data={"model": "openai/gpt-image-1", "prompt": "add a hat", "n": "2"},
+        files={"image": ("cat.png", tiny_png(1), "image/png")},
+        headers=KEY,
+    )
+    assert response.status_code in (200, 201), response.text
+    assert response.headers["x-aimlapi-usd-spent"] == "0.109200000"
