@@ -105,7 +105,8 @@ GatewayStarter = Callable[..., Gateway]
 def start_gateway(
     fake_proc: Proc, redis_proc: Proc, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayStarter]:
-    """Start gateway processes (``gateway serve``); all are stopped at the end."""
+    """Start gateway processes (``gateway serve``), on the session's Redis or on
+    ``redis_url`` (a Redis of the test's own); all are stopped at the end."""
     started: list[Proc] = []
     gateways: list[Gateway] = []
 
@@ -114,6 +115,7 @@ def start_gateway(
         *,
         store_path: Path | None = None,
         port: int | None = None,
+        redis_url: str | None = None,
         **env: str,
     ) -> Gateway:
         port = port or free_port()
@@ -126,7 +128,8 @@ def start_gateway(
             **env,
         }
         if mode == "redis":
-            full_env["GATEWAY_REDIS_URL"] = f"redis://127.0.0.1:{redis_proc.port}/1"
+            own = redis_url or f"redis://127.0.0.1:{redis_proc.port}/1"
+            full_env["GATEWAY_REDIS_URL"] = own
         else:
             path = store_path or tmp_path_factory.mktemp("store") / "store.json"
             full_env["GATEWAY_STORE_PATH"] = str(path)

@@ -64,7 +64,14 @@ def test_one_image_goes_upstream_as_multipart_byte_for_byte(
     result = raw.parse()
     assert result.data is not None and len(result.data) == 2
     assert raw.headers["x-cache"] == "MISS"
-    assert float(raw.headers["x-gateway-cost-usd"]) > 0
+    # Two low-quality 1024x1024 images at the upstream's $0.0143 each, as it reported them.
+    assert raw.headers["x-gateway-cost-usd"] == "0.0286"
+    charged = httpx.get(f"{upstream.url}/_billing", timeout=5).json()["charges"][-1]
+    assert (charged["model"], charged["images"], charged["usd"]) == (
+        "openai/gpt-image-1",
+        2,
+        "0.0286",
+    )
     seen = last_edit(upstream)
     assert seen["files"] == [seen_file("image", "cat.png", "image/png", image)]
     assert seen["fields"] == {
