@@ -190,7 +190,8 @@ def _find(
     if len(matches) > 1:
         matches = [item for item in matches if not item.get("revoked")] or matches
     if len(matches) > 1:
-        ids = ", ".join(item["id"] for item in matches)
+        oldest_first = sorted(matches, key=lambda item: (item.get("created_at") or 0, item["id"]))
+        ids = ", ".join(item["id"] for item in oldest_first)
         raise AdminError(f"{len(matches)} {kind}s are named {ref!r} ({ids}): give the id")
     if matches:
         return matches[0]
