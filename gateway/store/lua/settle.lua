@@ -23,7 +23,6 @@ local subjects = tonumber(ARGV[17])
 local day, month = ARGV[4], ARGV[5]
 local day_ttl = math.ceil(tonumber(ARGV[6])) + 3600
 local month_ttl = math.ceil(tonumber(ARGV[7])) + 86400
-local usage_ttl = tonumber(ARGV[8])
 local active = KEYS[9 * subjects + 1]
 local MEMBER = '^([^|]*)|(%d+)|([^|]*)|([^|]*)|(-?%d+)|?(%d*)$'
 if ARGV[15] == '1' and not redis.call('HGET', KEYS[2], ARGV[1]) then return {} end
@@ -73,7 +72,7 @@ for s = 0, subjects - 1 do
     table.insert(settled, total)
     if i == 1 and total == images then
       redis.call('SADD', active, used)
-      redis.call('EXPIRE', active, usage_ttl)
+      redis.call('EXPIRE', active, ARGV[8])
     end
     if charged > 0 then
       table.insert(settled, redis.call('HINCRBY', used, 'spend_nanos', ARGV[16]))
